@@ -1,0 +1,46 @@
+"""Errors written for people: each names the file (and line where known) and what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SmartSqlError(Exception):
+    """Base error. `exit_code` is what the CLI exits with: 2 for usage/configuration, 1 for run failures."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 hint: str | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        text = f"{where}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ConfigError(SmartSqlError):
+    """Bad project/profile configuration or usage: exit code 2."""
+
+    exit_code = 2
+
+
+class ModelError(SmartSqlError):
+    """A model failed to render, compile or run: exit code 1."""
+
+    exit_code = 1
+
+
+class LLMError(SmartSqlError):
+    """A permanent provider failure (bad key, unknown model, bad request): exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,1 @@
+"""LLM providers behind one small async interface, the response cache and prices."""

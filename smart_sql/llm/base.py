@@ -1,0 +1,68 @@
+"""The provider interface shared by the SMART engine, the SQL layer and every provider.
+
+Plain data only: no I/O, no heavy imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the ladder with its prices in dollars per million tokens."""
+
+    name: str
+    input_price_per_1m: float
+    output_price_per_1m: float
+    reference: bool = False
+
+    def cost(self, input_tokens: float, output_tokens: float) -> float:
+        return (input_tokens * self.input_price_per_1m + output_tokens * self.output_price_per_1m) / 1e6
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    max_tokens: int | None = None
+    temperature: float = 0.0
+    labels: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    model: str
+    prompt: str
+    text: str
+    options: RequestOptions = field(default_factory=RequestOptions)
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    """An answer with the token usage the server reported. `cached` answers cost nothing."""
+
+    answer: str
+    input_tokens: int
+    output_tokens: int
+    cached: bool = False
+
+
+OnResponse = Callable[[int, LLMResponse], None]
+"""Called with (index into the batch, response) as each answer arrives."""
+
+
+class Provider(Protocol):
+    name: str
+    """'openai' or 'simulated'."""
+    simulated: bool
+    """True when answers are not from a real model; every report must then say 'simulated'."""
+    endpoint: str
+    """Identifies the server (base URL, or 'simulated:<settings>') for cache keys; never holds secrets."""
+
+    async def complete(self, requests: Sequence[LLMRequest],
+                       on_response: OnResponse | None = None) -> list[LLMResponse]:
+        """Answer every request (many in flight at once), in the order given."""
+        ...
+
+    async def aclose(self) -> None:
+        ...
