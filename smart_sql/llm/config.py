@@ -61,7 +61,7 @@ class LLMConfig:
 def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles.yml") -> LLMConfig:
     """Validate a target's `llm` block. `source` names the file for error messages."""
     if block is None:
-        return LLMConfig()
+        block = {}
     if not isinstance(block, Mapping):
         raise ConfigError("the `llm` block must be a mapping", path=source)
 

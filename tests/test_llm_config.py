@@ -1,0 +1,49 @@
+import pytest
+
+from smart_sql.errors import ConfigError
+from smart_sql.llm.config import DEFAULT_SIMULATED_MODELS, parse_llm_config
+
+OPENAI_MODELS = [
+    {"name": "gpt-4o", "input_price_per_1m": 2.5, "output_price_per_1m": 10.0, "reference": True},
+    {"name": "gpt-4o-mini", "input_price_per_1m": 0.15, "output_price_per_1m": 0.6},
+]
+
+
+def test_missing_block_is_the_simulated_default():
+    config = parse_llm_config(None)
+    assert config.provider == "simulated"
+    assert config.models == DEFAULT_SIMULATED_MODELS
+    assert config.reference.name == "sim-large"
+    assert set(config.simulated.agreement) == {"sim-medium", "sim-small"}
+
+
+def test_openai_block():
+    config = parse_llm_config({"provider": "openai", "api_key": "sk-secret", "models": OPENAI_MODELS,
+                               "max_concurrency": 8, "accuracy": 0.95})
+    assert config.reference.name == "gpt-4o"
+    assert config.model("gpt-4o-mini").cost(1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert config.max_concurrency == 8 and config.accuracy == 0.95
+    assert "sk-secret" not in repr(config)
+
+
+@pytest.mark.parametrize("block, fragment", [
+    ({"provider": "anthropic"}, "unknown provider 'anthropic'"),
+    ({"provider": "openai"}, "needs a `models` list"),
+    ({"models": [{"name": "a", "input_price_per_1m": 1, "output_price_per_1m": 1}]}, "exactly one model"),
+    ({"models": ["gpt-4o"]}, "needs prices"),
+    ({"models": [{"name": "a", "input_price_per_1m": -1, "output_price_per_1m": 1, "reference": True}]},
+     "`input_price_per_1m` must be a number >= 0"),
+    ({"accuracy": 1.5}, "`accuracy` must be in (0, 1]"),
+    ({"confidence": 1.0}, "`confidence` must be in (0, 1)"),
+    ({"max_concurrency": 0}, "`max_concurrency` must be >= 1"),
+    ({"method": "cheapest"}, "unknown method 'cheapest'"),
+    ({"colour": "red"}, "unknown key(s) colour"),
+    ({"simulated": {"agreement": {"nope": 0.5}}}, "unknown model 'nope'"),
+    ({"simulated": {"agreement": {"sim-small": 1.5}}}, "between 0 and 1"),
+])
+def test_bad_blocks_name_the_file_and_the_fix(block, fragment):
+    with pytest.raises(ConfigError) as error:
+        parse_llm_config(block, source="profiles.yml")
+    assert fragment in str(error.value)
+    assert str(error.value).startswith("profiles.yml: llm:")
+    assert error.value.exit_code == 2
