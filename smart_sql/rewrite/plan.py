@@ -1,0 +1,279 @@
+"""Turn the SMART_LLM calls of one statement into LLM tasks and the call sites into lookups.
+
+A call's task reads the distinct (prompt, text) pairs, with their row counts, from exactly the
+rows that reach the call: its SELECT's FROM and joins with the non-LLM filters applied first.
+The call site becomes a scalar subquery into the task's result table, which DuckDB turns into a
+hash join. Calls whose input depends on another call's answers come after it in the task list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from ..errors import ModelError
+from ..llm.config import LLMConfig
+from .options import CallErrors, CallOptions, call_position, is_smart_llm, parse_options, split_arguments
+from .sites import CallSite, aggregates, group_keys, locate, resolve_select_reference
+
+PROMPT, TEXT, ANSWER, MODEL = "__smart_prompt", "__smart_text", "__smart_answer", "__smart_model"
+"""Columns of a result table; named so that they cannot capture the model's own columns."""
+
+_MENTION = re.compile(r"smart_llm\s*\(", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LLMTask:
+    id: str
+    table: str
+    """The temporary table the answers land in: (__smart_prompt, __smart_text, __smart_answer, __smart_model)."""
+    input_sql: str
+    """Distinct inputs with row counts: SELECT prompt, text, n."""
+    options: CallOptions
+    calls: tuple[str, ...]
+    """Where the calls that share this task stand, e.g. "SMART_LLM call #1 (line 3, column 5)"."""
+    depends_on: tuple[str, ...]
+    """Ids of the tasks whose answers the input query reads."""
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "table": self.table, "calls": list(self.calls), "depends_on": list(self.depends_on),
+                "options": self.options.to_dict(), "input_sql": self.input_sql}
+
+
+@dataclass(frozen=True)
+class RewrittenSQL:
+    sql: str
+    tasks: tuple[LLMTask, ...]
+
+
+def mentions_smart_llm(sql: str) -> bool:
+    return bool(_MENTION.search(sql))
+
+
+def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
+                table_prefix: str = "__smart_llm") -> RewrittenSQL:
+    """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged."""
+    if not mentions_smart_llm(sql):
+        return RewrittenSQL(sql, ())
+    tree = _parse(sql, path)
+    calls = [node for node in tree.find_all(exp.Anonymous) if is_smart_llm(node)]
+    if not calls:
+        return RewrittenSQL(sql, ())
+    calls.sort(key=lambda c: (c.meta.get("line", 0), c.meta.get("col", 0)))
+    sites = [_site(call, ordinal, config, path) for ordinal, call in enumerate(calls, start=1)]
+    tasks = _Planner(table_prefix, path).plan(sites)
+    return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks))
+
+
+def _parse(sql: str, path) -> exp.Expression:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        raise ModelError(f"cannot parse the SQL: {first.get('description', error)}", path=path,
+                         line=first.get("line"), hint="SMART_LLM models must be plain DuckDB SQL after rendering") from None
+    if len(statements) != 1:
+        raise ModelError(f"a model with SMART_LLM must hold exactly one statement, found {len(statements)}", path=path)
+    return statements[0]
+
+
+def _site(call: exp.Anonymous, ordinal: int, config: LLMConfig, path) -> CallSite:
+    fail = CallErrors(call, ordinal, path)
+    _, _, named = split_arguments(call, fail)
+    options = parse_options(named, config, fail)
+    return locate(call, ordinal, options, fail)
+
+
+class _Planner:
+    def __init__(self, table_prefix: str, path):
+        self.table_prefix = table_prefix
+        self.path = path
+        self.tasks: list[LLMTask] = []
+        self.by_key: dict[tuple, int] = {}
+
+    @property
+    def tables(self) -> dict[str, str]:
+        return {task.table: task.id for task in self.tasks}
+
+    def plan(self, sites: list[CallSite]) -> list[LLMTask]:
+        pending = list(sites)
+        while pending:
+            ready = [site for site in pending if self._try(site)]
+            if not ready:
+                where = ", ".join(call_position(s.call, s.ordinal) for s in pending)
+                raise ModelError(f"cannot order the SMART_LLM calls: each one's input needs another's answers ({where})",
+                                 path=self.path, hint="compute one of them in a CTE first")
+            pending = [site for site in pending if site not in ready]
+        return self.tasks
+
+    def _try(self, site: CallSite) -> bool:
+        """Rewrite the call if every call its input depends on is rewritten already."""
+        if self._has_call(site.call.expressions[0]) or self._has_call(site.call.expressions[1]):
+            return False
+        index = self.by_key.get(site.key)
+        if index is None:
+            query = self._input_query(site)
+            if query is None:
+                return False
+            index = self._add_task(site, query)
+        else:
+            task = self.tasks[index]
+            self.tasks[index] = LLMTask(task.id, task.table, task.input_sql, task.options,
+                                        (*task.calls, call_position(site.call, site.ordinal)), task.depends_on)
+        site.call.replace(_lookup(self.tasks[index].table, site.call))
+        return True
+
+    def _add_task(self, site: CallSite, query: exp.Select) -> int:
+        number = len(self.tasks) + 1
+        table = f"{self.table_prefix}_t{number}"
+        tables = self.tables
+        depends_on = tuple(dict.fromkeys(tables[t.name] for t in query.find_all(exp.Table) if t.name in tables))
+        self.tasks.append(LLMTask(f"t{number}", table, query.sql(dialect="duckdb", pretty=True), site.options,
+                                  (call_position(site.call, site.ordinal),), depends_on))
+        self.by_key[site.key] = number - 1
+        return number - 1
+
+    def _has_call(self, node: exp.Expression | None) -> bool:
+        return node is not None and any(is_smart_llm(n) for n in node.walk())
+
+    def _uses_answers(self, node: exp.Expression) -> bool:
+        tables = self.tables
+        return any(is_smart_llm(n) or (isinstance(n, exp.Table) and n.name in tables) for n in node.walk())
+
+    def _input_query(self, site: CallSite) -> exp.Select | None:
+        scope = site.scope
+        _check_not_correlated(site, self.path)
+        query = exp.Select()
+        for arg in ("from_", "joins", "laterals", "pivots", "prewhere", "sample"):
+            if scope.args.get(arg):
+                query.set(arg, _copy(scope.args[arg]))
+        prompt, text = (exp.cast(e.copy(), "VARCHAR") for e in site.call.expressions[:2])
+        query.select(prompt.as_("__prompt"), text.as_("__text"), copy=False)
+
+        filters = self._conjuncts(scope.args.get("where"), own=site.clause == "where", site=site)
+        if site.branch_filter is not None and site.row_level:
+            filters.append(site.branch_filter.copy())
+        if filters:
+            query.where(*filters, copy=False)
+
+        if not site.row_level:
+            keys = [k.copy() for k in group_keys(scope)]
+            if keys:
+                query.group_by(*keys, copy=False)
+            having = self._conjuncts(scope.args.get("having"), own=site.clause == "having", site=site)
+            if site.branch_filter is not None:
+                having.append(site.branch_filter.copy())
+            if having:
+                query.having(*having, copy=False)
+        self._carry_limit(site, query)
+
+        wrapper = (exp.select(exp.column("__prompt").as_("prompt"), exp.column("__text").as_("text"),
+                              exp.Count(this=exp.Star()).as_("n"))
+                   .from_(query.subquery("__input"))
+                   .where("__prompt IS NOT NULL AND __text IS NOT NULL")
+                   .group_by("__prompt", "__text"))
+        ctes = _visible_ctes(scope, wrapper)
+        if ctes:
+            wrapper.set("with_", exp.With(expressions=ctes))
+        return None if self._has_call(wrapper) else wrapper
+
+    def _conjuncts(self, clause: exp.Expression | None, *, own: bool, site: CallSite) -> list[exp.Expression]:
+        """A WHERE / HAVING clause's conjuncts that the call's rows passed: all of them for a call
+        elsewhere; for a call in this clause, the cheap ones and the LLM ones written before its own."""
+        if clause is None:
+            return []
+        conjuncts = list(clause.this.flatten()) if isinstance(clause.this, exp.And) else [clause.this]
+        if not own:
+            return [c.copy() for c in conjuncts]
+        index = next(i for i, c in enumerate(conjuncts) if any(n is site.call for n in c.walk()))
+        return [c.copy() for i, c in enumerate(conjuncts) if i < index or (i > index and not self._uses_answers(c))]
+
+    def _carry_limit(self, site: CallSite, query: exp.Select) -> None:
+        """A SELECT-list call under LIMIT only needs the rows the LIMIT keeps, when the order that
+        picks them needs no LLM answer."""
+        scope = site.scope
+        if site.clause != "expressions" or not (scope.args.get("limit") or scope.args.get("offset")):
+            return
+        if scope.args.get("distinct") or scope.args.get("qualify") or (site.row_level and aggregates(scope)):
+            return
+        order = scope.args.get("order")
+        keys = [exp.Ordered(this=resolve_select_reference(o.this, scope).copy(), desc=o.args.get("desc"),
+                            nulls_first=o.args.get("nulls_first")) for o in (order.expressions if order else [])]
+        if any(self._uses_answers(k) for k in keys) or any(_has_window(k) for k in keys):
+            return
+        if keys:
+            query.order_by(*keys, copy=False)
+        for arg in ("limit", "offset"):
+            if scope.args.get(arg):
+                query.set(arg, scope.args[arg].copy())
+
+
+def _copy(value):
+    return [v.copy() for v in value] if isinstance(value, list) else value.copy()
+
+
+def _has_window(node: exp.Expression) -> bool:
+    return node.find(exp.Window) is not None
+
+
+def _lookup(table: str, call: exp.Anonymous) -> exp.Subquery:
+    prompt, text = (exp.cast(e.copy(), "VARCHAR") for e in call.expressions[:2])
+    result = exp.to_identifier("__smart_r")
+    condition = exp.and_(exp.EQ(this=exp.column(PROMPT, result), expression=prompt),
+                         exp.EQ(this=exp.column(TEXT, result), expression=text))
+    return exp.select(exp.column(ANSWER, result)).from_(exp.to_table(table).as_(result)).where(condition).subquery()
+
+
+def _visible_ctes(scope: exp.Select, query: exp.Select) -> list[exp.CTE]:
+    """The CTEs (from the scope's own WITH and every enclosing one) that the query reads, in order."""
+    defined: dict[str, exp.CTE] = {}
+    holders = [scope, *[a for a in _ancestors(scope) if a.args.get("with_")]]
+    for holder in reversed(holders):
+        with_ = holder.args.get("with_")
+        for cte in with_.expressions if with_ else []:
+            if holder is not scope and any(n is scope for n in cte.walk()):
+                break
+            defined[cte.alias_or_name] = cte
+    needed: list[str] = []
+    frontier = [query]
+    while frontier:
+        node = frontier.pop()
+        for table in node.find_all(exp.Table):
+            name = table.name
+            if not table.args.get("db") and name in defined and name not in needed:
+                needed.append(name)
+                frontier.append(defined[name].this)
+    return [defined[name].copy() for name in defined if name in needed]
+
+
+def _ancestors(node: exp.Expression):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _source_names(select: exp.Select) -> set[str]:
+    sources = []
+    if select.args.get("from_"):
+        sources.append(select.args["from_"].this)
+    sources.extend(join.this for join in select.args.get("joins") or [])
+    return {s.alias_or_name for s in sources}
+
+
+def _check_not_correlated(site: CallSite, path) -> None:
+    scope = site.scope
+    own = _source_names(scope)
+    outer = set().union(*[_source_names(a) for a in _ancestors(scope) if isinstance(a, exp.Select)]) - own
+    parts = [*site.call.expressions[:2], *[scope.args.get(k) for k in ("where", "group", "having")],
+             *(scope.args.get("joins") or [])]
+    columns = (c for part in parts if part is not None for c in part.find_all(exp.Column))
+    for column in columns:
+        if column.table and column.table in outer and column.find_ancestor(exp.Select) is scope:
+            raise CallErrors(site.call, site.ordinal, path)(
+                f"the call reads {column.sql('duckdb')} from an enclosing query; calls in correlated subqueries are not supported",
+                "compute the call in the outer query, or join the tables inside the subquery")
