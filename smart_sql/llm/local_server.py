@@ -1,0 +1,253 @@
+"""A local OpenAI-compatible server answering as the simulated models, with injectable faults.
+
+Used by the test suite and `benchmarks/throughput.py` to exercise the `openai` provider over real
+HTTP. Standard library only; binds 127.0.0.1 on a free port in a background thread:
+
+    with LocalLLMServer(Simulator("sim-large", {"sim-small": 0.9})) as server:
+        config = LLMConfig(provider="openai", base_url=server.base_url, api_key=server.api_key, ...)
+
+Faults hit the first attempt of a share of the distinct requests (picked by a hash of model, prompt
+and text), so a retried request then succeeds with the answer it would have had without the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .openai_provider import INSTRUCTION_MARKER, LABELS_LINE
+from .simulated import Simulator, unit_interval
+
+FAULT_KINDS = ("rate_limit", "server_error", "malformed", "timeout", "drop")
+
+
+@dataclass
+class Faults:
+    """What the server does wrong. Shares are of distinct requests; each fault hits a first attempt."""
+
+    latency_ms: float = 0.0
+    rate_limit: float = 0.0
+    server_error: float = 0.0
+    malformed: float = 0.0
+    timeout: float = 0.0
+    drop: float = 0.0
+    retry_after: str = "0.05"
+    """Sent as Retry-After with each 429 and 500 (seconds)."""
+    timeout_seconds: float = 2.0
+    """How long a `timeout` fault keeps the client waiting before answering."""
+    max_concurrency: int | None = None
+    """Beyond this many requests in flight the server answers 429 (a real rate limiter)."""
+    reject_response_format: bool = False
+    """Answer 400 to `response_format`, like servers without structured output; plain answers then
+    name the label inside a sentence, so the client has to parse them."""
+
+    def pick(self, model: str, prompt: str, text: str) -> str | None:
+        for kind in FAULT_KINDS:
+            share = getattr(self, kind)
+            if share > 0 and unit_interval("fault", kind, model, prompt, text) < share:
+                return kind
+        return None
+
+
+@dataclass
+class ServerLog:
+    """What the server saw, for assertions."""
+
+    requests: int = 0
+    by_model: Counter = field(default_factory=Counter)
+    by_status: Counter = field(default_factory=Counter)
+    attempts: Counter = field(default_factory=Counter)
+    """Attempts per (model, prompt, text)."""
+    attempt_times: dict = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    authorization_headers: set = field(default_factory=set)
+
+
+def read_messages(messages: list[dict]) -> tuple[str, str, list[str] | None]:
+    """(prompt, text, labels) back from the openai provider's message layout."""
+    system = next((m["content"] for m in messages if m.get("role") == "system"), "")
+    text = next((m["content"] for m in messages if m.get("role") == "user"), "")
+    framing, _, prompt = system.partition(INSTRUCTION_MARKER)
+    match = re.search(re.escape(LABELS_LINE) + r"(\[.*\])$", framing, re.MULTILINE)
+    labels = json.loads(match.group(1)) if match else None
+    return prompt, text, labels
+
+
+def _schema_labels(response_format: dict) -> tuple[str, list[str]] | None:
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+    for name, spec in (schema.get("properties") or {}).items():
+        if isinstance(spec, dict) and "enum" in spec:
+            return name, list(spec["enum"])
+    return None
+
+
+class LocalLLMServer:
+    def __init__(self, simulator: Simulator, *, api_key: str | None = "sk-local-test-key",
+                 faults: Faults | None = None):
+        self.simulator = simulator
+        self.api_key = api_key
+        self.faults = faults or Faults()
+        self.log = ServerLog()
+        self.lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "LocalLLMServer":
+        handler = type("Handler", (_Handler,), {"server_state": self})
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True, name="local-llm-server")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "LocalLLMServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.log = ServerLog()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """Clients that hang up (after a timeout, or when a run is cancelled) are expected here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_state: LocalLLMServer
+
+    def log_message(self, format, *args) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        state = self.server_state
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with state.lock:
+            state.log.requests += 1
+            state.log.in_flight += 1
+            state.log.max_in_flight = max(state.log.max_in_flight, state.log.in_flight)
+            state.log.authorization_headers.add(self.headers.get("Authorization", ""))
+            over_limit = (state.faults.max_concurrency is not None
+                          and state.log.in_flight > state.faults.max_concurrency)
+        try:
+            status = self._answer(state, body, over_limit)
+        finally:
+            with state.lock:
+                state.log.in_flight -= 1
+        with state.lock:
+            state.log.by_status[status] += 1
+
+    def _answer(self, state: LocalLLMServer, body: bytes, over_limit: bool) -> int:
+        faults = state.faults
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            return self._error(404, f"no route {self.path}", "not_found")
+        if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            presented = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            return self._error(401, f"Incorrect API key provided: {presented}.", "invalid_api_key")
+        try:
+            payload = json.loads(body)
+            model = payload["model"]
+            prompt, text, labels = read_messages(payload["messages"])
+        except (ValueError, KeyError, TypeError):
+            return self._error(400, "the body is not a chat completion request", "invalid_request_error")
+        if model not in state.simulator.models:
+            return self._error(404, f"The model `{model}` does not exist", "model_not_found")
+        if over_limit:
+            return self._rate_limited(faults)
+
+        key = (model, prompt, text)
+        with state.lock:
+            state.log.attempts[key] += 1
+            first_attempt = state.log.attempts[key] == 1
+            state.log.attempt_times.setdefault(key, []).append(time.monotonic())
+        fault = faults.pick(model, prompt, text) if first_attempt else None
+        if fault == "rate_limit":
+            return self._rate_limited(faults)
+        if fault == "server_error":
+            return self._error(500, "The server had an error while processing your request.", "server_error",
+                               {"Retry-After": faults.retry_after})
+        if fault == "timeout":
+            time.sleep(faults.timeout_seconds)
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return 0
+        if fault == "malformed":
+            return self._send(200, b'{"id": "chatcmpl-broken", "choices": [{"index": 0, "mess')
+
+        response_format = payload.get("response_format")
+        schema = _schema_labels(response_format) if isinstance(response_format, dict) else None
+        if response_format is not None and faults.reject_response_format:
+            return self._error(400, "response_format is not supported by this server", "invalid_request_error")
+        with state.lock:
+            state.log.by_model[model] += 1
+        return self._complete(state, model, prompt, text, labels, schema, payload.get("max_tokens"))
+
+    def _complete(self, state, model, prompt, text, labels, schema, max_tokens) -> int:
+        if schema is not None:
+            field_name, labels = schema
+        answer = state.simulator.answer(model, prompt, text, labels)
+        if schema is not None:
+            content = json.dumps({field_name: answer})
+        elif labels:
+            content = f"The answer is: {answer}."
+        else:
+            content = answer
+        input_tokens, output_tokens = state.simulator.usage(prompt, text, answer)
+        if max_tokens is not None:
+            output_tokens = min(output_tokens, int(max_tokens))
+        completion = {
+            "id": f"chatcmpl-sim-{state.log.requests}", "object": "chat.completion",
+            "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                      "total_tokens": input_tokens + output_tokens},
+        }
+        return self._send(200, json.dumps(completion).encode())
+
+    def _rate_limited(self, faults: Faults) -> int:
+        return self._error(429, "Rate limit reached; slow down.", "rate_limit_exceeded",
+                           {"Retry-After": faults.retry_after})
+
+    def _error(self, status: int, message: str, code: str, headers: dict | None = None) -> int:
+        body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+        return self._send(status, json.dumps(body).encode(), headers)
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None) -> int:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        return status
