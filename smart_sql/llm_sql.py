@@ -1,0 +1,247 @@
+"""Running a model's LLM tasks in DuckDB.
+
+Each task's input set goes, whole, through one Python function registered in DuckDB
+(`smart_llm_batch`): it receives every distinct (prompt, text) pair with its row count as a list
+of structs, runs the SMART engine over them (profiling, then the cheapest guaranteed mix of
+models through the provider) and returns (prompt, text, answer, model) structs, which land in a
+temporary table that the rewritten SQL reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Coroutine, Sequence
+
+import duckdb
+
+from .errors import ModelError, SmartSqlError
+from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
+from .llm.config import LLMConfig
+from .rewrite import ANSWER, MODEL, PROMPT, TEXT, LLMTask, RewrittenSQL, mentions_smart_llm, rewrite_sql
+from .smart.agreement import canonical
+
+BATCH_FUNCTION = "smart_llm_batch"
+_INPUTS = duckdb.list_type(duckdb.struct_type({"p": "VARCHAR", "t": "VARCHAR", "n": "BIGINT"}))
+_ANSWERS = duckdb.list_type(duckdb.struct_type({"p": "VARCHAR", "t": "VARCHAR", "answer": "VARCHAR",
+                                                "model": "VARCHAR"}))
+
+
+@dataclass
+class TaskReport:
+    """What one task did: its inputs and the SMART account (tokens, cost, decisions, bound)."""
+
+    task: LLMTask
+    rows: int = 0
+    distinct_inputs: int = 0
+    answers_by_model: dict[str, int] = field(default_factory=dict)
+    account: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.task.id, "calls": list(self.task.calls), "rows": self.rows,
+                "distinct_inputs": self.distinct_inputs, "answers_by_model": self.answers_by_model,
+                "options": self.task.options.to_dict(), "account": self.account}
+
+
+class _LoopThread:
+    """One event loop on a thread of its own, so the provider's connections live on one loop for the
+    whole build and a caller with a running loop (a notebook) is never blocked by asyncio.run."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="smart-llm", daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class LLMRunner:
+    """Rewrites a model's SQL and fills its SMART_LLM columns: the project engine's `sql_transform`.
+
+    One runner serves a whole build: it opens the provider on first use, keeps a report per model
+    (`reports[model_name]`) and drops the temporary result tables of a model when the next one starts
+    or the runner closes.
+    """
+
+    def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
+                 provider: Provider | None = None):
+        self.config = config
+        self.cache_path = Path(cache_path) if cache_path else None
+        self.use_cache = use_cache
+        self._provider = provider
+        self._owns_provider = provider is None
+        self._loop: _LoopThread | None = None
+        self._running: dict[str, tuple[LLMTask, TaskReport, str | None]] = {}
+        self._failure: BaseException | None = None
+        self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
+        self.reports: dict[str, list[TaskReport]] = {}
+
+    @property
+    def simulated(self) -> bool | None:
+        """Whether the answers came from the simulated provider; None before any call."""
+        return None if self._provider is None else self._provider.simulated
+
+    def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
+        return self.sql_transform(node, sql, conn)
+
+    def sql_transform(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
+        """The SQL to materialize for `node`, after its LLM tasks have run on `conn`."""
+        self.drop_results()
+        if not mentions_smart_llm(sql):
+            return sql
+        name, path = _node_name(node), _node_path(node)
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=f"__smart_llm_{_identifier(name)}")
+        self.reports[name] = self.run_tasks(conn, rewritten, path=path)
+        return rewritten.sql
+
+    def extras(self, node) -> dict:
+        """What to store with the node's result in run_results.json."""
+        reports = self.reports.get(_node_name(node))
+        if not reports:
+            return {}
+        return {"llm": {"simulated": bool(self.simulated), "tasks": [r.to_dict() for r in reports]}}
+
+    def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
+                  path: str | Path | None = None) -> list[TaskReport]:
+        """Fill the result table of every task, in order."""
+        if not rewritten.tasks:
+            return []
+        self._register(conn)
+        reports = []
+        for task in rewritten.tasks:
+            report = TaskReport(task)
+            self._running[task.id] = (task, report, str(path) if path else None)
+            try:
+                self._fill(conn, task, path)
+            finally:
+                del self._running[task.id]
+            reports.append(report)
+        return reports
+
+    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, path) -> None:
+        self._failure = None
+        statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
+                     f"SELECT a.p AS {PROMPT}, a.t AS {TEXT}, a.answer AS {ANSWER}, a.model AS {MODEL} "
+                     f"FROM (SELECT unnest({BATCH_FUNCTION}(?, list({{'p': prompt, 't': text, 'n': n}}))) AS a "
+                     f"FROM ({task.input_sql}) AS inputs) AS answers")
+        self._result_tables.append((conn, task.table))
+        try:
+            conn.execute(statement, [task.id])
+        except duckdb.Error as error:
+            if isinstance(self._failure, SmartSqlError):
+                raise self._failure from None
+            if self._failure is not None:
+                raise ModelError(f"{', '.join(task.calls)}: {type(self._failure).__name__}: {self._failure}",
+                                 path=path) from self._failure
+            raise ModelError(f"{', '.join(task.calls)}: the input query failed: {error}", path=path,
+                             hint="check the columns the call reads; calls inside correlated subqueries "
+                                  "are not supported") from None
+
+    def _register(self, conn: duckdb.DuckDBPyConnection) -> None:
+        try:
+            conn.remove_function(BATCH_FUNCTION)
+        except duckdb.Error:
+            pass
+        conn.create_function(BATCH_FUNCTION, self._batch, [duckdb.sqltypes.VARCHAR, _INPUTS], _ANSWERS,
+                             side_effects=True)
+
+    def _batch(self, task_id: str, items: list[dict]) -> list[dict]:
+        task, report, path = self._running[task_id]
+        try:
+            answers, models, account = self._loop_thread().run(self._answer(task, items))
+        except BaseException as error:
+            self._failure = error
+            raise
+        report.rows = sum(item["n"] for item in items)
+        report.distinct_inputs = len(items)
+        report.account = account
+        for model in models:
+            if model is not None:
+                report.answers_by_model[model] = report.answers_by_model.get(model, 0) + 1
+        return [{"p": item["p"], "t": item["t"], "answer": answer, "model": model}
+                for item, answer, model in zip(items, answers, models)]
+
+    async def _answer(self, task: LLMTask, items: Sequence[dict]):
+        from .smart.engine import run_smart
+
+        provider = self._open_provider()
+        options = task.options
+        request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
+                                         labels=options.labels)
+
+        async def answer(model: str, indices: Sequence[int]):
+            return await provider.complete([LLMRequest(model, items[i]["p"], items[i]["t"], request_options)
+                                            for i in indices])
+
+        result = await run_smart([item["n"] for item in items], self._ladder(task), answer,
+                                 accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
+                                 method=options.method, labels=list(options.labels) if options.labels else None)
+        answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
+        return answers, list(result.models), result.account.to_dict()
+
+    def _ladder(self, task: LLMTask) -> list[ModelSpec]:
+        chosen = set(task.options.models)
+        return [replace(m, reference=m.name == task.options.reference) for m in self.config.models
+                if m.name in chosen]
+
+    def _open_provider(self) -> Provider:
+        if self._provider is None:
+            from .llm.factory import open_provider
+
+            self._provider = open_provider(self.config, self.cache_path, self.use_cache)
+        return self._provider
+
+    def _loop_thread(self) -> _LoopThread:
+        if self._loop is None:
+            self._loop = _LoopThread()
+        return self._loop
+
+    def drop_results(self) -> None:
+        for conn, table in self._result_tables:
+            try:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            except duckdb.Error:
+                pass
+        self._result_tables.clear()
+
+    def close(self) -> None:
+        """Drop the result tables and close the provider (flushing the response cache)."""
+        self.drop_results()
+        self.close_provider()
+
+    def close_provider(self) -> None:
+        if self._loop is not None:
+            if self._provider is not None and self._owns_provider:
+                self._loop.run(self._provider.aclose())
+            self._loop.close()
+            self._loop = None
+        if self._owns_provider:
+            self._provider = None
+
+    def __enter__(self) -> "LLMRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _node_name(node) -> str:
+    return str(getattr(node, "name", None) or getattr(node, "unique_id", None) or node)
+
+
+def _node_path(node) -> str | None:
+    path = getattr(node, "path", None) or getattr(node, "original_file_path", None)
+    return str(path) if path else None
+
+
+def _identifier(name: str) -> str:
+    return re.sub(r"\W", "_", name)
