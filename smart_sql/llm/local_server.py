@@ -140,6 +140,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_state: LocalLLMServer
 
     def log_message(self, format, *args) -> None:

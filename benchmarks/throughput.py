@@ -1,0 +1,80 @@
+"""Throughput of the openai provider against the local OpenAI-compatible server.
+
+    python benchmarks/throughput.py --requests 2000 --latency-ms 100 --concurrency 32 --json
+
+The server answers every request after `--latency-ms`; with `--concurrency` requests in flight the
+ideal rate is concurrency / latency. Prints the measured rate, the ideal one and their ratio. The
+server runs in a separate process so that it does not share the client's interpreter lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import time
+
+from smart_sql.llm.base import LLMRequest
+from smart_sql.llm.config import parse_llm_config
+from smart_sql.llm.factory import make_provider
+from smart_sql.llm.local_server import Faults, LocalLLMServer
+from smart_sql.llm.simulated import Simulator
+
+REFERENCE = "sim-large"
+
+
+def serve(latency_ms: float, address: multiprocessing.Queue, stop) -> None:
+    with LocalLLMServer(Simulator(REFERENCE, {}), faults=Faults(latency_ms=latency_ms)) as server:
+        address.put((server.base_url, server.api_key))
+        stop.wait()
+
+
+async def measure(base_url: str, api_key: str, requests: int, concurrency: int) -> float:
+    config = parse_llm_config({
+        "provider": "openai", "base_url": base_url, "api_key": api_key, "max_concurrency": concurrency,
+        "models": [{"name": REFERENCE, "input_price_per_1m": 0, "output_price_per_1m": 0, "reference": True}]})
+    provider = make_provider(config)
+    batch = [LLMRequest(REFERENCE, "Summarize in two words.", f"row {i}") for i in range(requests)]
+    try:
+        await provider.complete(batch[:concurrency])
+        started = time.perf_counter()
+        await provider.complete(batch)
+        return time.perf_counter() - started
+    finally:
+        await provider.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    address, stop = multiprocessing.Queue(), multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(args.latency_ms, address, stop), daemon=True)
+    server.start()
+    try:
+        base_url, api_key = address.get(timeout=30)
+        seconds = asyncio.run(measure(base_url, api_key, args.requests, args.concurrency))
+    finally:
+        stop.set()
+        server.join(timeout=5)
+
+    ideal = args.concurrency / (args.latency_ms / 1000.0)
+    measured = args.requests / seconds
+    result = {"requests": args.requests, "latency_ms": args.latency_ms, "concurrency": args.concurrency,
+              "seconds": round(seconds, 3), "requests_per_second": round(measured, 1),
+              "ideal_requests_per_second": round(ideal, 1), "ratio": round(measured / ideal, 3),
+              "server": "local simulated OpenAI-compatible server"}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>26}: {value}")
+
+
+if __name__ == "__main__":
+    main()
