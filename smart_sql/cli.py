@@ -1,0 +1,216 @@
+"""The `smart-sql` command line: argument handling over the Python API, nothing more."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import yaml
+
+import smart_sql
+
+from .errors import ConfigError, SmartSqlError
+
+
+def _common_options(command):
+    options = [
+        click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                     help="Folder holding smart_sql_project.yml."),
+        click.option("--profiles-dir", default=None, type=click.Path(file_okay=False),
+                     help="Folder holding profiles.yml (default: project dir, then ~/.smart_sql)."),
+        click.option("--target", "-t", default=None, help="Output of the profile to use (default: its `target`)."),
+        click.option("--vars", "vars_text", default=None, help="YAML mapping overriding project vars, e.g. '{days: 7}'."),
+        click.option("--debug", is_flag=True, default=False, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _selection_options(command):
+    command = click.option("--exclude", multiple=True, help="Selectors to leave out.")(command)
+    return click.option("--select", "-s", multiple=True,
+                        help="Selectors: name, +name, name+, tag:x, path:models/sub (repeatable, space-separated).")(command)
+
+
+def _handles_errors(command):
+    """Errors become one clear message and exit code 2 (configuration) or 1 (run failure)."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
+        try:
+            return command(*args, **kwargs)
+        except SmartSqlError as error:
+            if debug:
+                traceback.print_exc()
+            click.secho(f"Error: {error}", fg="red", err=True)
+            sys.exit(error.exit_code)
+    return wrapper
+
+
+def _load(project_dir, profiles_dir, target, vars_text):
+    from .project import load_project
+
+    return load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
+
+
+def _parse_vars(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--vars is not valid YAML: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--vars must be a mapping, got {text!r}", hint="e.g. --vars '{start_date: 2024-01-01}'")
+    return value
+
+
+def sql_transform_for(project, reporter):
+    """The step between rendering and materializing each model (identity until LLM columns exist)."""
+    from .execute import identity_transform
+
+    return identity_transform
+
+
+def compile_hook_for(project):
+    """Extra per-model output of `compile` (none until LLM columns exist)."""
+    return None
+
+
+@click.group()
+@click.version_option(smart_sql.__version__, prog_name="smart-sql")
+@click.option("--debug", is_flag=True, default=False, help="Show tracebacks.")
+def main(debug):
+    """smart-sql: build SQL models into DuckDB, dbt-style."""
+
+
+def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], refresh: bool = True):
+    @_common_options
+    @_selection_options
+    @click.option("--full-refresh", is_flag=True, default=False,
+                  help="Rebuild incremental models from scratch.", hidden=not refresh)
+    @_handles_errors
+    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh):
+        from .execute import build
+        from .report import Reporter
+
+        project = _load(project_dir, profiles_dir, target, vars_text)
+        reporter = Reporter()
+        debug = debug or click.get_current_context().find_root().params.get("debug")
+        results = build(project, select, exclude, full_refresh=full_refresh,
+                        sql_transform=sql_transform_for(project, reporter), reporter=reporter,
+                        resource_types=resource_types, command=name, debug=debug)
+        sys.exit(results.exit_code)
+
+    command.__doc__ = help_text
+    return main.command(name)(command)
+
+
+_run_command("build", "Seed, run and test the selected nodes in DAG order.", ("seed", "model", "test"))
+_run_command("run", "Build the selected models.", ("model",))
+_run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
+_run_command("test", "Run the data tests of the selected nodes.", ("test",), refresh=False)
+
+
+@main.command("compile")
+@_common_options
+@_selection_options
+@_handles_errors
+def compile_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude):
+    """Render the selected models into target/compiled/ without running them."""
+    from .execute import compile_models
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    compiled = compile_models(project, select, exclude, explain=compile_hook_for(project))
+    for item in compiled:
+        click.echo(f"compiled {item.node.relpath} -> {project.display(item.path)}")
+        if len(compiled) == 1:
+            click.echo(item.sql)
+        if item.extra:
+            click.echo(item.extra)
+
+
+@main.command("ls")
+@_common_options
+@_selection_options
+@click.option("--resource-type", "resource_types", multiple=True, type=click.Choice(["model", "seed", "test"]),
+              help="Only these kinds of node.")
+@_handles_errors
+def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types):
+    """List the selected nodes in build order."""
+    from .graph import Graph
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    graph = Graph(project)
+    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "test"))):
+        click.echo(uid)
+
+
+@main.command("debug")
+@_common_options
+@_handles_errors
+def debug_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Check the project, the profile, the connection and the llm settings."""
+    from .execute import connect
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    chosen, llm = project.target, project.target.llm
+    lines = [
+        f"smart-sql {smart_sql.__version__}, python {sys.version.split()[0]}",
+        f"project: {project.name} ({project.display(project.root)})",
+        f"profiles.yml: {project.display(chosen.profiles_path)}",
+        f"profile: {chosen.profile_name}, target: {chosen.name}",
+        f"database: {chosen.database} (schema {chosen.schema})",
+        f"models: {len(project.models)}, seeds: {len(project.seeds)}, data tests: {len(project.tests)}",
+        f"llm provider: {llm.provider}" + (" (simulated: answers are not from a real model)"
+                                           if llm.provider == "simulated" else ""),
+        f"llm models: {', '.join(m.name + (' (reference)' if m.reference else '') for m in llm.models)}",
+        f"llm base_url: {llm.base_url or 'default'}",
+        f"llm api_key: {'set' if llm.api_key else 'not set'}",
+        f"llm cache: {project.display(project.llm_cache_path) if llm.cache else 'off'}",
+    ]
+    for line in lines:
+        click.echo(line)
+    with connect(project) as conn:
+        conn.execute("select 1").fetchone()
+    click.echo("connection: OK")
+    if llm.provider == "openai" and not llm.api_key:
+        raise ConfigError("the openai provider has no api_key", path=chosen.profiles_path,
+                          hint="set api_key: \"{{ env_var('OPENAI_API_KEY') }}\" and export the variable")
+    click.echo("All checks passed.")
+
+
+@main.command("clean")
+@_common_options
+@_handles_errors
+def clean_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Delete the target folder (compiled SQL, artifacts, the dev database if it lives there)."""
+    from .project import read_project_config
+
+    root = Path(project_dir).resolve()
+    target_path = root / read_project_config(root).target_path
+    if target_path.resolve() == root or root not in target_path.resolve().parents:
+        raise ConfigError(f"refusing to delete {target_path}: target-path must be a folder inside the project")
+    if target_path.exists():
+        shutil.rmtree(target_path)
+        click.echo(f"removed {target_path}")
+    else:
+        click.echo(f"nothing to clean ({target_path} does not exist)")
+
+
+@main.command("init")
+@click.argument("name")
+@click.option("--debug", is_flag=True, default=False, help="Show tracebacks.")
+@_handles_errors
+def init_command(name, debug):
+    """Create a new project folder NAME with a profile, a seed, models and a test."""
+    from .scaffold import create_project
+
+    path = create_project(Path(name))
+    click.echo(f"created project {path.name} in {path}")
+    click.echo(f"next: cd {name} && smart-sql build")

@@ -1,0 +1,288 @@
+"""Running a project: seeds, models and data tests in DAG order, each atomic, failures skipping what follows."""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Protocol
+
+import duckdb
+
+from . import materialize
+from .datatests import DataTest, failing_rows_sql
+from .errors import ConfigError, ModelError, SmartSqlError
+from .graph import Graph
+from .profiles import MEMORY
+from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
+from .render import ModelFunctions
+from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
+
+CTE_PREFIX = "__smart_cte__"
+_LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
+
+
+class SqlTransform(Protocol):
+    """Called on a model's rendered SQL (ephemeral refs already inlined) inside its atomic unit, just
+    before it is materialized; returns the SQL to run. If it raises, the model fails like a SQL error."""
+
+    def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
+
+
+class CompileHook(Protocol):
+    """Called by `compile` for each model; returns extra text to show under it, or None."""
+
+    def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str | None: ...
+
+
+def identity_transform(node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
+    return sql
+
+
+@dataclass
+class CompiledModel:
+    node: ModelNode
+    sql: str
+    path: Path
+    extra: str | None = None
+
+
+def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
+          sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
+          resource_types: Iterable[str] = ("seed", "model", "test"), command: str = "build",
+          debug: bool = False) -> RunResults:
+    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`."""
+    reporter = reporter or Reporter()
+    graph = Graph(project)
+    chosen = graph.select(select, exclude, resource_types)
+    order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
+    write_manifest(project)
+    reporter.info(run_header(project))
+    results = RunResults(command)
+    started = time.perf_counter()
+    if not order:
+        reporter.info("Nothing to do: no node matches the selection.")
+    with connect(project) as conn:
+        runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
+        upstream_failure: dict[str, str] = {}
+        for index, uid in enumerate(order, start=1):
+            node = graph.nodes[uid]
+            if uid in upstream_failure:
+                result = _skipped(node, upstream_failure[uid])
+            else:
+                result = runner.run(node)
+            if result.status in FAILED:
+                for descendant in graph.descendants(uid):
+                    upstream_failure.setdefault(descendant, node.name)
+            results.results.append(result)
+            reporter.node_finished(index, len(order), result)
+    results.elapsed_time = time.perf_counter() - started
+    write_run_results(project, results)
+    reporter.summary(results)
+    return results
+
+
+def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("model",), command="run", **options)
+
+
+def seed(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("seed",), command="seed", **options)
+
+
+def test(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("test",), command="test", **options)
+
+
+test.__test__ = False  # a command, not a pytest test
+
+
+def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *,
+                   explain: CompileHook | None = None) -> list[CompiledModel]:
+    """Render the selected models into target/compiled/<model path>, without running them."""
+    graph = Graph(project)
+    chosen = graph.select(select, exclude, ("model",))
+    write_manifest(project)
+    compiled = []
+    with connect(project) as conn:
+        for uid in graph.order(chosen):
+            node = graph.nodes[uid]
+            sql = render_model(project, node, incremental=is_incremental_run(conn, node, False))
+            extra = explain(node, sql, conn) if explain else None
+            compiled.append(CompiledModel(node, sql, write_compiled(project, node.relpath, sql), extra))
+    return compiled
+
+
+def run_header(project: Project) -> str:
+    llm = project.target.llm
+    label = " (simulated: answers are not from a real model)" if llm.provider == "simulated" else ""
+    return (f"smart-sql: project {project.name}, target {project.target.name} "
+            f"({project.display(Path(project.database)) if project.database != MEMORY else MEMORY}), "
+            f"llm provider {llm.provider}{label}")
+
+
+def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    database = project.database
+    if database != MEMORY:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(database)
+    except duckdb.Error as error:
+        raise ConfigError(f"cannot open the DuckDB database {database}: {error}", path=project.target.profiles_path,
+                          hint="check `path:` of the target; another process may have the file open") from None
+
+
+def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
+    """True when an incremental model's table exists and is to be added to, not rebuilt."""
+    return (model.materialized == "incremental" and not full_refresh
+            and materialize.relation_type(conn, model.relation) == "table")
+
+
+def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> str:
+    """The model's SQL as it will run: Jinja rendered, ephemeral models inlined as CTEs."""
+    ctes: dict[str, str] = {}
+    sql = _render_body(project, model, incremental, ctes)
+    return with_ctes(sql, ctes)
+
+
+def with_ctes(sql: str, ctes: dict[str, str]) -> str:
+    if not ctes:
+        return sql
+    definitions = ",\n".join(f"{name} as (\n{body}\n)" for name, body in ctes.items())
+    start = _LEADING_COMMENTS.match(sql).end()
+    head, rest = sql[:start], sql[start:]
+    existing = _WITH.match(rest)
+    if existing:
+        return f"{head}{rest[:existing.end()]}{definitions},\n{rest[existing.end():]}"
+    return f"{head}with {definitions}\n{rest}"
+
+
+def write_compiled(project: Project, relpath: str, sql: str) -> Path:
+    path = project.target_path / "compiled" / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sql + "\n", encoding="utf-8")
+    return path
+
+
+def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+    def ref(*args: str, **_: object) -> Relation | str:
+        node = resolve_ref(project, model, *args)
+        if isinstance(node, ModelNode) and node.materialized == "ephemeral":
+            if node.name not in ctes:
+                ctes[node.name] = _render_body(project, node, False, ctes)
+            return CTE_PREFIX + node.name
+        return node.relation
+
+    def source(source_name: str, table_name: str) -> Relation:
+        return resolve_source(project, model, source_name, table_name).relation
+
+    functions = ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
+                               is_incremental=incremental)
+    sql = project.renderer.render(model.path, model.name, functions)
+    return sql.strip().rstrip(";").rstrip()
+
+
+class _Runner:
+    def __init__(self, project: Project, graph: Graph, conn: duckdb.DuckDBPyConnection, *, full_refresh: bool,
+                 sql_transform: SqlTransform, debug: bool):
+        self.project = project
+        self.graph = graph
+        self.conn = conn
+        self.full_refresh = full_refresh
+        self.sql_transform = sql_transform
+        self.debug = debug
+
+    def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
+        started = time.perf_counter()
+        if isinstance(node, DataTest):
+            result = self._test(node)
+        elif isinstance(node, SeedNode):
+            result = self._seed(node)
+        else:
+            result = self._model(node)
+        result.execution_time = time.perf_counter() - started
+        return result
+
+    def _seed(self, seed: SeedNode) -> RunResult:
+        result = _result(seed, f"loaded seed {seed.relation.display}")
+        try:
+            materialize.ensure_schema(self.conn, seed.relation)
+            with materialize.atomic(self.conn):
+                result.rows_affected = materialize.load_seed(self.conn, seed)
+        except Exception as error:
+            return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
+        return result
+
+    def _model(self, model: ModelNode) -> RunResult:
+        kind = model.materialized
+        result = _result(model, f"created {kind} {model.relation.display}")
+        compiled_path = None
+        try:
+            incremental = is_incremental_run(self.conn, model, self.full_refresh)
+            sql = render_model(self.project, model, incremental=incremental)
+            compiled_path = write_compiled(self.project, model.relpath, sql)
+            materialize.ensure_schema(self.conn, model.relation)
+            with materialize.atomic(self.conn):
+                sql = self.sql_transform(model, sql, self.conn)
+                if kind == "view":
+                    materialize.create_view(self.conn, model.relation, sql)
+                elif incremental:
+                    result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
+                                                                          model.config.get("unique_key"))
+                    result.description = f"inserted into incremental {model.relation.display}"
+                else:
+                    result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+        except Exception as error:
+            hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
+            return self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
+        return result
+
+    def _test(self, test: DataTest) -> RunResult:
+        attached = self.graph.nodes[test.attached_to]
+        result = _result(test, test.name)
+        try:
+            sql = failing_rows_sql(test, str(attached.relation))
+            compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
+            failures = self.conn.execute(f"select count(*) from (\n{sql}\n)").fetchone()[0]
+        except Exception as error:
+            return self._failed(result, test, error, test.name, test.path)
+        result.failures = failures
+        if failures:
+            result.status = "warn" if test.severity == "warn" else "fail"
+            result.message = (f"{test.kind} on {attached.name}.{test.column}: {failures} failing "
+                              f"row{'s' * (failures != 1)} (declared in {self.project.display(test.path)}; "
+                              f"query: {self.project.display(compiled)})")
+        else:
+            result.status = "pass"
+        return result
+
+    def _failed(self, result: RunResult, node, error: Exception, description: str, path: Path,
+                hint: str | None = None) -> RunResult:
+        result.status = "error"
+        result.description = description
+        if isinstance(error, SmartSqlError):
+            result.message = str(error)
+        else:
+            detail = f"{type(error).__name__}: {error}" if not isinstance(error, duckdb.Error) else str(error)
+            result.message = str(ModelError(f"{node.resource_type} {node.name!r} failed: {detail}",
+                                            path=self.project.display(path), hint=hint))
+        if self.debug:
+            result.message += "\n" + "".join(traceback.format_exception(error))
+        return result
+
+
+def _result(node, description: str) -> RunResult:
+    relation = getattr(node, "relation", None)
+    path = node.relpath if hasattr(node, "relpath") else str(node.path)
+    return RunResult(unique_id=node.unique_id, name=node.name, resource_type=node.resource_type, status="success",
+                     description=description, relation=relation.display if relation else None, path=path)
+
+
+def _skipped(node, failed_upstream: str) -> RunResult:
+    result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)")
+    result.status = "skipped"
+    result.message = f"skipped because {failed_upstream} failed"
+    return result

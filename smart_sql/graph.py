@@ -1,0 +1,138 @@
+"""The DAG of seeds, models and data tests, its build order, and node selection (`+a`, `a+`, `tag:`, `path:`)."""
+
+from __future__ import annotations
+
+import graphlib
+import heapq
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Iterable
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .project import Node, Project
+
+_RANK = {"test": 0, "seed": 1, "model": 2}
+"""Among nodes ready at once: tests first (right after what they test), then seeds, then models."""
+
+
+class Graph:
+    def __init__(self, project: Project):
+        self.project = project
+        self.nodes: dict[str, Node] = project.nodes()
+        self.parents: dict[str, set[str]] = {uid: set(node.depends_on) for uid, node in self.nodes.items()}
+        self._check_cycles()
+        self._children_wait_for_tests()
+        self.children: dict[str, set[str]] = {uid: set() for uid in self.nodes}
+        for uid, parents in self.parents.items():
+            for parent in parents:
+                self.children[parent].add(uid)
+
+    def order(self, selected: Iterable[str] | None = None) -> list[str]:
+        """Every node after the nodes it depends on; ties broken by kind then name, so runs are repeatable."""
+        wanted = set(self.nodes if selected is None else selected)
+        sorter = graphlib.TopologicalSorter(self.parents)
+        sorter.prepare()
+        ready: list[tuple[int, str, str]] = []
+        ordered: list[str] = []
+        while sorter.is_active():
+            for uid in sorter.get_ready():
+                node = self.nodes[uid]
+                heapq.heappush(ready, (_RANK[node.resource_type], node.name, uid))
+            _, _, uid = heapq.heappop(ready)
+            if uid in wanted:
+                ordered.append(uid)
+            sorter.done(uid)
+        return ordered
+
+    def ancestors(self, uid: str) -> set[str]:
+        return _reach(uid, self.parents)
+
+    def descendants(self, uid: str) -> set[str]:
+        return _reach(uid, self.children)
+
+    def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
+               resource_types: Iterable[str] = ("seed", "model", "test")) -> set[str]:
+        """unique_ids chosen by dbt-style selectors; tests follow the node they are declared on."""
+        chosen = self._expand(select) if _words(select) else {uid for uid in self.nodes
+                                                              if self.nodes[uid].resource_type != "test"}
+        chosen -= self._expand(exclude)
+        tests = {uid for uid, node in self.nodes.items()
+                 if node.resource_type == "test" and node.attached_to in chosen}
+        excluded_tests = self._expand(exclude)
+        chosen |= tests - excluded_tests
+        types = set(resource_types)
+        return {uid for uid in chosen if self.nodes[uid].resource_type in types}
+
+    def _expand(self, selectors: Iterable[str]) -> set[str]:
+        chosen: set[str] = set()
+        for selector in _words(selectors):
+            chosen |= self._match(selector)
+        return chosen
+
+    def _match(self, selector: str) -> set[str]:
+        body = selector
+        upstream, downstream = body.startswith("+"), body.endswith("+")
+        body = body.strip("+")
+        if body.startswith("tag:"):
+            found = {uid for uid, node in self.nodes.items() if body[4:] in node.tags}
+        elif body.startswith("path:"):
+            prefix = PurePosixPath(body[5:].replace("\\", "/").rstrip("/"))
+            found = {uid for uid, node in self.nodes.items()
+                     if node.resource_type != "test" and _under(PurePosixPath(node.relpath), prefix)}
+        else:
+            found = {uid for uid, node in self.nodes.items() if node.name == body}
+        if not found:
+            raise ConfigError(f"selector {selector!r} matches nothing",
+                              hint="select by name, +name (with parents), name+ (with children), tag:x or "
+                                   "path:models/folder; `smart-sql ls` lists the nodes")
+        expanded = set(found)
+        for uid in found:
+            if upstream:
+                expanded |= self.ancestors(uid)
+            if downstream:
+                expanded |= self.descendants(uid)
+        return expanded
+
+    def _check_cycles(self) -> None:
+        try:
+            graphlib.TopologicalSorter(self.parents).prepare()
+        except graphlib.CycleError as error:
+            cycle = error.args[1]
+            nodes = [self.nodes[uid] for uid in cycle]
+            chain = " -> ".join(node.name for node in reversed(nodes))
+            files = ", ".join(dict.fromkeys(node.relpath for node in nodes))
+            raise ConfigError(f"models refer to each other in a cycle: {chain} (files: {files})",
+                              hint="a model cannot depend on itself, directly or through others; "
+                                   "break the cycle by removing one ref()") from None
+
+    def _children_wait_for_tests(self) -> None:
+        """As in dbt's build: a model runs after the single-parent tests of what it reads, so a failing
+        test skips it. (Tests with two parents, as relationships, are left out: they could form cycles.)"""
+        tests_of: dict[str, list[str]] = {}
+        for uid, node in self.nodes.items():
+            if node.resource_type == "test" and len(node.depends_on) == 1:
+                tests_of.setdefault(node.attached_to, []).append(uid)
+        for uid, node in self.nodes.items():
+            if node.resource_type == "model":
+                for parent in list(self.parents[uid]):
+                    self.parents[uid].update(tests_of.get(parent, []))
+
+
+def _under(path: PurePosixPath, prefix: PurePosixPath) -> bool:
+    return path == prefix or prefix in path.parents or path.with_suffix("") == prefix
+
+
+def _reach(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for nxt in edges[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _words(selectors: Iterable[str]) -> list[str]:
+    return [word for selector in selectors for word in selector.split()]

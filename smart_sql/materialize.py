@@ -1,0 +1,102 @@
+"""Turning a model's final SQL into a relation in DuckDB: table, view, incremental and seeds.
+
+Each function runs inside the caller's transaction (see `atomic`): a new relation is built under
+`<name>__smart_tmp` and swapped in, so a failure leaves the previous relation as it was.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+from .datatests import literal, quote
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from .project import Relation, SeedNode
+
+
+@contextmanager
+def atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    conn.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+def relation_type(conn: duckdb.DuckDBPyConnection, relation: Relation) -> str | None:
+    """'table', 'view', or None when the relation does not exist."""
+    row = conn.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = ? and table_name = ? and table_catalog = coalesce(?, current_database())",
+        [relation.schema, relation.identifier, relation.database],
+    ).fetchone()
+    if row is None:
+        return None
+    return "view" if row[0] == "VIEW" else "table"
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
+    prefix = f"{quote(relation.database)}." if relation.database else ""
+    conn.execute(f"create schema if not exists {prefix}{quote(relation.schema)}")
+
+
+def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> int:
+    tmp = _fresh_tmp(conn, relation)
+    conn.execute(f"create table {tmp} as\n{sql}\n")
+    rows = _count(conn, tmp)
+    _swap(conn, relation, tmp, "table")
+    return rows
+
+
+def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> None:
+    tmp = _fresh_tmp(conn, relation)
+    conn.execute(f"create view {tmp} as\n{sql}\n")
+    _swap(conn, relation, tmp, "view")
+
+
+def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str,
+                       unique_key: str | list[str] | None) -> int:
+    """Append the model's rows, or with `unique_key` replace the rows whose key comes again."""
+    if unique_key is None:
+        return conn.execute(f"insert into {relation} by name select * from (\n{sql}\n)").fetchone()[0]
+    keys = [unique_key] if isinstance(unique_key, str) else unique_key
+    tmp = _fresh_tmp(conn, relation)
+    conn.execute(f"create table {tmp} as\n{sql}\n")
+    matches = " and ".join(f"new.{quote(key)} = {relation}.{quote(key)}" for key in keys)
+    conn.execute(f"delete from {relation} where exists (select 1 from {tmp} as new where {matches})")
+    rows = conn.execute(f"insert into {relation} by name select * from {tmp}").fetchone()[0]
+    conn.execute(f"drop table {tmp}")
+    return rows
+
+
+def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
+    options = ["header = true"]
+    column_types = seed.config.get("column_types") or {}
+    if column_types:
+        types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
+        options.append(f"types = {{{types}}}")
+    return create_table(conn, seed.relation, f"select * from read_csv({literal(str(seed.path))}, {', '.join(options)})")
+
+
+def _fresh_tmp(conn: duckdb.DuckDBPyConnection, relation: Relation) -> Relation:
+    tmp = relation.temporary()
+    leftover = relation_type(conn, tmp)
+    if leftover:
+        conn.execute(f"drop {leftover} {tmp}")
+    return tmp
+
+
+def _swap(conn: duckdb.DuckDBPyConnection, relation: Relation, tmp: Relation, kind: str) -> None:
+    existing = relation_type(conn, relation)
+    if existing:
+        conn.execute(f"drop {existing} {relation}")
+    conn.execute(f"alter {kind} {tmp} rename to {quote(relation.identifier)}")
+
+
+def _count(conn: duckdb.DuckDBPyConnection, relation: Relation) -> int:
+    return conn.execute(f"select count(*) from {relation}").fetchone()[0]

@@ -1,0 +1,144 @@
+"""`profiles.yml`: where it is found, `env_var` rendering, and the chosen target."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+import yaml
+
+from .errors import ConfigError
+from .llm.config import LLMConfig, parse_llm_config
+
+PROFILES_FILE = "profiles.yml"
+USER_PROFILES_DIR = Path("~/.smart_sql")
+MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One output of a profile: where the DuckDB database is and how LLM columns are answered."""
+
+    profile_name: str
+    name: str
+    type: str
+    database: str
+    """The DuckDB file as an absolute path, or ':memory:'."""
+    schema: str
+    llm: LLMConfig
+    profiles_path: Path
+
+
+def find_profiles_file(project_dir: Path, profiles_dir: str | Path | None = None) -> Path:
+    """`--profiles-dir` if given, else the project directory, else `~/.smart_sql/`."""
+    if profiles_dir is not None:
+        candidates = [Path(profiles_dir) / PROFILES_FILE]
+    else:
+        candidates = [project_dir / PROFILES_FILE, USER_PROFILES_DIR.expanduser() / PROFILES_FILE]
+    for path in candidates:
+        if path.is_file():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    raise ConfigError(f"no {PROFILES_FILE} found (looked in: {looked})",
+                      hint="create one next to smart_sql_project.yml, or pass --profiles-dir "
+                           "(see profiles.yml.example)")
+
+
+def load_target(profile_name: str, project_dir: Path, *, profiles_dir: str | Path | None = None,
+                target: str | None = None) -> Target:
+    path = find_profiles_file(project_dir, profiles_dir)
+    profiles = read_yaml(path)
+    if not isinstance(profiles, Mapping) or profile_name not in profiles:
+        known = ", ".join(sorted(profiles)) if isinstance(profiles, Mapping) else "none"
+        raise ConfigError(f"profile {profile_name!r} not found (profiles here: {known})", path=path,
+                          hint=f"add a `{profile_name}:` entry, or change `profile:` in smart_sql_project.yml")
+    profile = profiles[profile_name]
+    if not isinstance(profile, Mapping) or not isinstance(profile.get("outputs"), Mapping):
+        raise ConfigError(f"profile {profile_name!r} needs an `outputs:` mapping of targets", path=path)
+    target_name = target or profile.get("target")
+    if not target_name:
+        raise ConfigError(f"profile {profile_name!r} names no default `target:`", path=path,
+                          hint="add `target: dev` to the profile, or pass --target")
+    outputs = profile["outputs"]
+    if target_name not in outputs:
+        raise ConfigError(f"target {target_name!r} not found in profile {profile_name!r} "
+                          f"(targets: {', '.join(sorted(map(str, outputs)))})", path=path,
+                          hint="pass --target with one of these, or add the output")
+    output = render_env_vars(outputs[target_name], path)
+    return _parse_output(output, profile_name, str(target_name), project_dir, path)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"invalid YAML: {problem}", path=path,
+                          line=mark.line + 1 if mark is not None else None) from None
+
+
+def render_env_vars(value: Any, path: Path) -> Any:
+    """Render `{{ env_var('NAME', 'default') }}` in every string of a parsed YAML value."""
+    if isinstance(value, str):
+        return _render_string(value, path) if "{" in value else value
+    if isinstance(value, Mapping):
+        return {key: render_env_vars(item, path) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_env_vars(item, path) for item in value]
+    return value
+
+
+_MISSING = object()
+
+
+def env_var(name: str, default: Any = _MISSING, *, path: Path | str | None = None) -> str:
+    if name in os.environ:
+        return os.environ[name]
+    if default is not _MISSING:
+        return default
+    raise ConfigError(f"environment variable {name!r} is not set", path=path,
+                      hint=f"export {name}=..., or give a default: env_var('{name}', 'value')")
+
+
+def _render_string(text: str, path: Path) -> Any:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals["env_var"] = lambda name, default=_MISSING: env_var(name, default, path=path)
+    try:
+        rendered = env.from_string(text).render()
+    except jinja2.TemplateError as error:
+        raise ConfigError(f"cannot render {text!r}: {error}", path=path) from None
+    return _as_scalar(rendered)
+
+
+def _as_scalar(rendered: str) -> Any:
+    """Numbers and booleans become typed values (e.g. max_concurrency); everything else stays text."""
+    try:
+        loaded = yaml.safe_load(rendered)
+    except yaml.YAMLError:
+        return rendered
+    return loaded if isinstance(loaded, (int, float, bool)) else rendered
+
+
+def _parse_output(output: Any, profile_name: str, target_name: str, project_dir: Path, path: Path) -> Target:
+    where = f"target {target_name!r} of profile {profile_name!r}"
+    if not isinstance(output, Mapping):
+        raise ConfigError(f"{where} must be a mapping", path=path)
+    kind = output.get("type")
+    if kind != "duckdb":
+        raise ConfigError(f"{where}: unsupported type {kind!r}", path=path, hint="use `type: duckdb`")
+    unknown = sorted(set(output) - {"type", "path", "schema", "llm", "threads"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}", path=path,
+                          hint="allowed: type, path, schema, llm")
+    database = str(output.get("path") or MEMORY)
+    if database != MEMORY:
+        database = str((project_dir / database).resolve())
+    schema = output.get("schema", "main")
+    if not isinstance(schema, str) or not schema:
+        raise ConfigError(f"{where}: `schema` must be a name", path=path)
+    return Target(profile_name=profile_name, name=target_name, type=kind, database=database, schema=schema,
+                  llm=parse_llm_config(output.get("llm"), source=str(path)), profiles_path=path)

@@ -1,0 +1,143 @@
+"""The Jinja environment of models: ref, source, config, var, env_var, is_incremental, this, macros."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import jinja2
+
+from .errors import ModelError, SmartSqlError
+
+_MISSING = object()
+
+
+@dataclass
+class ModelFunctions:
+    """What a model's template can call that depends on the model and the run."""
+
+    ref: Callable[..., Any]
+    source: Callable[[str, str], Any]
+    config: Callable[..., str]
+    this: Any
+    is_incremental: bool = False
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """`target` in templates: never the llm block (it may hold a key)."""
+
+    name: str
+    profile_name: str
+    schema: str
+    type: str = "duckdb"
+
+
+class Renderer:
+    """Renders model files with every macro of the project in scope."""
+
+    def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
+                 display: Callable[[Path], str] = str):
+        self.vars = dict(vars)
+        self.target = target
+        self.display = display
+        self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
+                                      keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+        self.macro_templates = [self._template(path) for path in macro_files]
+
+    def render(self, path: Path, model_name: str, functions: ModelFunctions) -> str:
+        context: dict[str, Any] = {
+            "ref": functions.ref,
+            "source": functions.source,
+            "config": functions.config,
+            "this": functions.this,
+            "is_incremental": lambda: functions.is_incremental,
+            "var": self._var_function(path, model_name),
+            "env_var": self._env_var_function(path),
+            "target": self.target,
+        }
+        with self._errors_located(path):
+            for template in self.macro_templates:
+                module = template.make_module(vars=context, shared=True)
+                context.update({name: getattr(module, name) for name in module.__dict__
+                                if isinstance(getattr(module, name), jinja2.runtime.Macro)})
+            return self._template(path).render(context)
+
+    def _template(self, path: Path) -> jinja2.Template:
+        with self._errors_located(path):
+            return self.env.get_template(str(path))
+
+    def _var_function(self, path: Path, model_name: str):
+        def var(name: str, default: Any = _MISSING) -> Any:
+            if name in self.vars:
+                return self.vars[name]
+            if default is not _MISSING:
+                return default
+            raise ModelError(f"var({name!r}) is not defined for model {model_name!r}", path=self.display(path),
+                             hint=f"add it under `vars:` in smart_sql_project.yml, pass --vars '{{{name}: ...}}', "
+                                  f"or give a default: var('{name}', ...)")
+        return var
+
+    def _env_var_function(self, path: Path):
+        def env_var(name: str, default: Any = _MISSING) -> str:
+            if name in os.environ:
+                return os.environ[name]
+            if default is not _MISSING:
+                return default
+            raise ModelError(f"environment variable {name!r} is not set", path=self.display(path),
+                             hint=f"export {name}=..., or give a default: env_var('{name}', 'value')")
+        return env_var
+
+    def _errors_located(self, path: Path):
+        return _LocatedErrors(path, self.display)
+
+
+class _LocatedErrors:
+    """Turns Jinja failures into a ModelError naming the template file and line."""
+
+    def __init__(self, path: Path, display: Callable[[Path], str]):
+        self.path = path
+        self.display = display
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            return False
+        if isinstance(error, SmartSqlError):
+            if error.line is None:
+                error.path, error.line = self._location(error, traceback)
+                error.args = (str(error),)
+            return False
+        if isinstance(error, jinja2.TemplateSyntaxError):
+            file = Path(error.filename) if error.filename else self.path
+            raise ModelError(f"Jinja syntax error: {error.message}", path=self.display(file),
+                             line=error.lineno) from None
+        if isinstance(error, jinja2.TemplateNotFound):
+            raise ModelError(f"template not found: {error.name}", path=self.display(self.path)) from None
+        if isinstance(error, Exception):
+            path, line = self._location(error, traceback)
+            message = error.message if isinstance(error, jinja2.TemplateError) else f"{kind.__name__}: {error}"
+            raise ModelError(f"Jinja error: {message}", path=path, line=line) from None
+        return False
+
+    def _location(self, error: BaseException, traceback) -> tuple[str, int | None]:
+        """The innermost frame that is a template (model or macro file)."""
+        location = (error.path if isinstance(error, SmartSqlError) and error.path else self.display(self.path), None)
+        tb = error.__traceback__ or traceback
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename.endswith(".sql") and Path(filename).is_file():
+                location = (self.display(Path(filename)), tb.tb_lineno)
+            tb = tb.tb_next
+        return location
+
+
+def _load_file(name: str):
+    path = Path(name)
+    source = path.read_text(encoding="utf-8")
+    mtime = path.stat().st_mtime
+    return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
