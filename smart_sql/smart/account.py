@@ -1,0 +1,62 @@
+"""What a SMART run spent, decided and certified, as plain data with a JSON-able `to_dict()`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ModelUsage:
+    calls: int = 0
+    cached_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+
+
+@dataclass
+class CandidateDecision:
+    """The fate of one cheaper model: 'accepted', 'rejected' or 'open' when profiling stopped."""
+
+    model: str
+    decision: str
+    profiled_rows: int
+    agreeing_rows: int
+    lower_bound: float
+    """Certified agreement rate on the whole table (stage 1) when it was last profiled."""
+    upper_bound: float
+
+
+@dataclass
+class SmartAccount:
+    items: int
+    rows: int
+    items_profiled: int = 0
+    rows_profiled: int = 0
+    usage: dict[str, ModelUsage] = field(default_factory=dict)
+    reference_model: str = ""
+    reference_only_cost: float = 0.0
+    candidates: list[CandidateDecision] = field(default_factory=list)
+    mix_shares: dict[str, float] = field(default_factory=dict)
+    """Share of the items left after profiling given to each model."""
+    accuracy: float = 0.0
+    confidence: float = 0.0
+    lower_bound: float = 1.0
+    """Certified lower bound on the share of rows whose answer agrees with the reference's."""
+    method: str = "mix"
+    stopped_because: str = ""
+
+    @property
+    def total_cost(self) -> float:
+        return sum(usage.cost for usage in self.usage.values())
+
+    @property
+    def savings(self) -> float:
+        """How many times cheaper than the reference model on every item."""
+        return self.reference_only_cost / self.total_cost if self.total_cost > 0 else float("inf")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["total_cost"] = self.total_cost
+        data["savings"] = self.savings if self.total_cost > 0 else None
+        return data

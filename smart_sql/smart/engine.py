@@ -1,0 +1,362 @@
+"""Run the SMART method over a set of distinct items: profile, stop, mix, answer, account.
+
+The caller supplies `answer(model_name, item_indices)`, which answers a batch (concurrently,
+possibly from a cache). Everything else here is numbers: see docs/smart.md for the argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+import numpy as np
+
+from smart_sql.llm.base import LLMResponse, ModelSpec
+from smart_sql.smart.account import CandidateDecision, ModelUsage, SmartAccount
+from smart_sql.smart.agreement import canonical
+from smart_sql.smart.bounds import (ErrorBudget, assigned_disagreement_bound, checkpoint_schedule,
+                                    disagreement_lower_bound, disagreement_upper_bound,
+                                    weighted_assigned_disagreement_bound)
+from smart_sql.smart.mix import solve_mix
+from smart_sql.smart.stopping import ProfileState, Remaining, decide, owed_rate
+
+METHODS = ("mix", "single", "reference")
+ASSUMED_INPUT_TOKENS = 500
+"""Tokens per item assumed for every model until profiling has measured real usage."""
+ASSUMED_OUTPUT_TOKENS = 5
+HEAVY_ITEM_FACTOR = 10
+"""Unprofiled items holding more than this many times the average rows go to the reference."""
+
+
+@dataclass(frozen=True)
+class ResponseBatch:
+    """Answers for a batch in columns: a faster alternative to a list of LLMResponse."""
+
+    answers: Sequence[str | None]
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    cached: np.ndarray
+
+    @classmethod
+    def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
+        return cls([r.answer for r in responses],
+                   np.array([r.input_tokens for r in responses], dtype=np.int64),
+                   np.array([r.output_tokens for r in responses], dtype=np.int64),
+                   np.array([r.cached for r in responses], dtype=bool))
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+
+AnswerBatch = Callable[[str, Sequence[int]], Awaitable[Sequence[LLMResponse] | ResponseBatch]]
+
+
+@dataclass(frozen=True)
+class SmartProgress:
+    phase: str
+    """'profiling', 'answering' or 'done'."""
+    done: int
+    total: int
+    message: str
+
+
+@dataclass
+class SmartResult:
+    answers: list[str | None]
+    """The answer given for each item, as the model wrote it."""
+    models: list[str]
+    """Which model gave each answer."""
+    account: SmartAccount
+
+
+async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *, accuracy: float,
+                    confidence: float = 0.95, seed: int = 0, method: str = "mix",
+                    labels: Sequence[str] | None = None,
+                    progress: Callable[[SmartProgress], Any] | None = None) -> SmartResult:
+    """Answer every item so that, with probability >= confidence, the rows (items weighted by
+    `counts`) whose answer agrees with the reference model's are at least `accuracy` of all rows."""
+    run = _Run(np.asarray(counts, dtype=np.int64), list(models), answer, accuracy=accuracy,
+               confidence=confidence, seed=seed, method=method, labels=labels, progress=progress)
+    return await run.execute()
+
+
+class _Run:
+    def __init__(self, counts: np.ndarray, models: list[ModelSpec], answer: AnswerBatch, *, accuracy: float,
+                 confidence: float, seed: int, method: str, labels, progress):
+        _validate(counts, models, accuracy, confidence, method)
+        self.counts = counts
+        self.models = models
+        self.callback = answer
+        self.accuracy = accuracy
+        self.confidence = confidence
+        self.method = method
+        self.labels = tuple(labels) if labels else None
+        self.progress = progress
+        self.reference = next(i for i, m in enumerate(models) if m.reference)
+        self.candidates = [i for i in range(len(models)) if i != self.reference]
+        self.order_rng, self.plan_rng, self.assign_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+        self.items = len(counts)
+        self.rows = int(counts.sum())
+        self.answers = np.full(self.items, None, dtype=object)
+        self.answered_by = np.full(self.items, -1, dtype=np.int64)
+        self.profiled = np.zeros(self.items, dtype=bool)
+        self.reference_canonical = np.full(self.items, None, dtype=object)
+        self.agrees = np.zeros((len(models), self.items), dtype=bool)
+        self.usage = {m.name: ModelUsage() for m in models}
+        self.token_cost = np.zeros(len(models))
+        self.token_calls = np.zeros(len(models))
+        self.current_draws = 0
+        self.account = SmartAccount(items=self.items, rows=self.rows, reference_model=models[self.reference].name,
+                                    accuracy=accuracy, confidence=confidence, method=method,
+                                    usage=self.usage)
+
+    async def execute(self) -> SmartResult:
+        if self.items:
+            if self.method == "reference" or self.accuracy >= 1.0 or not self.candidates:
+                self.account.stopped_because = "reference on every item requested"
+                await self._answer_with(self.reference, np.arange(self.items))
+                self.account.mix_shares = {self.models[self.reference].name: 1.0}
+            else:
+                await self._profile_and_mix()
+        self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
+        self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
+        return SmartResult(answers=list(self.answers),
+                           models=[self.models[i].name if i >= 0 else "" for i in self.answered_by],
+                           account=self.account)
+
+    async def _profile_and_mix(self) -> None:
+        schedule = checkpoint_schedule(self.rows)
+        budget = ErrorBudget(1 - self.confidence, len(self.candidates), len(schedule))
+        draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
+        size = len(self.models)
+        agreeing, disagreeing = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+        upper = np.full(size, self.rows, dtype=np.int64)
+        lower = np.zeros(size, dtype=np.int64)
+        is_open = np.zeros(size, dtype=bool)
+        is_open[self.candidates] = True
+        decision = {i: "open" for i in self.candidates}
+        last_draws = np.zeros(size, dtype=np.int64)
+        draws = 0
+        for position in range(len(schedule) + 1):
+            state = ProfileState(draws, agreeing, disagreeing, is_open, upper)
+            verdict = decide(state, costs=self._planning_costs(), reference=self.reference,
+                             accuracy=self.accuracy, total_rows=self.rows, remaining=self._remaining,
+                             future_draws=schedule[position:],
+                             future_errors=np.full(len(schedule) - position, budget.stage_one),
+                             rng=self.plan_rng, single=self.method == "single")
+            if not verdict.keep_profiling:
+                self.account.stopped_because = (
+                    "no candidate left to profile" if not is_open.any() else
+                    "table too small to repay profiling" if draws == 0 else
+                    f"profiling more would cost more than it saves (finish now ${verdict.cost_now:.4f}, "
+                    f"best continuation ${verdict.best_future_cost:.4f})" if position < len(schedule) else
+                    "last checkpoint reached")
+                break
+            target = int(schedule[position])
+            await self._profile(draws_order[draws:target], np.flatnonzero(is_open))
+            for i in np.flatnonzero(is_open):
+                bits = self.agrees[i, draws_order[draws:target]]
+                agreeing[i] += int(bits.sum())
+                disagreeing[i] += len(bits) - int(bits.sum())
+                last_draws[i] = target
+            draws = self.current_draws = target
+            opened = np.flatnonzero(is_open)
+            upper[opened] = disagreement_upper_bound(self.rows, draws, disagreeing[opened], budget.stage_one)
+            lower[opened] = disagreement_lower_bound(self.rows, draws, disagreeing[opened], budget.stage_one)
+            self._update_decisions(opened, upper, lower, decision, is_open)
+            self._emit("profiling", draws, self.rows,
+                       f"profiled {int(self.profiled.sum())} items; open: "
+                       f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}")
+        self.account.items_profiled = int(self.profiled.sum())
+        self.account.rows_profiled = int(self.counts[self.profiled].sum())
+        self.account.candidates = [
+            CandidateDecision(self.models[i].name, decision[i], int(last_draws[i]), int(agreeing[i]),
+                              float(1 - upper[i] / self.rows), float(1 - lower[i] / self.rows))
+            for i in self.candidates]
+        await self._mix_rest(upper - disagreeing, budget)
+
+    def _update_decisions(self, opened, upper, lower, decision, is_open) -> None:
+        for i in opened:
+            if 1 - lower[i] / self.rows < self.accuracy:
+                decision[i], is_open[i] = "rejected", False
+            elif 1 - upper[i] / self.rows >= self.accuracy:
+                decision[i] = "accepted"
+        costs = self._planning_costs()
+        accepted = [i for i in self.candidates if decision[i] == "accepted"]
+        if accepted:
+            cheapest = min(costs[i] for i in accepted)
+            for i in self.candidates:
+                if costs[i] > cheapest:
+                    is_open[i] = False
+
+    async def _profile(self, draws: np.ndarray, open_models: np.ndarray) -> None:
+        unique, first = np.unique(draws, return_index=True)
+        new = unique[np.argsort(first)]
+        new = new[~self.profiled[new]]
+        if len(new) == 0:
+            return
+        batches = await asyncio.gather(*(self._ask(i, new) for i in [self.reference, *open_models]))
+        reference_answers = batches[0].answers
+        self.answers[new] = _object_array(reference_answers)
+        self.answered_by[new] = self.reference
+        self.reference_canonical[new] = self._canonical(reference_answers)
+        for i, batch in zip(open_models, batches[1:]):
+            theirs = self._canonical(batch.answers)
+            ours = self.reference_canonical[new]
+            self.agrees[i, new] = (theirs == ours) & np.not_equal(ours, None)
+        self.profiled[new] = True
+
+    async def _mix_rest(self, remaining_disagreements: np.ndarray, budget: ErrorBudget) -> None:
+        rest = np.flatnonzero(~self.profiled)
+        if len(rest) == 0:
+            self.account.lower_bound = 1.0
+            return
+        heavy = self.counts[rest] > HEAVY_ITEM_FACTOR * self.counts[rest].mean()
+        to_reference, rest = rest[heavy], rest[~heavy]
+        rows_left = int(self.counts[rest].sum())
+        bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
+        bounds[self.reference] = 0
+        sizes, certified_wrong = self._plan_assignment(rest, bounds, budget,
+                                                       certain_rows=self.rows - rows_left)
+        groups = np.split(self.assign_rng.permutation(rest), np.cumsum(sizes)[:-1])
+        groups, certified_wrong = self._repair(groups, certified_wrong, to_reference)
+        self.account.mix_shares = {self.models[i].name: len(g) / (len(rest) + len(to_reference))
+                                   for i, g in enumerate(groups) if len(g)}
+        self.account.lower_bound = float(self._certified_rows(groups, certified_wrong) / self.rows)
+        total = len(rest) + len(to_reference)
+        self._emit("answering", 0, total, "answering the remaining items: " + ", ".join(
+            f"{name} {share:.1%}" for name, share in self.account.mix_shares.items()))
+        await asyncio.gather(*(self._answer_with(i, g) for i, g in enumerate(groups) if len(g)))
+
+    def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, budget: ErrorBudget, certain_rows: int):
+        """Group sizes per model and the certified disagreeing rows of each group (stage 2)."""
+        items, rows = len(rest), int(self.counts[rest].sum())
+        largest = int(self.counts[rest].max())
+        costs = self._planning_costs()
+        agreement = 1 - bounds / rows
+        left = Remaining(items=items, rows=rows, profiled_rows=certain_rows)
+        owed = owed_rate(self.accuracy, self.rows, left)
+        for _ in range(50):
+            mix = solve_mix(costs, agreement, min(owed, 1.0), reference=self.reference,
+                            single=self.method == "single")
+            sizes = np.floor(mix.shares * items).astype(np.int64)
+            sizes[self.reference] += items - sizes.sum()
+            wrong = np.zeros(len(self.models))
+            for i in np.flatnonzero(sizes):
+                if i == self.reference:
+                    continue
+                if largest == 1:
+                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), budget.stage_two)
+                else:
+                    wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
+                                                                    largest, budget.stage_two)
+            expected_rows = self.rows - float(np.sum(wrong))
+            shortfall = self.accuracy * self.rows - expected_rows
+            if shortfall <= 0 or owed >= 1.0:
+                return sizes, wrong
+            owed += (shortfall + 1) / rows
+        sizes = np.zeros(len(self.models), dtype=np.int64)
+        sizes[self.reference] = items
+        return sizes, np.zeros(len(self.models))
+
+    def _repair(self, groups: list[np.ndarray], wrong: np.ndarray, to_reference: np.ndarray):
+        """Move the largest items from candidate groups to the reference until the certified
+        agreement reaches the target (only needed when items hold several rows)."""
+        groups = list(groups)
+        groups[self.reference] = np.concatenate([groups[self.reference], to_reference])
+        shortfall = self.accuracy * self.rows - self._certified_rows(groups, wrong)
+        if shortfall <= 0:
+            return groups, wrong
+        pooled = np.concatenate([g for i, g in enumerate(groups) if i != self.reference])
+        owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups) if i != self.reference])
+        by_size = np.argsort(-self.counts[pooled], kind="stable")
+        moved = by_size[:int(np.searchsorted(np.cumsum(self.counts[pooled][by_size]), shortfall)) + 1]
+        keep = np.ones(len(pooled), dtype=bool)
+        keep[moved] = False
+        for i in range(len(groups)):
+            if i != self.reference:
+                groups[i] = pooled[keep & (owner == i)]
+        groups[self.reference] = np.concatenate([groups[self.reference], pooled[moved]])
+        return groups, wrong
+
+    def _certified_rows(self, groups: list[np.ndarray], wrong: np.ndarray) -> float:
+        """Rows certain to agree: profiled and reference rows, plus each candidate group's rows
+        minus its certified bound on disagreeing rows."""
+        at_risk = sum(min(float(wrong[i]), float(self.counts[g].sum()))
+                      for i, g in enumerate(groups) if i != self.reference and len(g))
+        return self.rows - at_risk
+
+    async def _answer_with(self, model: int, items: np.ndarray) -> None:
+        batch = await self._ask(model, items)
+        self.answers[items] = _object_array(batch.answers)
+        self.answered_by[items] = model
+
+    async def _ask(self, model: int, items: np.ndarray) -> ResponseBatch:
+        spec = self.models[model]
+        result = await self.callback(spec.name, items.tolist())
+        batch = result if isinstance(result, ResponseBatch) else ResponseBatch.from_responses(result)
+        if len(batch) != len(items):
+            raise ValueError(f"the answer callback returned {len(batch)} answers for {len(items)} items "
+                             f"of model {spec.name}")
+        usage = self.usage[spec.name]
+        fresh = ~np.asarray(batch.cached, dtype=bool)
+        usage.calls += len(items)
+        usage.cached_calls += int((~fresh).sum())
+        fresh_input, fresh_output = float(batch.input_tokens[fresh].sum()), float(batch.output_tokens[fresh].sum())
+        usage.input_tokens += round(fresh_input)
+        usage.output_tokens += round(fresh_output)
+        usage.cost += spec.cost(fresh_input, fresh_output)
+        self.token_cost[model] += spec.cost(float(batch.input_tokens.sum()), float(batch.output_tokens.sum()))
+        self.token_calls[model] += len(items)
+        return batch
+
+    def _per_item_cost(self, model: int) -> float:
+        """Measured cost of one call (cached calls counted at the price their tokens would cost),
+        or an assumed equal token count for every model before any call was made."""
+        if self.token_calls[model]:
+            return self.token_cost[model] / self.token_calls[model]
+        return self.models[model].cost(ASSUMED_INPUT_TOKENS, ASSUMED_OUTPUT_TOKENS)
+
+    def _planning_costs(self) -> np.ndarray:
+        return np.array([self._per_item_cost(i) for i in range(len(self.models))])
+
+    def _remaining(self, draws: int) -> Remaining:
+        """Items and rows not yet profiled after `draws` sampled rows: exact for the draws made,
+        expected (each row sampled with probability draws/rows) for future ones."""
+        if draws == self.current_draws:
+            left = ~self.profiled
+            rows = float(self.counts[left].sum())
+            return Remaining(float(left.sum()), rows, self.rows - rows)
+        untouched = (1 - draws / self.rows) ** self.counts
+        rows = float(np.dot(untouched, self.counts))
+        return Remaining(float(untouched.sum()), rows, self.rows - rows)
+
+    def _canonical(self, answers: Sequence[str | None]) -> np.ndarray:
+        distinct = {answer: canonical(answer, self.labels) for answer in set(answers)}
+        return _object_array([distinct[answer] for answer in answers])
+
+    def _emit(self, phase: str, done: int, total: int, message: str) -> None:
+        if self.progress is not None:
+            self.progress(SmartProgress(phase, done, total, message))
+
+
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
+
+
+def _validate(counts: np.ndarray, models: list[ModelSpec], accuracy: float, confidence: float, method: str) -> None:
+    if counts.ndim != 1 or (len(counts) and counts.min() < 1):
+        raise ValueError("counts must be a flat sequence of row counts, each at least 1")
+    if sum(m.reference for m in models) != 1:
+        raise ValueError(f"exactly one model must be the reference; got "
+                         f"{[m.name for m in models if m.reference] or 'none'} among {[m.name for m in models]}")
+    if not 0 < accuracy <= 1:
+        raise ValueError(f"accuracy must be in (0, 1], got {accuracy}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
