@@ -133,5 +133,5 @@ def _test_name(kind: str, node_name: str, column: str, arguments: Mapping[str, A
     name = f"{kind}_{node_name}_{column}"
     if kind == "relationships":
         target = re.sub(r"\W+", "_", str(arguments.get("to", ""))).strip("_")
-        name += f"__{target}__{arguments.get('field', '')}"
+        name += "__" + re.sub(r"^(ref|source)_", "", target)
     return name

@@ -171,9 +171,10 @@ def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: di
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
-            if node.name not in ctes:
-                ctes[node.name] = _render_body(project, node, False, ctes)
-            return CTE_PREFIX + node.name
+            name = CTE_PREFIX + node.name
+            if name not in ctes:
+                ctes[name] = _render_body(project, node, False, ctes)
+            return name
         return node.relation
 
     def source(source_name: str, table_name: str) -> Relation:
