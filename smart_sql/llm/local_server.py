@@ -179,6 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
             prompt, text, labels = read_messages(payload["messages"])
         except (ValueError, KeyError, TypeError):
             return self._error(400, "the body is not a chat completion request", "invalid_request_error")
+        max_tokens = payload.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            return self._error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
+                               "invalid_request_error")
         if model not in state.simulator.models:
             return self._error(404, f"The model `{model}` does not exist", "model_not_found")
         if over_limit:
@@ -210,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "response_format is not supported by this server", "invalid_request_error")
         with state.lock:
             state.log.by_model[model] += 1
-        return self._complete(state, model, prompt, text, labels, schema, payload.get("max_tokens"))
+        return self._complete(state, model, prompt, text, labels, schema, max_tokens)
 
     def _complete(self, state, model, prompt, text, labels, schema, max_tokens) -> int:
         if schema is not None:

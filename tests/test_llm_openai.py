@@ -1,0 +1,192 @@
+"""The openai provider over real HTTP against the local OpenAI-compatible server."""
+
+import asyncio
+import logging
+
+import pytest
+
+from smart_sql.errors import LLMError
+from smart_sql.llm.base import LLMRequest, RequestOptions
+from smart_sql.llm.config import parse_llm_config
+from smart_sql.llm.factory import make_provider, open_provider
+from smart_sql.llm.local_server import Faults, LocalLLMServer
+from smart_sql.llm.simulated import Simulator
+
+API_KEY = "sk-test-0123456789abcdefSECRET"
+SIMULATOR = Simulator("sim-large", {"sim-small": 0.7})
+LABELS = ("positive", "negative", "neutral")
+
+
+@pytest.fixture
+def server():
+    with LocalLLMServer(SIMULATOR, api_key=API_KEY) as running:
+        yield running
+
+
+def config(server, **overrides):
+    block = {"provider": "openai", "base_url": server.base_url, "api_key": API_KEY,
+             "max_concurrency": 8, "timeout_seconds": 5, "max_retries": 4,
+             "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True},
+                        {"name": "sim-small", "input_price_per_1m": 1, "output_price_per_1m": 2}]}
+    block.update(overrides)
+    return parse_llm_config(block)
+
+
+def batch(count, model="sim-small", labels=None):
+    return [LLMRequest(model, "Classify the sentiment.", f"review {i}", RequestOptions(labels=labels))
+            for i in range(count)]
+
+
+def expected(requests):
+    return [SIMULATOR.answer(r.model, r.prompt, r.text, r.options.labels) for r in requests]
+
+
+async def run(provider, requests, on_response=None):
+    try:
+        return await provider.complete(requests, on_response)
+    finally:
+        await provider.aclose()
+
+
+def complete(provider, requests):
+    return asyncio.run(run(provider, requests))
+
+
+def test_answers_and_usage_come_from_the_server(server):
+    requests = batch(30)
+    responses = complete(make_provider(config(server)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert responses[0].input_tokens == SIMULATOR.usage(requests[0].prompt, requests[0].text, responses[0].answer)[0]
+    assert not any(r.cached for r in responses)
+    assert server.log.by_model == {"sim-small": 30}
+
+
+def test_concurrency_stays_within_the_bound_and_uses_it(server):
+    server.faults.latency_ms = 30
+    complete(make_provider(config(server, max_concurrency=5)), batch(40))
+    assert server.log.max_in_flight == 5
+
+
+@pytest.mark.parametrize("fault", ["rate_limit", "server_error", "malformed", "drop", "timeout"])
+def test_transient_faults_are_retried_with_identical_answers(server, fault):
+    requests = batch(24, labels=LABELS)
+    setattr(server.faults, fault, 0.3)
+    server.faults.timeout_seconds = 1.0
+    provider = make_provider(config(server, timeout_seconds=0.3))
+    responses = complete(provider, requests)
+    assert [r.answer for r in responses] == expected(requests)
+    faulted = sum(1 for r in requests if server.faults.pick(r.model, r.prompt, r.text) == fault)
+    assert faulted > 0
+    assert provider.retries == faulted
+    assert server.log.by_model["sim-small"] == 24
+
+
+def test_retry_after_is_honoured(server):
+    server.faults.rate_limit = 1.0
+    server.faults.retry_after = "0.4"
+    requests = batch(3)
+    complete(make_provider(config(server)), requests)
+    for times in server.log.attempt_times.values():
+        assert len(times) == 2 and times[1] - times[0] >= 0.4
+
+
+def test_a_burst_of_rate_limits_halves_concurrency_then_it_recovers(server):
+    server.faults.max_concurrency = 4
+    server.faults.latency_ms = 20
+    server.faults.retry_after = "0.02"
+    provider = make_provider(config(server, max_concurrency=16, max_retries=20))
+    requests = batch(120)
+    responses = complete(provider, requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert provider.rate_limited > 0
+    assert provider.limit.lowest <= 8
+    assert provider.limit.limit > provider.limit.lowest
+
+
+def test_labels_are_enforced_with_a_json_schema(server):
+    requests = batch(20, labels=LABELS)
+    responses = complete(make_provider(config(server)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert server.log.by_status == {200: 20}
+
+
+def test_labels_fall_back_to_parsing_when_the_server_rejects_response_format(server):
+    server.faults.reject_response_format = True
+    requests = batch(20, labels=LABELS)
+    provider = make_provider(config(server, max_concurrency=1))
+    responses = complete(provider, requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert server.log.by_status == {400: 1, 200: 20}
+
+
+@pytest.mark.parametrize("change, status, message", [
+    ({"api_key": "sk-wrong-key-0123456789abcdef"}, 401, "(?s)HTTP 401.*api_key"),
+    ({"models": [{"name": "gpt-nope", "input_price_per_1m": 1, "output_price_per_1m": 1, "reference": True}]},
+     404, "(?s)model 'gpt-nope'.*HTTP 404.*does not exist"),
+])
+def test_permanent_errors_stop_with_a_clear_message_without_the_key(server, change, status, message):
+    model = change.get("models", [{"name": "sim-small"}])[0]["name"]
+    with pytest.raises(LLMError, match=message) as raised:
+        complete(make_provider(config(server, **change)), batch(5, model=model))
+    assert server.log.by_status[status] >= 1 and set(server.log.by_status) == {status}
+    text = str(raised.value)
+    assert API_KEY not in text and "sk-wrong-key" not in text
+    assert server.base_url in text
+
+
+def test_a_bad_request_is_permanent_and_not_retried(server):
+    with pytest.raises(LLMError, match="(?s)HTTP 400: max_tokens.*hint"):
+        complete(make_provider(config(server)), [LLMRequest("sim-small", "p", "t", RequestOptions(max_tokens=0))])
+    assert server.log.by_status == {400: 1}
+
+
+def test_the_key_never_reaches_logs_errors_or_the_cache(server, tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    server.faults.rate_limit = 0.3
+    server.faults.server_error = 0.2
+    cache_path = tmp_path / "llm_cache.duckdb"
+    provider = open_provider(config(server), cache_path)
+    complete(provider, batch(20, labels=LABELS))
+    with pytest.raises(LLMError) as raised:
+        complete(make_provider(config(server, api_key=API_KEY + "x")), batch(1))
+    assert f"Bearer {API_KEY}" in server.log.authorization_headers
+    captured = capfd.readouterr()
+    for text in (caplog.text, captured.out, captured.err, str(raised.value), repr(raised.value)):
+        assert API_KEY not in text
+    assert API_KEY.encode() not in cache_path.read_bytes()
+    assert "SECRET" not in caplog.text
+
+
+def test_an_interrupted_run_over_http_never_asks_again_for_an_answer_received(server, tmp_path):
+    server.faults.latency_ms = 10
+    cache_path = tmp_path / "llm_cache.duckdb"
+    requests = batch(60)
+    received = []
+
+    async def interrupted():
+        provider = open_provider(config(server, max_concurrency=4), cache_path)
+        task = asyncio.ensure_future(provider.complete(requests, lambda i, r: received.append(i)))
+        while len(received) < 15:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await provider.aclose()
+
+    asyncio.run(interrupted())
+    first_attempts = dict(server.log.attempts)
+    server.reset_log()
+    responses = complete(open_provider(config(server), cache_path), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    asked_again = {key[2] for key in server.log.attempts}
+    assert not asked_again & {requests[i].text for i in received}
+    assert sum(r.cached for r in responses) == len(received)
+    assert len(first_attempts) >= len(received)
+
+
+def test_no_key_without_base_url_is_a_configuration_problem(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    block = {"provider": "openai", "models": [
+        {"name": "gpt-4o", "input_price_per_1m": 2.5, "output_price_per_1m": 10, "reference": True}]}
+    with pytest.raises(LLMError, match="(?s)no API key.*OPENAI_API_KEY"):
+        make_provider(parse_llm_config(block))
