@@ -20,11 +20,12 @@ def make_provider(config: LLMConfig) -> Provider:
 
 def open_provider(config: LLMConfig, cache_path: Path | None, use_cache: bool = True) -> Provider:
     """What a build calls: the provider, behind the response cache unless the cache is off
-    (`--no-cache`, `cache: false` in the llm block, or no cache path)."""
+    (`--no-cache`, `cache: false` in the llm block, or no cache path). `cache_path` is the caller's
+    resolved location; the block's `cache_path` is used as given only when it is None."""
     provider = make_provider(config)
-    path = Path(config.cache_path) if config.cache_path else cache_path
+    path = cache_path if cache_path is not None else config.cache_path
     if not (use_cache and config.cache and path):
         return provider
     from .cache import CachedProvider, ResponseCache
 
-    return CachedProvider(provider, ResponseCache(path))
+    return CachedProvider(provider, ResponseCache(Path(path)))
