@@ -71,15 +71,17 @@ def _parse_vars(text: str | None) -> dict:
 
 
 def sql_transform_for(project, reporter):
-    """The step between rendering and materializing each model (identity until LLM columns exist)."""
-    from .execute import identity_transform
+    """The step between rendering and materializing each model: fills its SMART_LLM columns."""
+    from .llm_sql import LLMRunner
 
-    return identity_transform
+    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path)
 
 
-def compile_hook_for(project):
-    """Extra per-model output of `compile` (none until LLM columns exist)."""
-    return None
+def compile_hook_for(project, explain=False):
+    """Extra per-model output of `compile`: the LLM tasks and the rewritten SQL."""
+    from .llm_explain import CompileHook
+
+    return CompileHook(project.target.llm, project.target_path, explain=explain)
 
 
 @click.group()
@@ -120,13 +122,15 @@ _run_command("test", "Run the data tests of the selected nodes.", ("test",), ref
 @main.command("compile")
 @_common_options
 @_selection_options
+@click.option("--explain", is_flag=True, default=False,
+              help="Count each LLM task's distinct inputs by running its input query (no model is called).")
 @_handles_errors
-def compile_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude):
+def compile_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, explain):
     """Render the selected models into target/compiled/ without running them."""
     from .execute import compile_models
 
     project = _load(project_dir, profiles_dir, target, vars_text)
-    compiled = compile_models(project, select, exclude, explain=compile_hook_for(project))
+    compiled = compile_models(project, select, exclude, explain=compile_hook_for(project, explain))
     for item in compiled:
         click.echo(f"compiled {item.node.relpath} -> {project.display(item.path)}")
         if len(compiled) == 1:
@@ -214,3 +218,37 @@ def init_command(name, debug):
     path = create_project(Path(name))
     click.echo(f"created project {path.name} in {path}")
     click.echo(f"next: cd {name} && smart-sql build")
+
+
+@main.group("cache")
+def cache_group():
+    """The response cache: answers already received, reused at no cost by every rebuild."""
+
+
+@cache_group.command("stats")
+@_common_options
+@_handles_errors
+def cache_stats_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Show how many answers the response cache holds, per model."""
+    from .llm.cache import cache_stats
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    stats = cache_stats(project.llm_cache_path)
+    click.echo(f"cache: {project.display(project.llm_cache_path)}")
+    click.echo(f"answers: {stats['entries']}")
+    for model, row in stats["models"].items():
+        click.echo(f"  {model}: {row['entries']} answers, "
+                   f"{row['input_tokens']} input and {row['output_tokens']} output tokens")
+
+
+@cache_group.command("clear")
+@_common_options
+@click.confirmation_option(prompt="Delete every cached answer? A rebuild will pay for them again.")
+@_handles_errors
+def cache_clear_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Delete every cached answer."""
+    from .llm.cache import clear_cache
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    removed = clear_cache(project.llm_cache_path)
+    click.echo(f"removed {removed} answers from {project.display(project.llm_cache_path)}")
