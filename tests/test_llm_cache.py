@@ -152,3 +152,24 @@ def test_no_cache_when_disabled(tmp_path):
     assert isinstance(open_provider(parse_llm_config({"cache": False}), tmp_path / "c.duckdb"), SimulatedProvider)
     assert isinstance(open_provider(config, None), SimulatedProvider)
     assert not (tmp_path / "c.duckdb").exists()
+
+
+def test_cache_commands_find_the_cache_of_the_target(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from smart_sql.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "demo"]).exit_code == 0
+    provider = open_provider(parse_llm_config({"provider": "simulated"}), tmp_path / "demo/target/llm_cache.duckdb")
+    asyncio.run(provider.complete(requests(4)))
+    asyncio.run(provider.aclose())
+
+    stats = runner.invoke(main, ["cache", "stats", "--project-dir", "demo"])
+    assert stats.exit_code == 0 and "answers: 4" in stats.output and "sim-small: 4 answers" in stats.output
+    refused = runner.invoke(main, ["cache", "clear", "--project-dir", "demo"], input="n\n")
+    assert refused.exit_code == 1 and cache_stats(tmp_path / "demo/target/llm_cache.duckdb")["entries"] == 4
+    cleared = runner.invoke(main, ["cache", "clear", "--project-dir", "demo", "--yes"])
+    assert cleared.exit_code == 0 and "removed 4 answers" in cleared.output
+    assert cache_stats(tmp_path / "demo/target/llm_cache.duckdb")["entries"] == 0
