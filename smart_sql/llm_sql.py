@@ -79,16 +79,13 @@ class LLMRunner:
         self.use_cache = use_cache
         self._provider = provider
         self._owns_provider = provider is None
+        self.simulated: bool | None = None if provider is None else provider.simulated
+        """Whether the answers came from the simulated provider; None before any call."""
         self._loop: _LoopThread | None = None
         self._running: dict[str, tuple[LLMTask, TaskReport, str | None]] = {}
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
-
-    @property
-    def simulated(self) -> bool | None:
-        """Whether the answers came from the simulated provider; None before any call."""
-        return None if self._provider is None else self._provider.simulated
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         return self.sql_transform(node, sql, conn)
@@ -99,16 +96,23 @@ class LLMRunner:
         if not mentions_smart_llm(sql):
             return sql
         name, path = _node_name(node), _node_path(node)
-        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=f"__smart_llm_{_identifier(name)}")
-        self.reports[name] = self.run_tasks(conn, rewritten, path=path)
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name))
+        if rewritten.tasks and getattr(node, "materialized", None) == "view":
+            raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
+                             path=path, hint="set materialized='table' (or 'incremental') in the model's config")
+        try:
+            self.reports[name] = self.run_tasks(conn, rewritten, path=path)
+        finally:
+            self.close_provider()
         return rewritten.sql
 
     def extras(self, node) -> dict:
-        """What to store with the node's result in run_results.json."""
+        """What to store with the node's result in run_results.json; "summary" is printed after the run."""
         reports = self.reports.get(_node_name(node))
         if not reports:
             return {}
-        return {"llm": {"simulated": bool(self.simulated), "tasks": [r.to_dict() for r in reports]}}
+        return {"llm": {"simulated": bool(self.simulated), "tasks": [r.to_dict() for r in reports]},
+                "summary": summary_line(reports, bool(self.simulated))}
 
     def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
                   path: str | Path | None = None) -> list[TaskReport]:
@@ -198,6 +202,7 @@ class LLMRunner:
             from .llm.factory import open_provider
 
             self._provider = open_provider(self.config, self.cache_path, self.use_cache)
+            self.simulated = self._provider.simulated
         return self._provider
 
     def _loop_thread(self) -> _LoopThread:
@@ -219,6 +224,7 @@ class LLMRunner:
         self.close_provider()
 
     def close_provider(self) -> None:
+        """Close the provider (flushing the response cache); the next task opens a new one."""
         if self._loop is not None:
             if self._provider is not None and self._owns_provider:
                 self._loop.run(self._provider.aclose())
@@ -234,6 +240,27 @@ class LLMRunner:
         self.close()
 
 
+def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
+    """One line per model: rows, distinct inputs, cost against the reference model alone, bound."""
+    accounts = [r.account for r in reports if r.account]
+    cost = sum(a.get("total_cost") or 0.0 for a in accounts)
+    reference_cost = sum(a.get("reference_only_cost") or 0.0 for a in accounts)
+    rows = sum(r.rows for r in reports)
+    distinct = sum(r.distinct_inputs for r in reports)
+    text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {rows} rows, {distinct} distinct inputs, "
+            f"cost ${cost:.4f} (reference model alone: ${reference_cost:.4f}")
+    if cost > 0 and reference_cost > 0:
+        text += f", {reference_cost / cost:.1f}x cheaper"
+    text += ")"
+    bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
+    if bounds:
+        low = min(bound for bound, _ in bounds)
+        text += f"; agreement with the reference >= {low:.3f} certified"
+    if simulated:
+        text += " [simulated provider: answers are not from a real model]"
+    return text
+
+
 def _node_name(node) -> str:
     return str(getattr(node, "name", None) or getattr(node, "unique_id", None) or node)
 
@@ -243,5 +270,5 @@ def _node_path(node) -> str | None:
     return str(path) if path else None
 
 
-def _identifier(name: str) -> str:
-    return re.sub(r"\W", "_", name)
+def result_table_prefix(model_name: str) -> str:
+    return "__smart_llm_" + re.sub(r"\W", "_", model_name)
