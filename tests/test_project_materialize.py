@@ -1,0 +1,96 @@
+"""Materializations in DuckDB: atomic swaps, incremental inserts and upserts, seeds, data test SQL."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from smart_sql import materialize
+from smart_sql.datatests import DataTest, failing_rows_sql
+from smart_sql.project import Relation
+
+T = Relation("main", "t")
+
+
+@pytest.fixture
+def conn():
+    with duckdb.connect(":memory:") as connection:
+        yield connection
+
+
+def test_create_table_swaps_atomically_and_counts_rows(conn):
+    with materialize.atomic(conn):
+        assert materialize.create_table(conn, T, "select * from range(3) r(x)") == 3
+    with pytest.raises(duckdb.Error):
+        with materialize.atomic(conn):
+            materialize.create_table(conn, T, "select x from missing_table")
+    assert conn.execute("select count(*) from t").fetchone() == (3,)
+    assert materialize.relation_type(conn, T.temporary()) is None
+
+
+def test_exception_after_the_swap_rolls_it_back(conn):
+    with materialize.atomic(conn):
+        materialize.create_table(conn, T, "select 1 as x")
+    with pytest.raises(RuntimeError):
+        with materialize.atomic(conn):
+            materialize.create_table(conn, T, "select 2 as x")
+            raise RuntimeError("the step after materializing failed")
+    assert conn.execute("select x from t").fetchall() == [(1,)]
+
+
+def test_view_replaces_table_and_relation_type_tells_them_apart(conn):
+    with materialize.atomic(conn):
+        materialize.create_table(conn, T, "select 1 as x")
+    assert materialize.relation_type(conn, T) == "table"
+    with materialize.atomic(conn):
+        materialize.create_view(conn, T, "select 5 as x")
+    assert materialize.relation_type(conn, T) == "view"
+    assert conn.execute("select x from t").fetchall() == [(5,)]
+
+
+def test_leftover_tmp_from_a_crashed_run_is_replaced(conn):
+    conn.execute("create view t__smart_tmp as select 'stale' as x")
+    with materialize.atomic(conn):
+        materialize.create_table(conn, T, "select 'fresh' as x")
+    assert conn.execute("select x from t").fetchall() == [("fresh",)]
+
+
+def test_incremental_append_matches_columns_by_name(conn):
+    conn.execute("create table t as select 1 as id, 'a' as v")
+    assert materialize.insert_incremental(conn, T, "select 'b' as v, 2 as id", None) == 1
+    assert conn.execute("select id, v from t order by id").fetchall() == [(1, "a"), (2, "b")]
+
+
+def test_incremental_upsert_on_composite_key(conn):
+    conn.execute("create table t as select * from (values (1, 'x', 'old'), (1, 'y', 'keep')) v(a, b, val)")
+    rows = materialize.insert_incremental(conn, T, "select 1 as a, 'x' as b, 'new' as val union all "
+                                                   "select 2, 'x', 'added'", ["a", "b"])
+    assert rows == 2
+    assert conn.execute("select a, b, val from t order by a, b").fetchall() == [
+        (1, "x", "new"), (1, "y", "keep"), (2, "x", "added")]
+
+
+def test_seed_with_column_types(conn, tmp_path):
+    from smart_sql.project import SeedNode
+
+    path = tmp_path / "codes.csv"
+    path.write_text("code,label\n007,bond\n042,answer\n")
+    seed = SeedNode("codes", path, "seeds/codes.csv", Relation("main", "codes"), config={"column_types": {"code": "varchar"}})
+    with materialize.atomic(conn):
+        assert materialize.load_seed(conn, seed) == 2
+    assert conn.execute("select code from codes order by 1").fetchall() == [("007",), ("042",)]
+
+
+@pytest.mark.parametrize("kind, arguments, expected", [
+    ("not_null", {}, 1),
+    ("unique", {}, 1),
+    ("accepted_values", {"values": ["a", "b"]}, 1),
+    ("relationships", {"to": "ref('p')", "field": "id"}, 2),
+])
+def test_failing_rows_sql_counts_the_rows_that_break_each_test(conn, tmp_path, kind, arguments, expected):
+    conn.execute("create table c as select * from (values ('a'), ('a'), ('b'), ('z'), (null)) v(k)")
+    conn.execute("create table p as select 'a' as id")
+    test = DataTest(name="t", kind=kind, attached_to="model.c", column="k", arguments=arguments, severity="error",
+                    path=tmp_path / "schema.yml", to_relation='"main"."p"')
+    failing = conn.execute(f"select count(*) from ({failing_rows_sql(test, str(Relation('main', 'c')))})").fetchone()[0]
+    assert failing == expected
