@@ -103,6 +103,21 @@ def test_a_burst_of_rate_limits_halves_concurrency_then_it_recovers(server):
     assert provider.limit.limit > provider.limit.lowest
 
 
+def test_rate_limits_beyond_the_retry_budget_stop_with_advice(server):
+    server.faults.rate_limit = 1.0
+    with pytest.raises(LLMError, match="(?s)HTTP 429.*lower max_concurrency or raise max_retries"):
+        complete(make_provider(config(server, max_retries=0)), batch(2))
+    assert server.log.by_status == {429: 2}
+
+
+def test_an_unreachable_server_is_reported_after_the_retries(server):
+    url = server.base_url
+    server.stop()
+    block = {"base_url": url, "max_retries": 1, "timeout_seconds": 0.5}
+    with pytest.raises(LLMError, match="(?s)could not connect after 1 retries.*check base_url"):
+        complete(make_provider(config(server, **block)), batch(1))
+
+
 def test_labels_are_enforced_with_a_json_schema(server):
     requests = batch(20, labels=LABELS)
     responses = complete(make_provider(config(server)), requests)

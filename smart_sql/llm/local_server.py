@@ -97,18 +97,17 @@ class LocalLLMServer:
         self.log = ServerLog()
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
+        self.base_url: str | None = None
+        """http://127.0.0.1:<port>/v1 once started."""
         self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
 
     def start(self) -> "LocalLLMServer":
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
+        host, port = self._httpd.server_address[:2]
+        self.base_url = f"http://{host}:{port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True, name="local-llm-server")
         self._thread.start()

@@ -146,7 +146,7 @@ class OpenAIProvider:
 
         labels = request.options.labels
         structured = bool(labels) and request.model not in self._without_schema
-        for malformed in range(MALFORMED_RETRIES + 1):
+        for attempt in range(MALFORMED_RETRIES + 1):
             _attempt.set(_Attempt(epoch=self.limit.epoch))
             try:
                 completion = await self._create(client, request, structured)
@@ -159,7 +159,7 @@ class OpenAIProvider:
                 structured = False
                 continue
             except (openai.APIResponseValidationError, ValueError) as error:
-                if malformed == MALFORMED_RETRIES:
+                if attempt == MALFORMED_RETRIES:
                     raise self._permanent_error(request, error) from None
                 self.retries += 1
                 continue
