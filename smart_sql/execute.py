@@ -27,7 +27,10 @@ _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
 
 class SqlTransform(Protocol):
     """Called on a model's rendered SQL (ephemeral refs already inlined) inside its atomic unit, just
-    before it is materialized; returns the SQL to run. If it raises, the model fails like a SQL error."""
+    before it is materialized; returns the SQL to run. If it raises, the model fails like a SQL error.
+
+    A transform may also have a method `extras(node) -> dict`, called when the model has finished
+    (successfully or not); what it returns goes into that model's RunResult.extras."""
 
     def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
 
@@ -93,11 +96,8 @@ def seed(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = 
     return build(project, select, exclude, resource_types=("seed",), command="seed", **options)
 
 
-def test(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
     return build(project, select, exclude, resource_types=("test",), command="test", **options)
-
-
-test.__test__ = False  # a command, not a pytest test
 
 
 def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *,
@@ -239,8 +239,14 @@ class _Runner:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
         except Exception as error:
             hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
-            return self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
+            self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
+        finally:
+            result.extras.update(self._transform_extras(model))
         return result
+
+    def _transform_extras(self, model: ModelNode) -> dict:
+        extras = getattr(self.sql_transform, "extras", None)
+        return dict(extras(model)) if extras else {}
 
     def _test(self, test: DataTest) -> RunResult:
         attached = self.graph.nodes[test.attached_to]

@@ -130,7 +130,7 @@ def _parse_output(output: Any, profile_name: str, target_name: str, project_dir:
     kind = output.get("type")
     if kind != "duckdb":
         raise ConfigError(f"{where}: unsupported type {kind!r}", path=path, hint="use `type: duckdb`")
-    unknown = sorted(set(output) - {"type", "path", "schema", "llm", "threads"})
+    unknown = sorted(set(output) - {"type", "path", "schema", "llm"})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}", path=path,
                           hint="allowed: type, path, schema, llm")

@@ -62,6 +62,25 @@ def test_sql_transform_runs_inside_the_atomic_unit(make_project, tmp_path):
         assert conn.execute("select x from a").fetchall() == [(2,)]
 
 
+def test_transform_extras_reach_run_results(make_project):
+    import json
+
+    root = make_project({"models/a.sql": "select 1 as x"})
+    project = load_project(root)
+
+    class CountingTransform:
+        def __call__(self, node, sql, conn):
+            return sql
+
+        def extras(self, node):
+            return {"llm_calls": 3, "summary": "3 calls (simulated)"}
+
+    results = build(project, sql_transform=CountingTransform())
+    assert results.results[0].extras == {"llm_calls": 3, "summary": "3 calls (simulated)"}
+    written = json.loads((project.target_path / "run_results.json").read_text())
+    assert written["results"][0]["extras"]["llm_calls"] == 3
+
+
 def test_cli_and_a_plain_build_do_not_import_scipy_or_openai(make_project):
     root = make_project({"seeds/s.csv": "id\n1\n", "models/m.sql": "select * from {{ ref('s') }}"})
     script = (
