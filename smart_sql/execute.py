@@ -228,7 +228,6 @@ class _Runner:
             materialize.ensure_schema(self.conn, model.relation)
             with materialize.atomic(self.conn):
                 sql = self.sql_transform(model, sql, self.conn)
-                result.extras.update(getattr(self.sql_transform, "extras", lambda node: {})(model))
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
