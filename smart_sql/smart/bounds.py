@@ -31,23 +31,27 @@ def checkpoint_schedule(total_rows: int, first: int = FIRST_CHECKPOINT,
 
 
 @dataclass(frozen=True)
-class ErrorBudget:
-    """How the error probability 1 - confidence is split: a fixed share per (candidate, checkpoint)
-    for stage 1, and a fixed share per candidate for stage 2. Fixed before any data is seen."""
+class ErrorAllocation:
+    """How the error probability 1 - confidence is split over every bound that may be used:
+    stage_one[model, checkpoint] for the bound on a candidate's disagreeing rows at a checkpoint,
+    stage_two[model] for the rows the random assignment hands to that model. The shares are fixed
+    before the data the bounds use is seen (the pilot sample plans them; see docs/smart.md)."""
 
-    error: float
-    candidates: int
-    checkpoints: int
+    stage_one: np.ndarray
+    stage_two: np.ndarray
 
-    @property
-    def stage_one(self) -> float:
-        """Error allowed for one candidate's bound at one checkpoint."""
-        return self.error * (1 - STAGE_TWO_SHARE) / (max(self.candidates, 1) * max(self.checkpoints, 1))
+    @classmethod
+    def planned(cls, error: float, weights: np.ndarray) -> "ErrorAllocation":
+        """Split `error` in proportion to `weights` (models x checkpoints, reference row zero)."""
+        weights = np.asarray(weights, dtype=float)
+        shares = weights / weights.sum()
+        return cls(error * (1 - STAGE_TWO_SHARE) * shares, error * STAGE_TWO_SHARE * shares.sum(axis=1))
 
-    @property
-    def stage_two(self) -> float:
-        """Error allowed for one candidate's share of the random assignment."""
-        return self.error * STAGE_TWO_SHARE / max(self.candidates, 1)
+    @classmethod
+    def uniform(cls, error: float, candidates: np.ndarray, checkpoints: int) -> "ErrorAllocation":
+        weights = np.zeros((len(candidates), max(checkpoints, 1)))
+        weights[np.asarray(candidates, dtype=bool)] = 1.0
+        return cls.planned(error, weights)
 
 
 def disagreement_upper_bound(population: int, draws, disagreements, error: float) -> np.ndarray:

@@ -7,7 +7,7 @@ possibly from a cache). Everything else here is numbers: see docs/smart.md for t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Sequence
 
 import numpy as np
@@ -15,11 +15,12 @@ import numpy as np
 from smart_sql.llm.base import LLMResponse, ModelSpec
 from smart_sql.smart.account import CandidateDecision, ModelUsage, SmartAccount
 from smart_sql.smart.agreement import canonical
-from smart_sql.smart.bounds import (ErrorBudget, assigned_disagreement_bound, checkpoint_schedule,
-                                    disagreement_lower_bound, disagreement_upper_bound,
-                                    weighted_assigned_disagreement_bound)
+from smart_sql.smart.bounds import (STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
+                                    assigned_disagreement_bound, checkpoint_schedule, disagreement_lower_bound,
+                                    disagreement_upper_bound, weighted_assigned_disagreement_bound)
 from smart_sql.smart.mix import solve_mix
-from smart_sql.smart.stopping import ProfileState, Remaining, decide, owed_rate
+from smart_sql.smart.stopping import (NOMINAL_BOUNDS, ProfileState, Remaining, Setting, decide, owed_rate,
+                                      plan_allocation)
 
 METHODS = ("mix", "single", "reference")
 ASSUMED_INPUT_TOKENS = 500
@@ -108,6 +109,8 @@ class _Run:
         self.token_cost = np.zeros(len(models))
         self.token_calls = np.zeros(len(models))
         self.current_draws = 0
+        self.unit_counts = bool(np.all(counts == 1))
+        self.expected_remaining: dict[int, Remaining] = {}
         self.account = SmartAccount(items=self.items, rows=self.rows, reference_model=models[self.reference].name,
                                     accuracy=accuracy, confidence=confidence, method=method,
                                     usage=self.usage)
@@ -128,60 +131,79 @@ class _Run:
 
     async def _profile_and_mix(self) -> None:
         schedule = checkpoint_schedule(self.rows)
-        budget = ErrorBudget(1 - self.confidence, len(self.candidates), len(schedule))
-        draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
         size = len(self.models)
-        agreeing, disagreeing = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
-        upper = np.full(size, self.rows, dtype=np.int64)
+        candidates = np.zeros(size, dtype=bool)
+        candidates[self.candidates] = True
+        pilot = int(schedule[0]) if len(schedule) > 1 else self.rows
+        population = self.rows - pilot
+        error = 1 - self.confidence
+        nominal = error * (1 - STAGE_TWO_SHARE) / NOMINAL_BOUNDS
+        allocation = ErrorAllocation.uniform(error, candidates, len(schedule) - 1)
+        errors = np.full((len(schedule), size), nominal)
+        setting = Setting(self._planning_costs(), self.reference, self.accuracy, self.rows, pilot,
+                          self._remaining, single=self.method == "single")
+        draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
+        agreeing, disagreeing, certified = (np.zeros(size, dtype=np.int64) for _ in range(3))
+        upper = np.full(size, population, dtype=np.int64)
         lower = np.zeros(size, dtype=np.int64)
-        is_open = np.zeros(size, dtype=bool)
-        is_open[self.candidates] = True
+        is_open = candidates.copy()
         decision = {i: "open" for i in self.candidates}
         last_draws = np.zeros(size, dtype=np.int64)
         draws = 0
-        for position in range(len(schedule) + 1):
-            state = ProfileState(draws, agreeing, disagreeing, is_open, upper)
-            verdict = decide(state, costs=self._planning_costs(), reference=self.reference,
-                             accuracy=self.accuracy, total_rows=self.rows, remaining=self._remaining,
-                             future_draws=schedule[position:],
-                             future_errors=np.full(len(schedule) - position, budget.stage_one),
-                             rng=self.plan_rng, single=self.method == "single")
+        self.account.stopped_because = "table too small to profile"
+        for position in range(len(schedule) + 1 if len(schedule) > 1 else 0):
+            setting = replace(setting, costs=self._planning_costs())
+            state = ProfileState(draws, agreeing, disagreeing, is_open, certified, upper)
+            verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng)
             if not verdict.keep_profiling:
                 self.account.stopped_because = (
                     "no candidate left to profile" if not is_open.any() else
                     "table too small to repay profiling" if draws == 0 else
+                    "last checkpoint reached" if position == len(schedule) else
                     f"profiling more would cost more than it saves (finish now ${verdict.cost_now:.4f}, "
-                    f"best continuation ${verdict.best_future_cost:.4f})" if position < len(schedule) else
-                    "last checkpoint reached")
+                    f"best continuation ${verdict.best_future_cost:.4f})")
                 break
             target = int(schedule[position])
-            await self._profile(draws_order[draws:target], np.flatnonzero(is_open))
-            for i in np.flatnonzero(is_open):
+            opened = np.flatnonzero(is_open)
+            await self._profile(draws_order[draws:target], opened)
+            for i in opened:
                 bits = self.agrees[i, draws_order[draws:target]]
                 agreeing[i] += int(bits.sum())
                 disagreeing[i] += len(bits) - int(bits.sum())
+                if position > 0:
+                    certified[i] += len(bits) - int(bits.sum())
                 last_draws[i] = target
             draws = self.current_draws = target
-            opened = np.flatnonzero(is_open)
-            upper[opened] = disagreement_upper_bound(self.rows, draws, disagreeing[opened], budget.stage_one)
-            lower[opened] = disagreement_lower_bound(self.rows, draws, disagreeing[opened], budget.stage_one)
-            self._update_decisions(opened, upper, lower, decision, is_open)
+            setting = replace(setting, costs=self._planning_costs())
+            if position == 0:
+                weights = plan_allocation(setting, agreeing, disagreeing, candidates, schedule[1:], error * (1 - STAGE_TWO_SHARE),
+                                          self.plan_rng)
+                allocation = ErrorAllocation.planned(error, weights)
+                errors[1:] = allocation.stage_one.T
+                highest = approximate_upper_rate(draws, agreeing[opened], nominal)
+                lowest = np.zeros(len(opened))
+            else:
+                level = allocation.stage_one[opened, position - 1]
+                upper[opened] = disagreement_upper_bound(population, draws - pilot, certified[opened], level)
+                lower[opened] = disagreement_lower_bound(population, draws - pilot, certified[opened], level)
+                highest, lowest = 1 - lower[opened] / population, 1 - upper[opened] / population
+            self._update_decisions(opened, lowest, highest, decision, is_open)
             self._emit("profiling", draws, self.rows,
-                       f"profiled {int(self.profiled.sum())} items; open: "
+                       f"profiled {int(self.profiled.sum())} items; still profiling: "
                        f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}")
         self.account.items_profiled = int(self.profiled.sum())
         self.account.rows_profiled = int(self.counts[self.profiled].sum())
         self.account.candidates = [
             CandidateDecision(self.models[i].name, decision[i], int(last_draws[i]), int(agreeing[i]),
-                              float(1 - upper[i] / self.rows), float(1 - lower[i] / self.rows))
+                              float(1 - upper[i] / max(population, 1)), float(1 - lower[i] / max(population, 1)))
             for i in self.candidates]
-        await self._mix_rest(upper - disagreeing, budget)
+        await self._mix_rest(upper - certified, allocation)
 
-    def _update_decisions(self, opened, upper, lower, decision, is_open) -> None:
-        for i in opened:
-            if 1 - lower[i] / self.rows < self.accuracy:
+    def _update_decisions(self, opened, lowest, highest, decision, is_open) -> None:
+        for i, low, high in zip(opened, lowest, highest):
+            if high < self.accuracy:
                 decision[i], is_open[i] = "rejected", False
-            elif 1 - upper[i] / self.rows >= self.accuracy:
+            elif low >= self.accuracy:
                 decision[i] = "accepted"
         costs = self._planning_costs()
         accepted = [i for i in self.candidates if decision[i] == "accepted"]
@@ -208,7 +230,7 @@ class _Run:
             self.agrees[i, new] = (theirs == ours) & np.not_equal(ours, None)
         self.profiled[new] = True
 
-    async def _mix_rest(self, remaining_disagreements: np.ndarray, budget: ErrorBudget) -> None:
+    async def _mix_rest(self, remaining_disagreements: np.ndarray, allocation: ErrorAllocation) -> None:
         rest = np.flatnonzero(~self.profiled)
         if len(rest) == 0:
             self.account.lower_bound = 1.0
@@ -218,7 +240,7 @@ class _Run:
         rows_left = int(self.counts[rest].sum())
         bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
         bounds[self.reference] = 0
-        sizes, certified_wrong = self._plan_assignment(rest, bounds, budget,
+        sizes, certified_wrong = self._plan_assignment(rest, bounds, allocation,
                                                        certain_rows=self.rows - rows_left)
         groups = np.split(self.assign_rng.permutation(rest), np.cumsum(sizes)[:-1])
         groups, certified_wrong = self._repair(groups, certified_wrong, to_reference)
@@ -230,7 +252,7 @@ class _Run:
             f"{name} {share:.1%}" for name, share in self.account.mix_shares.items()))
         await asyncio.gather(*(self._answer_with(i, g) for i, g in enumerate(groups) if len(g)))
 
-    def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, budget: ErrorBudget, certain_rows: int):
+    def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, allocation: ErrorAllocation, certain_rows: int):
         """Group sizes per model and the certified disagreeing rows of each group (stage 2)."""
         items, rows = len(rest), int(self.counts[rest].sum())
         largest = int(self.counts[rest].max())
@@ -248,10 +270,10 @@ class _Run:
                 if i == self.reference:
                     continue
                 if largest == 1:
-                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), budget.stage_two)
+                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), allocation.stage_two[i])
                 else:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
-                                                                    largest, budget.stage_two)
+                                                                    largest, allocation.stage_two[i])
             expected_rows = self.rows - float(np.sum(wrong))
             shortfall = self.accuracy * self.rows - expected_rows
             if shortfall <= 0 or owed >= 1.0:
@@ -329,9 +351,13 @@ class _Run:
             left = ~self.profiled
             rows = float(self.counts[left].sum())
             return Remaining(float(left.sum()), rows, self.rows - rows)
-        untouched = (1 - draws / self.rows) ** self.counts
-        rows = float(np.dot(untouched, self.counts))
-        return Remaining(float(untouched.sum()), rows, self.rows - rows)
+        if self.unit_counts:
+            return Remaining(float(self.rows - draws), float(self.rows - draws), float(draws))
+        if draws not in self.expected_remaining:
+            untouched = (1 - draws / self.rows) ** self.counts
+            rows = float(np.dot(untouched, self.counts))
+            self.expected_remaining[draws] = Remaining(float(untouched.sum()), rows, self.rows - rows)
+        return self.expected_remaining[draws]
 
     def _canonical(self, answers: Sequence[str | None]) -> np.ndarray:
         distinct = {answer: canonical(answer, self.labels) for answer in set(answers)}

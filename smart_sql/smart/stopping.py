@@ -1,9 +1,10 @@
-"""Whether profiling more items pays: the expected cost of profiling up to one of the next
-checkpoints and then finishing, against the cost of finishing now.
+"""Whether profiling more items pays, and where the error probability is best spent.
 
-The expectation integrates over each open candidate's uncertain agreement rate with a Beta
-posterior and over the sampling of the extra items. This only steers the decision; the guarantee
-comes from the bounds in `bounds.py`, which stay valid whatever is decided here.
+`decide` compares the cost of finishing now with the expected cost of profiling up to one of
+the next checkpoints and then finishing. `plan_allocation` looks at the pilot sample and puts
+the error probability on the (candidate, checkpoint) bounds most likely to be used. Both
+integrate over each candidate's uncertain agreement rate with a Beta posterior. They only steer;
+the guarantee comes from the bounds in `bounds.py`, valid whatever is decided here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from smart_sql.smart.mix import mix_cost
 
 LOOKAHEAD_CHECKPOINTS = 8
 POSTERIOR_SAMPLES = 128
+ALLOCATION_SAMPLES = 512
+ALLOCATION_FLOOR = 0.1
+"""Share of the stage-1 error spread evenly over every (candidate, checkpoint)."""
+NOMINAL_BOUNDS = 6
+"""The first planning round assumes the stage-1 error is spread over about this many bounds."""
+MATERIAL_SAVING = 1e-3
 
 
 @dataclass(frozen=True)
@@ -38,8 +45,25 @@ class ProfileState:
     disagreeing: np.ndarray
     open: np.ndarray
     """Candidates still being profiled."""
+    certified_disagreeing: np.ndarray
+    """Disagreeing rows among the draws after the pilot (the ones the bounds use)."""
     disagreement_bounds: np.ndarray
-    """Certified upper bound on disagreeing rows in the table, per model (stage 1)."""
+    """Certified upper bound on disagreeing rows in the table outside the pilot."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What stays fixed during a run."""
+
+    costs: np.ndarray
+    """Expected cost of one item per model."""
+    reference: int
+    accuracy: float
+    total_rows: int
+    pilot: int
+    """Rows drawn before any bound is computed; bounds are about the other rows."""
+    remaining: Callable[[int], Remaining]
+    single: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,10 +73,9 @@ class StopDecision:
     best_future_cost: float
 
 
-def remaining_agreement(state_bounds, disagreeing, rows_left: float, reference: int) -> np.ndarray:
+def remaining_agreement(bounds, disagreeing, rows_left: float, reference: int) -> np.ndarray:
     """Certified agreement rate of each model on the rows left, from the stage-1 bounds."""
-    rates = 1 - np.clip((np.asarray(state_bounds) - np.asarray(disagreeing)) / max(rows_left, 1.0), 0, 1)
-    rates = np.asarray(rates, dtype=float)
+    rates = 1 - np.clip((np.asarray(bounds, dtype=float) - np.asarray(disagreeing)) / max(rows_left, 1.0), 0, 1)
     rates[..., reference] = 1.0
     return rates
 
@@ -64,33 +87,96 @@ def owed_rate(accuracy: float, total_rows: int, left: Remaining) -> float:
     return (accuracy * total_rows - left.profiled_rows) / left.rows
 
 
-def decide(state: ProfileState, *, costs: np.ndarray, reference: int, accuracy: float, total_rows: int,
-           remaining: Callable[[int], Remaining], future_draws: np.ndarray, future_errors: np.ndarray,
-           rng: np.random.Generator, single: bool = False) -> StopDecision:
-    """Compare finishing now with profiling up to each of the next checkpoints, then finishing."""
-    now = remaining(state.draws)
-    rates_now = remaining_agreement(state.disagreement_bounds, state.disagreeing, now.rows, reference)
-    cost_now = now.items * float(mix_cost(costs, rates_now, owed_rate(accuracy, total_rows, now),
-                                          reference=reference, single=single))
-    future_draws = future_draws[:LOOKAHEAD_CHECKPOINTS]
+def finishing_cost(setting: Setting, draws: int, bounds, certified_disagreeing) -> np.ndarray:
+    """Cost of answering every item left after `draws` with the cheapest certified mix."""
+    left = setting.remaining(draws)
+    rates = remaining_agreement(bounds, certified_disagreeing, left.rows, setting.reference)
+    return left.items * mix_cost(setting.costs, rates, owed_rate(setting.accuracy, setting.total_rows, left),
+                                 reference=setting.reference, single=setting.single)
+
+
+def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, future_errors: np.ndarray,
+           rng: np.random.Generator) -> StopDecision:
+    """Compare finishing now with profiling up to each of the next checkpoints, then finishing.
+
+    future_errors: (checkpoints, models) error allowed for each bound at those checkpoints."""
+    cost_now = float(finishing_cost(setting, state.draws, state.disagreement_bounds, state.certified_disagreeing))
     if not state.open.any() or len(future_draws) == 0:
         return StopDecision(False, cost_now, float("inf"))
-    future_errors = future_errors[:LOOKAHEAD_CHECKPOINTS]
-    per_profiled_item = costs[reference] + costs[state.open].sum()
     open_models = np.flatnonzero(state.open)
     rates = rng.beta(1 + state.agreeing[open_models], 1 + state.disagreeing[open_models],
                      size=(POSTERIOR_SAMPLES, len(open_models)))
+    per_profiled_item = setting.costs[setting.reference] + setting.costs[open_models].sum()
+    items_now = setting.remaining(state.draws).items
+    population = setting.total_rows - setting.pilot
     best_future = float("inf")
-    for draws, error in zip(future_draws, future_errors):
-        later = remaining(int(draws))
-        extra = int(draws) - state.draws
-        disagreeing = np.broadcast_to(state.disagreeing.astype(float), (POSTERIOR_SAMPLES, len(costs))).copy()
-        disagreeing[:, open_models] += rng.binomial(extra, 1 - rates)
-        bounds = np.broadcast_to(state.disagreement_bounds.astype(float), disagreeing.shape).copy()
-        bounds[:, open_models] = total_rows * approximate_upper_rate(draws, disagreeing[:, open_models], error)
-        future_rates = remaining_agreement(bounds, disagreeing, later.rows, reference)
-        finish = later.items * mix_cost(costs, future_rates, owed_rate(accuracy, total_rows, later),
-                                        reference=reference, single=single)
-        profiling = (now.items - later.items) * per_profiled_item
+    for draws, errors in zip(future_draws[:LOOKAHEAD_CHECKPOINTS], future_errors[:LOOKAHEAD_CHECKPOINTS]):
+        certified_draws = int(draws) - setting.pilot
+        disagreeing = np.tile(state.certified_disagreeing.astype(float), (POSTERIOR_SAMPLES, 1))
+        bounds = np.tile(state.disagreement_bounds.astype(float), (POSTERIOR_SAMPLES, 1))
+        if certified_draws > 0:
+            extra = int(draws) - max(state.draws, setting.pilot)
+            disagreeing[:, open_models] += rng.binomial(extra, 1 - rates)
+            bounds[:, open_models] = population * approximate_upper_rate(
+                certified_draws, disagreeing[:, open_models], errors[open_models])
+        finish = finishing_cost(setting, int(draws), bounds, disagreeing)
+        profiling = (items_now - setting.remaining(int(draws)).items) * per_profiled_item
         best_future = min(best_future, profiling + float(finish.mean()))
     return StopDecision(best_future < cost_now, cost_now, best_future)
+
+
+def plan_allocation(setting: Setting, agreeing: np.ndarray, disagreeing: np.ndarray, candidates: np.ndarray,
+                    checkpoints: np.ndarray, error: float, rng: np.random.Generator,
+                    rounds: int = 3) -> np.ndarray:
+    """Weights (models x checkpoints) for the stage-1 error: how often, over the posterior left by
+    the pilot, each candidate's bound at each checkpoint is one that the cheapest run relies on.
+    Each round plans with the error levels the previous round's weights would give."""
+    models = len(setting.costs)
+    floor = np.zeros((models, len(checkpoints)))
+    floor[candidates] = 1.0
+    floor /= floor.sum()
+    rates = np.ones((ALLOCATION_SAMPLES, models))
+    rates[:, candidates] = rng.beta(1 + agreeing[candidates], 1 + disagreeing[candidates],
+                                    size=(ALLOCATION_SAMPLES, int(candidates.sum())))
+    seen = [rng.binomial(int(draws) - setting.pilot, 1 - rates).astype(float) for draws in checkpoints]
+    levels = np.broadcast_to(error / NOMINAL_BOUNDS, floor.shape)
+    weights = floor
+    for _ in range(rounds):
+        usage = _bound_usage(setting, candidates, checkpoints, seen, levels)
+        if usage.sum() == 0:
+            return floor
+        padded = np.pad(usage, ((0, 0), (1, 1)))
+        usage = usage + 0.5 * (padded[:, :-2] + padded[:, 2:])
+        weights = (1 - ALLOCATION_FLOOR) * usage / usage.sum() + ALLOCATION_FLOOR * floor
+        levels = error * weights
+    return weights
+
+
+def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarray, seen: list[np.ndarray],
+                 levels: np.ndarray) -> np.ndarray:
+    """For each (candidate, checkpoint): in how many posterior scenarios stopping at that checkpoint
+    is cheapest and the candidate's bound there lowers the cost by more than a rounding error."""
+    population = setting.total_rows - setting.pilot
+    per_profiled_item = setting.costs[setting.reference] + setting.costs[candidates].sum()
+    items_at_pilot = setting.remaining(setting.pilot).items
+    totals, all_bounds = [], []
+    for j, draws in enumerate(checkpoints):
+        bounds = np.full(seen[j].shape, float(population))
+        bounds[:, candidates] = population * approximate_upper_rate(
+            int(draws) - setting.pilot, seen[j][:, candidates], levels[candidates, j])
+        profiling = (items_at_pilot - setting.remaining(int(draws)).items) * per_profiled_item
+        totals.append(profiling + finishing_cost(setting, int(draws), bounds, seen[j]))
+        all_bounds.append(bounds)
+    best = np.argmin(np.array(totals), axis=0)
+    usage = np.zeros_like(levels, dtype=float)
+    for j, bounds in enumerate(all_bounds):
+        chosen = best == j
+        if not chosen.any():
+            continue
+        cost = finishing_cost(setting, int(checkpoints[j]), bounds[chosen], seen[j][chosen])
+        for i in np.flatnonzero(candidates):
+            without = bounds[chosen].copy()
+            without[:, i] = population
+            worse = finishing_cost(setting, int(checkpoints[j]), without, seen[j][chosen])
+            usage[i, j] += np.sum(worse > cost * (1 + MATERIAL_SAVING))
+    return usage
