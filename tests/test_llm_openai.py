@@ -71,13 +71,17 @@ def test_concurrency_stays_within_the_bound_and_uses_it(server):
 def test_transient_faults_are_retried_with_identical_answers(server, fault):
     requests = batch(24, labels=LABELS)
     setattr(server.faults, fault, 0.3)
-    server.faults.timeout_seconds = 1.0
-    provider = make_provider(config(server, timeout_seconds=0.3))
+    server.faults.timeout_seconds = 1.5
+    provider = make_provider(config(server, timeout_seconds=0.5 if fault == "timeout" else 10))
     responses = complete(provider, requests)
     assert [r.answer for r in responses] == expected(requests)
-    faulted = sum(1 for r in requests if server.faults.pick(r.model, r.prompt, r.text) == fault)
-    assert faulted > 0
-    assert provider.retries == faulted
+    faulted = {r.text for r in requests if server.faults.pick(r.model, r.prompt, r.text) == fault}
+    assert faulted
+    assert {key[2] for key, count in server.log.attempts.items() if count > 1} >= faulted
+    if fault == "timeout":
+        assert provider.retries >= len(faulted)
+    else:
+        assert provider.retries == len(faulted)
     assert server.log.by_model["sim-small"] == 24
 
 
@@ -107,7 +111,7 @@ def test_rate_limits_beyond_the_retry_budget_stop_with_advice(server):
     server.faults.rate_limit = 1.0
     with pytest.raises(LLMError, match="(?s)HTTP 429.*lower max_concurrency or raise max_retries"):
         complete(make_provider(config(server, max_retries=0)), batch(2))
-    assert server.log.by_status == {429: 2}
+    assert set(server.log.by_status) == {429}
 
 
 def test_an_unreachable_server_is_reported_after_the_retries(server):
