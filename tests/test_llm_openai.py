@@ -82,7 +82,7 @@ def test_transient_faults_are_retried_with_identical_answers(server, fault):
         assert provider.retries >= len(faulted)
     else:
         assert provider.retries == len(faulted)
-    assert server.log.by_model["sim-small"] == 24
+        assert server.log.by_model["sim-small"] == 24
 
 
 def test_retry_after_is_honoured(server):
