@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Coroutine, Sequence
@@ -25,9 +26,9 @@ from .rewrite import ANSWER, MODEL, PROMPT, TEXT, LLMTask, RewrittenSQL, mention
 from .smart.agreement import canonical
 
 BATCH_FUNCTION = "smart_llm_batch"
-_INPUTS = duckdb.list_type(duckdb.struct_type({"p": "VARCHAR", "t": "VARCHAR", "n": "BIGINT"}))
-_ANSWERS = duckdb.list_type(duckdb.struct_type({"p": "VARCHAR", "t": "VARCHAR", "answer": "VARCHAR",
-                                                "model": "VARCHAR"}))
+_STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
+_COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
+_ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
 
 
 @dataclass
@@ -133,10 +134,13 @@ class LLMRunner:
 
     def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, path) -> None:
         self._failure = None
+        order = "ORDER BY prompt, text"
         statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
-                     f"SELECT a.p AS {PROMPT}, a.t AS {TEXT}, a.answer AS {ANSWER}, a.model AS {MODEL} "
-                     f"FROM (SELECT unnest({BATCH_FUNCTION}(?, list({{'p': prompt, 't': text, 'n': n}}))) AS a "
-                     f"FROM ({task.input_sql}) AS inputs) AS answers")
+                     f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
+                     f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
+                     f"FROM (SELECT prompts, texts, {BATCH_FUNCTION}(?, prompts, texts, counts) AS result "
+                     f"FROM (SELECT list(prompt {order}) AS prompts, list(text {order}) AS texts, "
+                     f"list(n {order}) AS counts FROM ({task.input_sql}) AS inputs))")
         self._result_tables.append((conn, task.table))
         try:
             conn.execute(statement, [task.id])
@@ -155,26 +159,24 @@ class LLMRunner:
             conn.remove_function(BATCH_FUNCTION)
         except duckdb.Error:
             pass
-        conn.create_function(BATCH_FUNCTION, self._batch, [duckdb.sqltypes.VARCHAR, _INPUTS], _ANSWERS,
-                             side_effects=True)
+        conn.create_function(BATCH_FUNCTION, self._batch,
+                             [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS], _ANSWERS, side_effects=True)
 
-    def _batch(self, task_id: str, items: list[dict]) -> list[dict]:
+    def _batch(self, task_id: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
+        """The registered function: every distinct input of a task in, one answer and model each out."""
         task, report, path = self._running[task_id]
         try:
-            answers, models, account = self._loop_thread().run(self._answer(task, items))
+            answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
         except BaseException as error:
             self._failure = error
             raise
-        report.rows = sum(item["n"] for item in items)
-        report.distinct_inputs = len(items)
+        report.rows = sum(counts)
+        report.distinct_inputs = len(prompts)
         report.account = account
-        for model in models:
-            if model is not None:
-                report.answers_by_model[model] = report.answers_by_model.get(model, 0) + 1
-        return [{"p": item["p"], "t": item["t"], "answer": answer, "model": model}
-                for item, answer, model in zip(items, answers, models)]
+        report.answers_by_model = dict(Counter(model for model in models if model is not None))
+        return {"answers": answers, "models": models}
 
-    async def _answer(self, task: LLMTask, items: Sequence[dict]):
+    async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
         from .smart.engine import run_smart
 
         provider = self._open_provider()
@@ -183,10 +185,10 @@ class LLMRunner:
                                          labels=options.labels)
 
         async def answer(model: str, indices: Sequence[int]):
-            return await provider.complete([LLMRequest(model, items[i]["p"], items[i]["t"], request_options)
+            return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
                                             for i in indices])
 
-        result = await run_smart([item["n"] for item in items], self._ladder(task), answer,
+        result = await run_smart(counts, self._ladder(task), answer,
                                  accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
                                  method=options.method, labels=list(options.labels) if options.labels else None)
         answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]

@@ -1,0 +1,156 @@
+"""What the SMART_LLM machinery costs around the model calls, against a per-row UDF and plain SQL.
+
+    python benchmarks/engine_overhead.py --rows 1000000 --distinct 100000 --json
+
+One table of `--rows` rows holding `--distinct` distinct texts; one query with one SMART_LLM column,
+materialized with CREATE TABLE, three ways:
+- seconds_smart_sql: the rewrite, the batch function, SMART (profiling and the mix) and the lookup
+  join, with the simulated provider at zero latency (no cache);
+- seconds_per_row_udf: the same query with the call replaced by a plain per-row Python UDF that asks
+  the simulated provider's reference model (what a user would register by hand);
+- seconds_plain_sql: the same query with the call replaced by md5(text).
+`seconds_provider` is the time spent inside the simulated provider during the SMART_LLM run;
+engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input. The modules a
+build imports once per process (scipy for the bounds, about a second) are imported before timing
+and reported as `seconds_imports`. Answers are simulated: no real model is called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import duckdb
+
+from smart_sql import api
+from smart_sql.llm.base import LLMRequest
+from smart_sql.llm.config import parse_llm_config
+from smart_sql.llm.simulated import SimulatedProvider
+
+PROMPT = "Name the topic of this text in two words."
+QUERY = "SELECT id, {call} AS topic FROM docs"
+
+
+class TimedProvider:
+    """The simulated provider, with the time spent inside it summed up."""
+
+    name = "simulated"
+    simulated = True
+
+    def __init__(self, inner: SimulatedProvider):
+        self.inner = inner
+        self.endpoint = inner.endpoint
+        self.seconds = 0.0
+        self.requests = 0
+
+    async def complete(self, requests, on_response=None):
+        started = time.perf_counter()
+        try:
+            return await self.inner.complete(requests, on_response)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.requests += len(requests)
+
+    async def aclose(self):
+        return None
+
+
+def make_table(conn: duckdb.DuckDBPyConnection, rows: int, distinct: int, seed: int) -> None:
+    conn.execute(f"SELECT setseed({(seed % 1000) / 1000})")
+    conn.execute(f"CREATE OR REPLACE TABLE docs AS SELECT i AS id, "
+                 f"'document ' || hash(i % {distinct}) || ' about things' AS body "
+                 f"FROM range({rows}) r(i) ORDER BY random()")
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = action()
+    return time.perf_counter() - started, value
+
+
+def run_smart_sql(conn, config) -> dict:
+    provider = TimedProvider(SimulatedProvider(config))
+    query = QUERY.format(call=f"SMART_LLM('{PROMPT}', body)")
+
+    def build():
+        result = api.run(conn, query, config, provider=provider)
+        conn.execute(f"CREATE OR REPLACE TABLE out_smart AS {result.rewritten_sql}")
+        return result
+
+    seconds, result = timed(build)
+    (report,) = result.reports
+    return {"seconds": seconds, "provider_seconds": provider.seconds, "requests": provider.requests,
+            "distinct_inputs": report.distinct_inputs, "answers_by_model": report.answers_by_model}
+
+
+def run_per_row_udf(conn, config) -> float:
+    provider = SimulatedProvider(config)
+    reference = config.reference.name
+
+    def answer(prompt: str, text: str) -> str:
+        return provider.respond(LLMRequest(reference, prompt, text)).answer
+
+    conn.create_function("answer_per_row", answer, ["VARCHAR", "VARCHAR"], "VARCHAR")
+    query = QUERY.format(call=f"answer_per_row('{PROMPT}', body)")
+    seconds, _ = timed(lambda: conn.execute(f"CREATE OR REPLACE TABLE out_udf AS {query}"))
+    return seconds
+
+
+def run_plain_sql(conn) -> float:
+    query = QUERY.format(call="md5(body)")
+    seconds, _ = timed(lambda: conn.execute(f"CREATE OR REPLACE TABLE out_plain AS {query}"))
+    return seconds
+
+
+def import_once() -> float:
+    """What the first SMART_LLM column of a process pays once: the SMART engine and scipy."""
+    started = time.perf_counter()
+    import scipy.optimize  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    import smart_sql.smart.engine  # noqa: F401
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--distinct", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    config = parse_llm_config({"provider": "simulated", "seed": args.seed, "cache": False})
+    imports = import_once()
+    conn = duckdb.connect()
+    make_table(conn, args.rows, args.distinct, args.seed)
+    plain = run_plain_sql(conn)
+    smart = run_smart_sql(conn, config)
+    per_row = run_per_row_udf(conn, config)
+    overhead = smart["seconds"] - smart["provider_seconds"]
+    result = {
+        "rows": args.rows,
+        "distinct": args.distinct,
+        "simulated": True,
+        "seconds_smart_sql": round(smart["seconds"], 4),
+        "seconds_provider": round(smart["provider_seconds"], 4),
+        "seconds_per_row_udf": round(per_row, 4),
+        "seconds_plain_sql": round(plain, 4),
+        "seconds_imports": round(imports, 4),
+        "speedup_vs_per_row_udf": round(per_row / smart["seconds"], 2),
+        "slowdown_vs_plain_sql": round(smart["seconds"] / plain, 2),
+        "engine_overhead_seconds": round(overhead, 4),
+        "engine_overhead_us_per_distinct_input": round(overhead / max(smart["distinct_inputs"], 1) * 1e6, 2),
+        "provider_requests": smart["requests"],
+        "answers_by_model": smart["answers_by_model"],
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key:40} {value}")
+
+
+if __name__ == "__main__":
+    main()
