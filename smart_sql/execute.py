@@ -74,7 +74,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         for index, uid in enumerate(order, start=1):
             node = graph.nodes[uid]
             if uid in upstream_failure:
-                result = _skipped(node, upstream_failure[uid])
+                result = _skipped(node, upstream_failure[uid], project.root)
             else:
                 result = runner.run(node)
             if result.status in FAILED:
@@ -208,7 +208,7 @@ class _Runner:
         return result
 
     def _seed(self, seed: SeedNode) -> RunResult:
-        result = _result(seed, f"loaded seed {seed.relation.display}")
+        result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
         try:
             materialize.ensure_schema(self.conn, seed.relation)
             with materialize.atomic(self.conn):
@@ -219,7 +219,7 @@ class _Runner:
 
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized
-        result = _result(model, f"created {kind} {model.relation.display}")
+        result = _result(model, f"created {kind} {model.relation.display}", self.project.root)
         compiled_path = None
         try:
             incremental = is_incremental_run(self.conn, model, self.full_refresh)
@@ -249,7 +249,7 @@ class _Runner:
 
     def _test(self, test: DataTest) -> RunResult:
         attached = self.graph.nodes[test.attached_to]
-        result = _result(test, test.name)
+        result = _result(test, test.name, self.project.root)
         try:
             sql = failing_rows_sql(test, str(attached.relation))
             compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
@@ -281,15 +281,15 @@ class _Runner:
         return result
 
 
-def _result(node, description: str) -> RunResult:
+def _result(node, description: str, root: Path) -> RunResult:
     relation = getattr(node, "relation", None)
-    path = node.relpath if hasattr(node, "relpath") else str(node.path)
+    path = node.relpath if hasattr(node, "relpath") else node.path.relative_to(root).as_posix()
     return RunResult(unique_id=node.unique_id, name=node.name, resource_type=node.resource_type, status="success",
                      description=description, relation=relation.display if relation else None, path=path)
 
 
-def _skipped(node, failed_upstream: str) -> RunResult:
-    result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)")
+def _skipped(node, failed_upstream: str, root: Path) -> RunResult:
+    result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)", root)
     result.status = "skipped"
     result.message = f"skipped because {failed_upstream} failed"
     return result

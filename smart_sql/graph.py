@@ -56,11 +56,10 @@ class Graph:
         """unique_ids chosen by dbt-style selectors; tests follow the node they are declared on."""
         chosen = self._expand(select) if _words(select) else {uid for uid in self.nodes
                                                               if self.nodes[uid].resource_type != "test"}
-        chosen -= self._expand(exclude)
-        tests = {uid for uid, node in self.nodes.items()
-                 if node.resource_type == "test" and node.attached_to in chosen}
-        excluded_tests = self._expand(exclude)
-        chosen |= tests - excluded_tests
+        excluded = self._expand(exclude)
+        chosen -= excluded
+        chosen |= {uid for uid, node in self.nodes.items()
+                   if node.resource_type == "test" and node.attached_to in chosen and uid not in excluded}
         types = set(resource_types)
         return {uid for uid in chosen if self.nodes[uid].resource_type in types}
 

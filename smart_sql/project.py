@@ -207,7 +207,7 @@ def read_project_config(root: Path) -> ProjectConfig:
             raise ConfigError(f"`{key}:` is required", path=display_path(path),
                               hint="e.g. name: my_project, profile: my_project")
     known = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
-             "target-path", "vars", "models", "seeds", "clean-targets"}
+             "target-path", "vars", "models", "seeds"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}", path=display_path(path),

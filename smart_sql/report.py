@@ -128,7 +128,8 @@ def write_manifest(project: Project) -> Path:
                                  "depends_on": sorted(node.depends_on)}
         if node.resource_type == "test":
             entry.update(kind=node.kind, attached_to=node.attached_to, column=node.column,
-                         severity=node.severity, arguments=node.arguments, path=project.display(node.path))
+                         severity=node.severity, arguments=node.arguments,
+                         path=node.path.relative_to(project.root).as_posix())
         else:
             entry.update(path=node.relpath, relation=node.relation.display, config=node.config,
                          description=node.description, columns=node.columns)
