@@ -9,6 +9,7 @@ what it already paid for.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import LLMError
-from .base import LLMRequest, LLMResponse, OnResponse, Provider
+from .base import LLMRequest, LLMResponse, OnResponse, Provider, RequestOptions
 
 KEY_VERSION = 1
-FLUSH_ROWS = 256
+FLUSH_ROWS = 4096
 FLUSH_SECONDS = 0.25
 
 _SCHEMA = """
@@ -35,12 +36,18 @@ create table if not exists llm_responses (
 
 
 def request_key(endpoint: str, request: LLMRequest) -> str:
-    options = request.options
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (endpoint, request.model, request.prompt, request.text, _options_text(request.options)):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _options_text(options: RequestOptions) -> str:
     labels = list(options.labels) if options.labels is not None else None
-    fields = [KEY_VERSION, endpoint, request.model, request.prompt, request.text,
-              options.max_tokens, options.temperature, labels]
-    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+    return json.dumps([KEY_VERSION, options.max_tokens, options.temperature, labels], ensure_ascii=False)
 
 
 class ResponseCache:
