@@ -45,6 +45,8 @@ def test_key_covers_endpoint_model_prompt_text_and_options():
     assert key == request_key("openai:https://x/v1", LLMRequest("m", "p", "t", base.options))
     assert key != request_key("openai:https://y/v1", base)
     assert len({key, *(request_key("openai:https://x/v1", v) for v in variants)}) == 1 + len(variants)
+    same_temperature = RequestOptions(max_tokens=5, temperature=0, labels=("a", "b"))
+    assert request_key("openai:https://x/v1", LLMRequest("m", "p", "t", same_temperature)) == key
 
 
 def test_hits_are_free_and_only_misses_are_sent(tmp_path):

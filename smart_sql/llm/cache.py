@@ -47,7 +47,7 @@ def request_key(endpoint: str, request: LLMRequest) -> str:
 @functools.lru_cache(maxsize=256)
 def _options_text(options: RequestOptions) -> str:
     labels = list(options.labels) if options.labels is not None else None
-    return json.dumps([KEY_VERSION, options.max_tokens, options.temperature, labels], ensure_ascii=False)
+    return json.dumps([KEY_VERSION, options.max_tokens, float(options.temperature), labels], ensure_ascii=False)
 
 
 class ResponseCache:
