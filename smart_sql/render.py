@@ -49,6 +49,7 @@ class Renderer:
 
     def render(self, path: Path, model_name: str, functions: ModelFunctions) -> str:
         context: dict[str, Any] = {
+            **self.env.globals,
             "ref": functions.ref,
             "source": functions.source,
             "config": functions.config,

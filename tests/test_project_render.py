@@ -39,6 +39,12 @@ def test_macros_from_several_files_call_each_other_and_see_vars(tmp_path):
     assert _render(renderer, tmp_path, "select {{ scaled('x') }} from {{ ref('t') }}") == 'select x * 3 from "main"."t"'
 
 
+def test_macros_see_jinja_builtins(tmp_path):
+    renderer = _renderer(tmp_path, {"cols.sql": "{% macro cols(n) %}{% for i in range(n) %}c{{ i }}{{ ', ' if not loop.last }}"
+                                                "{% endfor %}{% endmacro %}"})
+    assert _render(renderer, tmp_path, "select {{ cols(3) | upper }}") == "select C0, C1, C2"
+
+
 def test_is_incremental_this_target_and_source(tmp_path):
     renderer = _renderer(tmp_path)
     text = ("select * from {{ source('raw', 'events') }}{% if is_incremental() %} where id > "
