@@ -68,7 +68,8 @@ class CompileHook:
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str | None:
         relpath = str(getattr(node, "relpath", node.name))
-        rewritten = rewrite_sql(sql, self.config, path=relpath, table_prefix=result_table_prefix(node.name))
+        rewritten = rewrite_sql(sql, self.config, path=relpath, table_prefix=result_table_prefix(node.name),
+                                source=getattr(node, "raw_sql", None))
         if not rewritten.tasks:
             return None
         text = plan_text(rewritten, count_inputs(conn, rewritten) if self.explain else None)

@@ -97,7 +97,8 @@ class LLMRunner:
         if not mentions_smart_llm(sql):
             return sql
         name, path = _node_name(node), _node_path(node)
-        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name))
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name),
+                                source=getattr(node, "raw_sql", None))
         if rewritten.tasks and getattr(node, "materialized", None) == "view":
             raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
@@ -268,7 +269,7 @@ def _node_name(node) -> str:
 
 
 def _node_path(node) -> str | None:
-    path = getattr(node, "path", None) or getattr(node, "original_file_path", None)
+    path = getattr(node, "relpath", None) or getattr(node, "path", None)
     return str(path) if path else None
 
 

@@ -83,7 +83,7 @@ def test_bad_arguments_are_reported_with_file_position_and_rule(arguments, words
     with pytest.raises(ModelError) as caught:
         rewrite_sql(sql, CONFIG, path=PATH)
     message = str(caught.value)
-    assert message.startswith(f"{PATH}:2: SMART_LLM call #1 (line 2, column 16)")
+    assert message.startswith(f"{PATH}:2: SMART_LLM call #1 (line 2, column 8)")
     for word in words:
         assert word in message
 

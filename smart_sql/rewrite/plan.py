@@ -55,18 +55,36 @@ def mentions_smart_llm(sql: str) -> bool:
 
 
 def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
-                table_prefix: str = "__smart_llm") -> RewrittenSQL:
-    """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged."""
+                table_prefix: str = "__smart_llm", source: str | None = None) -> RewrittenSQL:
+    """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged.
+
+    `source` is the model file's text before rendering: when it holds the same calls, errors and
+    the task list give positions in it rather than in the rendered SQL."""
     if not mentions_smart_llm(sql):
         return RewrittenSQL(sql, ())
     tree = _parse(sql, path)
     calls = [node for node in tree.find_all(exp.Anonymous) if is_smart_llm(node)]
     if not calls:
         return RewrittenSQL(sql, ())
-    calls.sort(key=lambda c: (c.meta.get("line", 0), c.meta.get("col", 0)))
+    calls.sort(key=lambda c: c.meta.get("start", 0))
+    _set_positions(calls, sql, source)
     sites = [_site(call, ordinal, config, path) for ordinal, call in enumerate(calls, start=1)]
     tasks = _Planner(table_prefix, path).plan(sites)
     return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks))
+
+
+def _set_positions(calls: list[exp.Anonymous], sql: str, source: str | None) -> None:
+    """Line and column (1-based, where the name starts) of each call, in `source` when possible."""
+    starts = [call.meta.get("start") for call in calls]
+    text = sql
+    if source is not None:
+        in_source = [match.start() for match in _MENTION.finditer(source)]
+        if len(in_source) == len(calls):
+            starts, text = in_source, source
+    for call, start in zip(calls, starts):
+        if start is not None:
+            call.meta["line"] = text.count("\n", 0, start) + 1
+            call.meta["col"] = start - text.rfind("\n", 0, start)
 
 
 def _parse(sql: str, path) -> exp.Expression:

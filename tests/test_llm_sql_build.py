@@ -1,0 +1,95 @@
+"""SMART_LLM columns through the CLI: build, rebuild from the cache, incremental runs, compile --explain."""
+
+import json
+
+from conftest import write
+
+REVIEWS_CSV = "review_id,body\n1,Great kettle\n2,Great kettle\n3,Leaks water\n4,\n5,Stopped working\n"
+MODEL = """\
+    {{ config(materialized='%s') }}
+    select review_id, body,
+           SMART_LLM('Is the customer happy?', body, labels => ['yes', 'no']) as happy
+    from {{ ref('reviews') }}
+    %s
+"""
+INCREMENTAL_FILTER = "{% if is_incremental() %} where review_id > (select max(review_id) from {{ this }}) {% endif %}"
+
+
+def project(make_project, materialized="table", where=""):
+    return make_project({"seeds/reviews.csv": REVIEWS_CSV,
+                         "models/review_moods.sql": MODEL % (materialized, where)})
+
+
+def llm_extras(root):
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    (model,) = [r for r in results if r["name"] == "review_moods"]
+    return model["extras"]["llm"]
+
+
+def test_build_fills_the_column_and_reports_simulated_cost(make_project, cli, query):
+    root = project(make_project)
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert "review_moods: SMART_LLM: 1 task, 4 rows, 3 distinct inputs" in result.output
+    assert "[simulated provider: answers are not from a real model]" in result.output
+    rows = query(root, "select review_id, happy from review_moods order by review_id")
+    assert [happy for _, happy in rows if _ != 4] and all(h in ("yes", "no") for i, h in rows if i != 4)
+    assert dict(rows)[4] is None, "a NULL text gives NULL and no call"
+    assert query(root, "select count(distinct happy) from review_moods where body = 'Great kettle'") == [(1,)]
+    extras = llm_extras(root)
+    assert extras["simulated"] is True
+    (task,) = extras["tasks"]
+    assert (task["rows"], task["distinct_inputs"]) == (4, 3)
+    assert sum(task["answers_by_model"].values()) == 3
+    assert task["account"]["total_cost"] > 0
+
+
+def test_rebuild_answers_from_the_cache_at_no_cost(make_project, cli):
+    root = project(make_project)
+    assert cli("build", "--project-dir", root).exit_code == 0
+    first = llm_extras(root)["tasks"][0]["account"]
+    assert cli("build", "--project-dir", root).exit_code == 0
+    second = llm_extras(root)["tasks"][0]["account"]
+    assert first["total_cost"] > 0 and second["total_cost"] == 0
+    assert sum(u["cached_calls"] for u in second["usage"].values()) == sum(u["calls"] for u in second["usage"].values()) > 0
+
+
+def test_incremental_run_sends_only_the_new_rows(make_project, cli, query):
+    root = project(make_project, "incremental", INCREMENTAL_FILTER)
+    assert cli("build", "--project-dir", root).exit_code == 0
+    write(root, "seeds/reviews.csv", REVIEWS_CSV + "6,Lid broke\n7,Great kettle\n")
+    assert cli("build", "--project-dir", root).exit_code == 0
+    (task,) = llm_extras(root)["tasks"]
+    assert (task["rows"], task["distinct_inputs"]) == (2, 2)
+    assert query(root, "select count(*), count(happy) from review_moods") == [(7, 6)]
+
+
+def test_compile_explain_shows_tasks_and_counts_without_calling_a_model(make_project, cli):
+    root = project(make_project)
+    assert cli("seed", "--project-dir", root).exit_code == 0
+    result = cli("compile", "--project-dir", root, "--select", "review_moods", "--explain")
+    assert result.exit_code == 0, result.output
+    assert "-- t1 -> __smart_llm_review_moods_t1: SMART_LLM call #1 (line 3, column 8)" in result.output
+    assert "--   labels: yes, no" in result.output
+    assert "--   3 distinct inputs from 4 rows" in result.output
+    plan = root / "target" / "compiled" / "models" / "review_moods.llm_plan.sql"
+    assert "rewritten SQL" in plan.read_text()
+    assert not (root / "target" / "llm_cache.duckdb").exists(), "compile never opens the provider"
+
+
+def test_a_view_cannot_hold_llm_columns(make_project, cli):
+    root = project(make_project, "view")
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1
+    assert "models/review_moods.sql" in result.output and "materialized='table'" in result.output
+
+
+def test_a_bad_option_fails_the_model_naming_file_line_and_rule(make_project, cli):
+    root = make_project({"seeds/reviews.csv": REVIEWS_CSV, "models/review_moods.sql": """\
+        select review_id,
+               SMART_LLM('Mood?', body, accuracy => 1.2) as mood
+        from {{ ref('reviews') }}
+    """})
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1
+    assert "review_moods.sql:2: SMART_LLM call #1 (line 2, column 8): `accuracy` must be in (0, 1]" in result.output
