@@ -9,7 +9,7 @@ from smart_sql.errors import LLMError
 from smart_sql.llm.base import LLMRequest, RequestOptions
 from smart_sql.llm.config import parse_llm_config
 from smart_sql.llm.factory import make_provider, open_provider
-from smart_sql.llm.local_server import Faults, LocalLLMServer
+from smart_sql.llm.local_server import LocalLLMServer
 from smart_sql.llm.simulated import Simulator
 
 API_KEY = "sk-test-0123456789abcdefSECRET"

@@ -62,6 +62,7 @@ class ServerLog:
     requests: int = 0
     by_model: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    """Responses per HTTP status; 0 counts connections dropped without one."""
     attempts: Counter = field(default_factory=Counter)
     """Attempts per (model, prompt, text)."""
     attempt_times: dict = field(default_factory=dict)
