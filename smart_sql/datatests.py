@@ -44,15 +44,20 @@ class DataTest:
         return []
 
 
-def parse_test(entry: Any, *, node_name: str, node_id: str, column: str, path: Path,
+def parse_test(entry: Any, *, node_name: str, node_id: str, column: str | None, path: Path,
                resolve: Callable[[str, str | None], tuple[str | None, str]]) -> DataTest:
-    """One entry of a column's `tests:`/`data_tests:` list.
+    """One entry of a `tests:`/`data_tests:` list: a column's (`column` given) or a model's
+    (the entry then names its column with `column_name:`).
 
     `resolve(name, source_table)` returns (unique_id or None, relation) for `to: ref(...)` / `source(...)`.
     """
     kind, arguments = _split_entry(entry, path, node_name, column)
     config = dict(arguments.pop("config", None) or {})
     arguments.update(arguments.pop("arguments", None) or {})
+    column = arguments.pop("column_name", column)
+    if not isinstance(column, str) or not column:
+        raise ConfigError(f"{kind} test on {node_name} names no column", path=path,
+                          hint="declare it under the column's `tests:`, or give `column_name:`")
     severity = str(config.get("severity", arguments.pop("severity", "error"))).lower()
     if severity not in SEVERITIES:
         raise ConfigError(f"{kind} test on {node_name}.{column}: severity must be error or warn, got {severity!r}",
@@ -103,10 +108,10 @@ def _split_entry(entry: Any, path: Path, node_name: str, column: str) -> tuple[s
         kind, arguments = next(iter(entry.items()))
         arguments = dict(arguments or {})
     else:
-        raise ConfigError(f"tests of {node_name}.{column}: each entry is a test name or a one-key mapping, "
+        raise ConfigError(f"tests of {node_name}: each entry is a test name or a one-key mapping, "
                           f"got {entry!r}", path=path)
     if kind not in KINDS:
-        raise ConfigError(f"unknown test {kind!r} on {node_name}.{column}", path=path,
+        raise ConfigError(f"unknown test {kind!r} on {node_name}" + (f".{column}" if column else ""), path=path,
                           hint=f"available tests: {', '.join(KINDS)}")
     return kind, arguments
 

@@ -15,6 +15,8 @@ from .render import ModelFunctions, Renderer, TargetInfo
 PROJECT_FILE = "smart_sql_project.yml"
 MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 TMP_SUFFIX = "__smart_tmp"
+NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs"}
+COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote"}
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def _read_properties(root: Path, config: ProjectConfig) -> _Properties:
                               path=display_path(path))
         for key, into in (("models", properties.models), ("seeds", properties.seeds)):
             for entry in _entries(raw, key, path):
+                _check_keys(entry, NODE_KEYS, f"{key[:-1]} {entry['name']!r}", path)
                 if entry["name"] in into:
                     raise ConfigError(f"{key[:-1]} {entry['name']!r} is described twice "
                                       f"(also in {display_path(into[entry['name']][1])})", path=display_path(path))
@@ -323,7 +326,16 @@ def _columns(entry: Mapping[str, Any], path: Path) -> dict[str, str]:
                                                 for c in columns):
         raise ConfigError(f"{entry['name']}: `columns:` must be a list of mappings, each with a `name:`",
                           path=display_path(path))
+    for column in columns:
+        _check_keys(column, COLUMN_KEYS, f"column {entry['name']}.{column['name']}", path)
     return {column["name"]: str(column.get("description") or "") for column in columns}
+
+
+def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str, path: Path) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}", path=display_path(path),
+                          hint=f"allowed: {', '.join(sorted(allowed))}")
 
 
 def _yaml_config(entry: Mapping[str, Any] | None, path: Path | None) -> dict[str, Any]:
@@ -495,13 +507,25 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             node = nodes.get(name)
             if node is None:
                 continue
-            for column in entry.get("columns") or []:
-                for test_entry in (column.get("tests") or []) + (column.get("data_tests") or []):
-                    test = parse_test(test_entry, node_name=name, node_id=node.unique_id, column=column["name"],
-                                      path=path, resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
-                    test.name = _unique_name(test.name, tests)
-                    tests[test.name] = test
+            declared = [(None, test_entry) for test_entry in _test_entries(entry, path)]
+            declared += [(column["name"], test_entry) for column in entry.get("columns") or []
+                         for test_entry in _test_entries(column, path)]
+            for column, test_entry in declared:
+                test = parse_test(test_entry, node_name=name, node_id=node.unique_id, column=column, path=path,
+                                  resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
+                test.name = _unique_name(test.name, tests)
+                tests[test.name] = test
     return tests
+
+
+def _test_entries(entry: Mapping[str, Any], path: Path) -> list[Any]:
+    entries = []
+    for key in ("tests", "data_tests"):
+        value = entry.get(key) or []
+        if not isinstance(value, list):
+            raise ConfigError(f"{entry['name']}: `{key}:` must be a list", path=display_path(path))
+        entries.extend(value)
+    return entries
 
 
 def _resolve_for_test(project: Project, name: str, table: str | None, path: Path) -> tuple[str | None, str]:

@@ -136,3 +136,27 @@ def test_custom_paths_and_cli_vars(make_project):
     assert project.target_path == root / "out"
     assert project.vars == {"a": 1, "b": 5}
     assert project.llm_cache_path == root / "out" / "llm_cache.duckdb"
+
+
+def test_model_level_tests_name_their_column(make_project):
+    root = make_project({
+        "models/m.sql": "select 1 as id",
+        "models/m.yml": "models:\n  - name: m\n    tests:\n      - unique: {column_name: id}\n",
+    })
+    test = load_project(root).tests["unique_m_id"]
+    assert (test.kind, test.column, test.arguments) == ("unique", "id", {})
+
+
+def test_model_level_test_without_a_column_is_an_error(make_project):
+    root = make_project({"models/m.sql": "select 1 as id", "models/m.yml": "models:\n  - name: m\n    tests: [unique]\n"})
+    with pytest.raises(ConfigError, match="names no column"):
+        load_project(root)
+
+
+def test_misspelt_key_in_properties_is_an_error(make_project):
+    root = make_project({
+        "models/m.sql": "select 1 as id",
+        "models/m.yml": "models:\n  - name: m\n    columns:\n      - name: id\n        test: [unique]\n",
+    })
+    with pytest.raises(ConfigError, match=r"column m.id: unknown key\(s\) test"):
+        load_project(root)
