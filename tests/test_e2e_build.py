@@ -314,3 +314,28 @@ def test_debug_reports_target_and_llm_without_the_key(make_project, cli, monkeyp
     assert "target: prod" in result.output and "llm provider: openai" in result.output
     assert "llm api_key: set" in result.output and "connection: OK" in result.output
     assert "sk-very-secret-value" not in result.output
+
+
+def test_a_target_schema_holds_seeds_and_models(make_project, cli, query):
+    root = make_project({
+        "profiles.yml": "demo:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: target/dev.duckdb, schema: analytics}\n",
+        "seeds/s.csv": "id\n1\n",
+        "models/m.sql": "select * from {{ ref('s') }}",
+    })
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert "OK created table analytics.m" in result.output
+    assert query(root, "select table_schema, table_name from information_schema.tables order by 2") == [
+        ("analytics", "m"), ("analytics", "s")]
+
+
+def test_an_in_memory_target_builds_and_leaves_no_database_file(make_project, cli):
+    root = make_project({
+        "profiles.yml": "demo:\n  target: mem\n  outputs:\n    mem: {type: duckdb, path: ':memory:'}\n",
+        "seeds/s.csv": "id\n1\n2\n",
+        "models/m.sql": "select * from {{ ref('s') }}",
+    })
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert "[2 rows in" in result.output
+    assert not list(root.rglob("*.duckdb"))
