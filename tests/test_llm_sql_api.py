@@ -1,0 +1,61 @@
+"""The Python entry point: one statement with SMART_LLM against a DuckDB connection."""
+
+import asyncio
+
+import duckdb
+import pytest
+
+import smart_sql
+from smart_sql import api
+from smart_sql.errors import ModelError
+
+
+@pytest.fixture
+def conn():
+    connection = duckdb.connect()
+    connection.execute("create table notes as select * from (values (1, 'buy milk'), (2, 'call mom'), "
+                       "(3, 'buy milk'), (4, null)) t(id, body)")
+    yield connection
+    connection.close()
+
+
+def test_sql_returns_a_relation_with_the_column_filled(conn):
+    relation = smart_sql.sql(conn, "select id, SMART_LLM('Is it a chore?', body, labels => ['yes', 'no']) as chore "
+                                   "from notes order by id", llm={"provider": "simulated"})
+    assert isinstance(relation, duckdb.DuckDBPyRelation)
+    rows = relation.fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert rows[0][1] == rows[2][1] and rows[0][1] in ("yes", "no")
+    assert rows[3][1] is None
+
+
+def test_run_reports_what_each_task_did_and_that_it_was_simulated(conn):
+    result = api.run(conn, "select SMART_LLM('Summarize', body) as s from notes", {"provider": "simulated"})
+    assert result.simulated is True
+    (report,) = result.reports
+    assert (report.rows, report.distinct_inputs) == (3, 2)
+    assert "__smart_llm_q" in result.rewritten_sql
+
+
+def test_relations_of_earlier_statements_stay_valid(conn):
+    first = smart_sql.sql(conn, "select SMART_LLM('A', body) as a from notes where id = 1")
+    second = smart_sql.sql(conn, "select SMART_LLM('B', body) as b from notes where id = 2")
+    assert first.fetchall() != second.fetchall()
+    assert len(first.fetchall()) == 1 and first.fetchall()[0][0] is not None
+
+
+def test_works_inside_a_running_event_loop(conn):
+    async def notebook_cell():
+        return smart_sql.sql(conn, "select SMART_LLM('Summarize', body) as s from notes where body is not null").fetchall()
+
+    rows = asyncio.run(notebook_cell())
+    assert len(rows) == 3 and all(r[0] for r in rows)
+
+
+def test_statement_without_calls_runs_as_is(conn):
+    assert smart_sql.sql(conn, "select count(*) from notes").fetchall() == [(4,)]
+
+
+def test_bad_call_raises_a_model_error(conn):
+    with pytest.raises(ModelError, match=r"<sql>:1: SMART_LLM call #1 \(line 1, column 8\): `method` must be one of"):
+        smart_sql.sql(conn, "select SMART_LLM('p', body, method => 'best') from notes")
