@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Mapping
 
 from .datatests import DataTest, parse_test
 from .errors import ConfigError
+from .graph import Graph
 from .profiles import Target, load_target, read_yaml
 from .render import ModelFunctions, Renderer, TargetInfo
 
@@ -189,8 +190,6 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
         del models[name]
     _check_enabled_refs(project)
     project.tests = _tests(project, properties)
-    from .graph import Graph
-
     Graph(project)
     return project
 
@@ -388,7 +387,9 @@ def _check_duplicate(nodes: Mapping[str, Any], name: str, path: Path, root: Path
 
 
 def _check_names(models: Mapping[str, ModelNode], seeds: Mapping[str, SeedNode]) -> None:
-    for name in sorted(set(models) & set(seeds)):
+    clashes = sorted(set(models) & set(seeds))
+    if clashes:
+        name = clashes[0]
         raise ConfigError(f"{name!r} is both a model ({models[name].relpath}) and a seed ({seeds[name].relpath})",
                           path=display_path(models[name].path), hint="ref() needs one name per relation: rename one")
 

@@ -119,11 +119,8 @@ def write_run_results(project: Project, results: RunResults) -> Path:
 
 
 def write_manifest(project: Project) -> Path:
-    from .graph import Graph
-
-    graph = Graph(project)
     nodes = {}
-    for uid, node in graph.nodes.items():
+    for uid, node in project.nodes().items():
         entry: dict[str, Any] = {"name": node.name, "resource_type": node.resource_type,
                                  "depends_on": sorted(node.depends_on)}
         if node.resource_type == "test":
