@@ -75,6 +75,13 @@ def test_limit_of_the_select_bounds_the_input(conn):
     assert inputs(conn, task) == (3, 3)
 
 
+def test_limit_without_order_is_carried_only_over_one_table(conn):
+    (task,) = plan("select id, SMART_LLM('p', body) from t limit 4").tasks
+    assert inputs(conn, task) == (4, 4)
+    (task,) = plan("select a.id, SMART_LLM('p', a.body) from t a join t b using (id) limit 4").tasks
+    assert inputs(conn, task) == (5, 40), "a join's row order may change between runs"
+
+
 def test_limit_is_not_carried_when_the_order_needs_the_answers(conn):
     (task,) = plan("select id, SMART_LLM('p', body) as s from t order by s limit 3").tasks
     assert inputs(conn, task) == (5, 40)

@@ -100,6 +100,8 @@ def test_error_names_the_right_call_among_several():
     ("select list_transform(xs, lambda v: SMART_LLM('p', v)) from t", "inside a lambda is not supported"),
     ("select (select SMART_LLM('p', u.y || t.x) from u) from t", "reads t.x from an enclosing query"),
     ("select 1; select SMART_LLM('p', x) from t", "exactly one statement"),
+    ("select SMART_LLM('p', x) from t using sample 10%", "samples its rows is not supported"),
+    ("select SMART_LLM('p', x) from t tablesample 10%", "samples its rows is not supported"),
 ])
 def test_unsupported_positions_are_clear_errors(sql, words):
     with pytest.raises(ModelError) as caught:

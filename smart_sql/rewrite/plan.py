@@ -165,6 +165,7 @@ class _Planner:
     def _input_query(self, site: CallSite) -> exp.Select | None:
         scope = site.scope
         _check_not_correlated(site, self.path)
+        _check_deterministic(site, self.path)
         query = exp.Select()
         for arg in ("from_", "joins", "laterals", "pivots", "prewhere", "sample"):
             if scope.args.get(arg):
@@ -219,6 +220,8 @@ class _Planner:
         if scope.args.get("distinct") or scope.args.get("qualify") or (site.row_level and aggregates(scope)):
             return
         order = scope.args.get("order")
+        if not order and not _scans_one_table(scope):
+            return
         keys = [exp.Ordered(this=resolve_select_reference(o.this, scope).copy(), desc=o.args.get("desc"),
                             nulls_first=o.args.get("nulls_first")) for o in (order.expressions if order else [])]
         if any(self._uses_answers(k) for k in keys) or any(_has_window(k) for k in keys):
@@ -228,6 +231,22 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _scans_one_table(select: exp.Select) -> bool:
+    """Without ORDER BY, LIMIT keeps the same rows on every run only over one table's scan order."""
+    source = select.args.get("from_")
+    return (source is not None and isinstance(source.this, exp.Table) and not select.args.get("joins")
+            and not aggregates(select))
+
+
+def _check_deterministic(site: CallSite, path) -> None:
+    scope = site.scope
+    sources = [scope.args.get("from_"), *(scope.args.get("joins") or [])]
+    if scope.args.get("sample") or any(s is not None and s.find(exp.TableSample) for s in sources):
+        raise CallErrors(site.call, site.ordinal, path)(
+            "SMART_LLM in a SELECT that samples its rows is not supported: the sample would differ between "
+            "the call's input and the result", "take the sample in an upstream model and read that table")
 
 
 def _copy(value):
