@@ -502,8 +502,7 @@ def _check_enabled_refs(project: Project) -> None:
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     tests: dict[str, DataTest] = {}
-    for kind, described, nodes in (("models", properties.models, project.models),
-                                   ("seeds", properties.seeds, project.seeds)):
+    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds)):
         for name, (entry, path) in described.items():
             node = nodes.get(name)
             if node is None:
@@ -511,6 +510,9 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             declared = [(None, test_entry) for test_entry in _test_entries(entry, path)]
             declared += [(column["name"], test_entry) for column in entry.get("columns") or []
                          for test_entry in _test_entries(column, path)]
+            if declared and node.materialized == "ephemeral":
+                raise ConfigError(f"model {name!r} is ephemeral (it has no table), so it cannot have data tests",
+                                  path=display_path(path), hint="test the models that use it, or make it a view")
             for column, test_entry in declared:
                 test = parse_test(test_entry, node_name=name, node_id=node.unique_id, column=column, path=path,
                                   resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))

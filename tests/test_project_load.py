@@ -160,3 +160,12 @@ def test_misspelt_key_in_properties_is_an_error(make_project):
     })
     with pytest.raises(ConfigError, match=r"column m.id: unknown key\(s\) test"):
         load_project(root)
+
+
+def test_data_tests_on_an_ephemeral_model_are_an_error(make_project):
+    root = make_project({
+        "models/e.sql": "{{ config(materialized='ephemeral') }} select 1 as id",
+        "models/e.yml": "models:\n  - name: e\n    columns:\n      - name: id\n        tests: [unique]\n",
+    })
+    with pytest.raises(ConfigError, match="ephemeral"):
+        load_project(root)
