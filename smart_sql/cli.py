@@ -38,17 +38,17 @@ def _selection_options(command):
 
 
 def _handles_errors(command):
-    """Errors become one clear message and exit code 2 (configuration) or 1 (run failure)."""
+    """Errors become one clear message and exit code 2 (configuration, files) or 1 (run failure)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
         try:
             return command(*args, **kwargs)
-        except SmartSqlError as error:
+        except (SmartSqlError, OSError) as error:
             if debug:
                 traceback.print_exc()
             click.secho(f"Error: {error}", fg="red", err=True)
-            sys.exit(error.exit_code)
+            sys.exit(error.exit_code if isinstance(error, SmartSqlError) else ConfigError.exit_code)
     return wrapper
 
 
