@@ -5,6 +5,8 @@
 The server answers every request after `--latency-ms`; with `--concurrency` requests in flight the
 ideal rate is concurrency / latency. Prints the measured rate, the ideal one and their ratio. The
 server runs in a separate process so that it does not share the client's interpreter lock.
+With `--server-limit N` the server answers 429 (Retry-After 0.1 s) beyond N requests in flight, and
+the ideal becomes min(concurrency, N) / latency: this measures how well the adaptive limit settles.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from smart_sql.llm.simulated import Simulator
 REFERENCE = "sim-large"
 
 
-def serve(latency_ms: float, address: multiprocessing.Queue, stop) -> None:
-    with LocalLLMServer(Simulator(REFERENCE, {}), faults=Faults(latency_ms=latency_ms)) as server:
+def serve(latency_ms: float, server_limit: int | None, address: multiprocessing.Queue, stop) -> None:
+    faults = Faults(latency_ms=latency_ms, max_concurrency=server_limit, retry_after="0.1")
+    with LocalLLMServer(Simulator(REFERENCE, {}), faults=faults) as server:
         address.put((server.base_url, server.api_key))
         stop.wait()
 
 
-async def measure(base_url: str, api_key: str, requests: int, concurrency: int) -> float:
+async def measure(base_url: str, api_key: str, requests: int, concurrency: int) -> tuple[float, dict]:
     config = parse_llm_config({
         "provider": "openai", "base_url": base_url, "api_key": api_key, "max_concurrency": concurrency,
+        "max_retries": 50,
         "models": [{"name": REFERENCE, "input_price_per_1m": 0, "output_price_per_1m": 0, "reference": True}]})
     provider = make_provider(config)
     batch = [LLMRequest(REFERENCE, "Summarize in two words.", f"row {i}") for i in range(requests)]
@@ -40,7 +44,10 @@ async def measure(base_url: str, api_key: str, requests: int, concurrency: int) 
         await provider.complete(batch[:concurrency])
         started = time.perf_counter()
         await provider.complete(batch)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return seconds, {"rate_limited": provider.rate_limited, "retries": provider.retries,
+                         "lowest_limit": round(provider.limit.lowest, 2),
+                         "final_limit": round(provider.limit.limit, 2)}
     finally:
         await provider.aclose()
 
@@ -50,24 +57,28 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--server-limit", type=int, default=None,
+                        help="requests in flight beyond which the server answers 429")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     address, stop = multiprocessing.Queue(), multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(args.latency_ms, address, stop), daemon=True)
+    server = multiprocessing.Process(target=serve, args=(args.latency_ms, args.server_limit, address, stop), daemon=True)
     server.start()
     try:
         base_url, api_key = address.get(timeout=30)
-        seconds = asyncio.run(measure(base_url, api_key, args.requests, args.concurrency))
+        seconds, limits = asyncio.run(measure(base_url, api_key, args.requests, args.concurrency))
     finally:
         stop.set()
         server.join(timeout=5)
 
-    ideal = args.concurrency / (args.latency_ms / 1000.0)
+    usable = min(args.concurrency, args.server_limit or args.concurrency)
+    ideal = usable / (args.latency_ms / 1000.0)
     measured = args.requests / seconds
     result = {"requests": args.requests, "latency_ms": args.latency_ms, "concurrency": args.concurrency,
               "seconds": round(seconds, 3), "requests_per_second": round(measured, 1),
               "ideal_requests_per_second": round(ideal, 1), "ratio": round(measured / ideal, 3),
+              "server_limit": args.server_limit, **limits,
               "server": "local simulated OpenAI-compatible server"}
     if args.json:
         print(json.dumps(result))

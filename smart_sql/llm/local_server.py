@@ -132,6 +132,9 @@ class LocalLLMServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 256
+    """Room for a whole pool of clients connecting at once (the default backlog of 5 resets some)."""
+
     def handle_error(self, request, client_address) -> None:
         """Clients that hang up (after a timeout, or when a run is cancelled) are expected here."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
