@@ -9,7 +9,9 @@ materialized with CREATE TABLE, three ways:
 - seconds_per_row_udf: the same query with the call replaced by a plain per-row Python UDF that asks
   the simulated provider's reference model (what a user would register by hand);
 - seconds_plain_sql: the same query with the call replaced by md5(text).
-`seconds_provider` is the time spent inside the simulated provider during the SMART_LLM run;
+With `--latency-ms`, every simulated request waits that long: the batch sends up to the
+`max_concurrency` (16) at once, the per-row UDF waits for each row in turn, as a synchronous client
+would. `seconds_provider` is the time spent inside the simulated provider during the SMART_LLM run;
 engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input. The modules a
 build imports once per process (scipy for the bounds, about a second) are imported before timing
 and reported as `seconds_imports`. Answers are simulated: no real model is called.
@@ -87,8 +89,11 @@ def run_smart_sql(conn, config) -> dict:
 def run_per_row_udf(conn, config) -> float:
     provider = SimulatedProvider(config)
     reference = config.reference.name
+    latency = config.simulated.latency_ms / 1000
 
     def answer(prompt: str, text: str) -> str:
+        if latency:
+            time.sleep(latency)
         return provider.respond(LLMRequest(reference, prompt, text)).answer
 
     conn.create_function("answer_per_row", answer, ["VARCHAR", "VARCHAR"], "VARCHAR")
@@ -118,10 +123,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--distinct", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="simulated time per model request")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    config = parse_llm_config({"provider": "simulated", "seed": args.seed, "cache": False})
+    config = parse_llm_config({"provider": "simulated", "seed": args.seed, "cache": False,
+                               "simulated": {"latency_ms": args.latency_ms}})
     imports = import_once()
     conn = duckdb.connect()
     make_table(conn, args.rows, args.distinct, args.seed)
@@ -132,6 +139,7 @@ def main() -> None:
     result = {
         "rows": args.rows,
         "distinct": args.distinct,
+        "latency_ms": args.latency_ms,
         "simulated": True,
         "seconds_smart_sql": round(smart["seconds"], 4),
         "seconds_provider": round(smart["provider_seconds"], 4),
