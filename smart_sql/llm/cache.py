@@ -22,6 +22,8 @@ from .base import LLMRequest, LLMResponse, OnResponse, Provider, RequestOptions
 KEY_VERSION = 1
 FLUSH_ROWS = 4096
 FLUSH_SECONDS = 0.25
+PAID_FLUSH_SECONDS = 0.05
+"""Paid answers are committed sooner: a process killed outright loses at most this much of them."""
 
 _SCHEMA = """
 create table if not exists llm_responses (
@@ -51,7 +53,7 @@ def _options_text(options: RequestOptions) -> str:
 
 
 class ResponseCache:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, flush_seconds: float = FLUSH_SECONDS):
         import duckdb
 
         self.path = Path(path)
@@ -63,6 +65,7 @@ class ResponseCache:
                            hint="another smart-sql process may be using it; wait for it, "
                                 "or run with --no-cache") from None
         self._connection.execute(_SCHEMA)
+        self.flush_seconds = flush_seconds
         self._pending: list[tuple[str, str, str, int, int]] = []
         self._last_flush = time.monotonic()
 
@@ -82,7 +85,7 @@ class ResponseCache:
 
     def put(self, key: str, model: str, response: LLMResponse) -> None:
         self._pending.append((key, model, response.answer, response.input_tokens, response.output_tokens))
-        if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+        if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
     @property
@@ -202,7 +205,8 @@ class CachedProvider:
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is None and self.cache.pending:
-            self._flush_timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._timed_flush)
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(self.cache.flush_seconds, self._timed_flush)
 
     def _timed_flush(self) -> None:
         self._flush_timer = None

@@ -26,6 +26,7 @@ def open_provider(config: LLMConfig, cache_path: Path | None, use_cache: bool = 
     path = cache_path if cache_path is not None else config.cache_path
     if not (use_cache and config.cache and path):
         return provider
-    from .cache import CachedProvider, ResponseCache
+    from .cache import FLUSH_SECONDS, PAID_FLUSH_SECONDS, CachedProvider, ResponseCache
 
-    return CachedProvider(provider, ResponseCache(Path(path)))
+    flush_seconds = FLUSH_SECONDS if provider.simulated else PAID_FLUSH_SECONDS
+    return CachedProvider(provider, ResponseCache(Path(path), flush_seconds))
