@@ -74,7 +74,7 @@ def sql_transform_for(project, reporter):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
     from .llm_sql import LLMRunner
 
-    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path)
+    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, progress=reporter.info)
 
 
 def compile_hook_for(project, explain=False):

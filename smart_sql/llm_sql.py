@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Coroutine, Sequence
+from typing import Any, Callable, Coroutine, Sequence
 
 import duckdb
 
@@ -74,7 +74,7 @@ class LLMRunner:
     """
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
-                 provider: Provider | None = None):
+                 provider: Provider | None = None, progress: Callable[[str], None] | None = None):
         self.config = config
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
@@ -87,6 +87,8 @@ class LLMRunner:
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
+        self.progress = progress
+        """Receives a line when a task starts and when SMART enters a new phase."""
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         return self.sql_transform(node, sql, conn)
@@ -166,6 +168,7 @@ class LLMRunner:
     def _batch(self, task_id: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
         """The registered function: every distinct input of a task in, one answer and model each out."""
         task, report, path = self._running[task_id]
+        self._say(task, f"{len(prompts)} distinct inputs from {sum(counts)} rows")
         try:
             answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
         except BaseException as error:
@@ -191,9 +194,26 @@ class LLMRunner:
 
         result = await run_smart(counts, self._ladder(task), answer,
                                  accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
-                                 method=options.method, labels=list(options.labels) if options.labels else None)
+                                 method=options.method, labels=list(options.labels) if options.labels else None,
+                                 progress=self._phases(task))
         answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
         return answers, list(result.models), result.account.to_dict()
+
+    def _say(self, task: LLMTask, message: str) -> None:
+        if self.progress is not None:
+            self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
+
+    def _phases(self, task: LLMTask):
+        """A SMART progress callback passing on the first message of each phase."""
+        if self.progress is None:
+            return None
+        seen: set[str] = set()
+
+        def report(progress) -> None:
+            if progress.phase not in seen:
+                seen.add(progress.phase)
+                self._say(task, progress.message)
+        return report
 
     def _ladder(self, task: LLMTask) -> list[ModelSpec]:
         chosen = set(task.options.models)
