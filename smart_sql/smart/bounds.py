@@ -12,22 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FIRST_CHECKPOINT = 30
+FIRST_CHECKPOINT = 20
 CHECKPOINT_RATIO = 1.5
 STAGE_TWO_SHARE = 0.1
 
 
 def checkpoint_schedule(total_rows: int, first: int = FIRST_CHECKPOINT,
                         ratio: float = CHECKPOINT_RATIO) -> np.ndarray:
-    """Numbers of sampled rows at which profiling may stop: first, first*ratio, ... up to half
-    the table. Empty for tables too small to profile."""
+    """Numbers of sampled rows at which profiling may stop: first (the pilot), first*ratio, ... up
+    to half the table. Empty when no checkpoint fits after the pilot: too small to profile."""
     points: list[int] = []
     size = float(first)
     while round(size) <= total_rows // 2:
         if not points or round(size) > points[-1]:
             points.append(round(size))
         size *= ratio
-    return np.array(points, dtype=np.int64)
+    return np.array(points if len(points) > 1 else [], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -54,49 +54,49 @@ class ErrorAllocation:
         return cls.planned(error, weights)
 
 
-def disagreement_upper_bound(population: int, draws, disagreements, error: float) -> np.ndarray:
+def disagreement_upper_bound(population: int, draws, disagreements, error) -> np.ndarray:
     """Largest K such that P(Hypergeom(population, K, draws) <= disagreements) > error: with
-    probability >= 1 - error the population holds at most this many disagreeing rows."""
+    probability >= 1 - error the population holds at most this many disagreeing rows. With no
+    error to spend (error <= 0) nothing is excluded."""
     from scipy.stats import hypergeom
 
     draws = np.asarray(draws, dtype=np.int64)
     seen = np.asarray(disagreements, dtype=np.int64)
-    low = seen.copy()
-    high = population - (draws - seen)
+    draws, seen, error = np.broadcast_arrays(draws, seen, np.asarray(error, dtype=float))
+
+    def plausible(k):
+        return hypergeom.cdf(seen, population, k, draws) > error
+
+    low, high = seen.copy(), population - (draws - seen)
+    spent = error <= 0
+    low = np.where(spent, high, low)
+    guess_low = population * approximate_upper_rate(draws, seen, np.minimum(4 * error, 0.5))
+    guess_high = population * approximate_upper_rate(draws, seen, error / 4) + 1
+    guess_low = np.clip(np.floor(guess_low), low, high).astype(np.int64)
+    guess_high = np.clip(np.ceil(guess_high), low, high).astype(np.int64)
+    low = np.where(plausible(guess_low), guess_low, low)
+    high = np.where(plausible(guess_high) | spent, high, guess_high)
     while np.any(low < high):
         middle = (low + high + 1) // 2
-        plausible = hypergeom.cdf(seen, population, middle, draws) > error
-        low = np.where(plausible, middle, low)
-        high = np.where(plausible, high, middle - 1)
-    return low
-
-
-def disagreement_lower_bound(population: int, draws, disagreements, error: float) -> np.ndarray:
-    """Smallest K such that P(Hypergeom(population, K, draws) >= disagreements) > error."""
-    from scipy.stats import hypergeom
-
-    draws = np.asarray(draws, dtype=np.int64)
-    seen = np.asarray(disagreements, dtype=np.int64)
-    low = seen.copy()
-    high = population - (draws - seen)
-    while np.any(low < high):
-        middle = (low + high) // 2
-        plausible = hypergeom.sf(seen - 1, population, middle, draws) > error
-        high = np.where(plausible, middle, high)
-        low = np.where(plausible, low, middle + 1)
+        ok = plausible(middle)
+        low = np.where(ok, middle, low)
+        high = np.where(ok, high, middle - 1)
     return low
 
 
 def approximate_upper_rate(draws, disagreements, error: float | np.ndarray) -> np.ndarray:
-    """Clopper-Pearson upper bound on the disagreement rate; fast and vectorized, used only to
-    plan (it ignores the finite population, so it is a little wider than the exact bound)."""
-    from scipy.special import betaincinv
+    """Wilson score upper bound on the disagreement rate: fast and vectorized, used only to plan
+    (it is not an exact bound and ignores the finite population)."""
+    from scipy.special import ndtri
 
-    draws = np.asarray(draws, dtype=float)
-    seen = np.asarray(disagreements, dtype=float)
-    full = seen >= draws
-    rate = betaincinv(seen + 1, np.where(full, 1.0, draws - seen), 1 - np.asarray(error, dtype=float))
-    return np.where(full, 1.0, rate)
+    draws = np.maximum(np.asarray(draws, dtype=float), 1e-9)
+    rate = np.asarray(disagreements, dtype=float) / draws
+    error = np.asarray(error, dtype=float)
+    z = ndtri(1 - np.clip(error, 1e-300, 0.5))
+    z2 = z * z
+    centre = rate + z2 / (2 * draws)
+    spread = z * np.sqrt(rate * (1 - rate) / draws + z2 / (4 * draws * draws))
+    return np.where(error > 0, np.minimum((centre + spread) / (1 + z2 / draws), 1.0), 1.0)
 
 
 def assigned_disagreement_bound(remaining: int, remaining_disagreements: int, assigned: int,

@@ -16,11 +16,11 @@ from smart_sql.llm.base import LLMResponse, ModelSpec
 from smart_sql.smart.account import CandidateDecision, ModelUsage, SmartAccount
 from smart_sql.smart.agreement import canonical
 from smart_sql.smart.bounds import (STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
-                                    assigned_disagreement_bound, checkpoint_schedule, disagreement_lower_bound,
-                                    disagreement_upper_bound, weighted_assigned_disagreement_bound)
-from smart_sql.smart.mix import solve_mix
+                                    assigned_disagreement_bound, checkpoint_schedule, disagreement_upper_bound,
+                                    weighted_assigned_disagreement_bound)
+from smart_sql.smart.mix import mix_cost, solve_mix
 from smart_sql.smart.stopping import (NOMINAL_BOUNDS, ProfileState, Remaining, Setting, decide, owed_rate,
-                                      plan_allocation)
+                                      plan_allocation, remaining_agreement)
 
 METHODS = ("mix", "single", "reference")
 ASSUMED_INPUT_TOKENS = 500
@@ -125,8 +125,8 @@ class _Run:
                 await self._profile_and_mix()
         self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
         self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
-        return SmartResult(answers=list(self.answers),
-                           models=[self.models[i].name if i >= 0 else "" for i in self.answered_by],
+        names = np.array([m.name for m in self.models] + [""], dtype=object)
+        return SmartResult(answers=self.answers.tolist(), models=names[self.answered_by].tolist(),
                            account=self.account)
 
     async def _profile_and_mix(self) -> None:
@@ -145,7 +145,7 @@ class _Run:
         draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
         agreeing, disagreeing, certified = (np.zeros(size, dtype=np.int64) for _ in range(3))
         upper = np.full(size, population, dtype=np.int64)
-        lower = np.zeros(size, dtype=np.int64)
+        highest_rate = np.ones(size)
         is_open = candidates.copy()
         decision = {i: "open" for i in self.candidates}
         last_draws = np.zeros(size, dtype=np.int64)
@@ -185,9 +185,11 @@ class _Run:
             else:
                 level = allocation.stage_one[opened, position - 1]
                 upper[opened] = disagreement_upper_bound(population, draws - pilot, certified[opened], level)
-                lower[opened] = disagreement_lower_bound(population, draws - pilot, certified[opened], level)
-                highest, lowest = 1 - lower[opened] / population, 1 - upper[opened] / population
-            self._update_decisions(opened, lowest, highest, decision, is_open)
+                agreeing_after_pilot = draws - pilot - certified[opened]
+                highest = approximate_upper_rate(draws - pilot, agreeing_after_pilot, level)
+                lowest = 1 - upper[opened] / population
+            highest_rate[opened] = highest
+            self._update_decisions(opened, highest_rate, upper - certified, decision, is_open)
             self._emit("profiling", draws, self.rows,
                        f"profiled {int(self.profiled.sum())} items; still profiling: "
                        f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}")
@@ -195,17 +197,28 @@ class _Run:
         self.account.rows_profiled = int(self.counts[self.profiled].sum())
         self.account.candidates = [
             CandidateDecision(self.models[i].name, decision[i], int(last_draws[i]), int(agreeing[i]),
-                              float(1 - upper[i] / max(population, 1)), float(1 - lower[i] / max(population, 1)))
+                              float(1 - upper[i] / max(population, 1)), float(highest_rate[i]))
             for i in self.candidates]
         await self._mix_rest(upper - certified, allocation)
 
-    def _update_decisions(self, opened, lowest, highest, decision, is_open) -> None:
-        for i, low, high in zip(opened, lowest, highest):
-            if high < self.accuracy:
-                decision[i], is_open[i] = "rejected", False
-            elif low >= self.accuracy:
-                decision[i] = "accepted"
+    def _update_decisions(self, opened, highest_rate, remaining_disagreements, decision, is_open) -> None:
+        """Accept a candidate whose certified rate reaches the target; reject one that could not
+        lower the cost of the mix even at its optimistic rate; stop profiling candidates dearer
+        than the cheapest accepted one."""
         costs = self._planning_costs()
+        left = self._remaining(self.current_draws)
+        certified = remaining_agreement(remaining_disagreements, 0, left.rows, self.reference)
+        owed = owed_rate(self.accuracy, self.rows, left)
+        single = self.method == "single"
+        for i in opened:
+            if certified[i] >= self.accuracy:
+                decision[i] = "accepted"
+                continue
+            hopeful, hopeless = certified.copy(), certified.copy()
+            hopeful[i], hopeless[i] = highest_rate[i], 0.0
+            if mix_cost(costs, hopeful, owed, reference=self.reference, single=single) >= \
+                    mix_cost(costs, hopeless, owed, reference=self.reference, single=single):
+                decision[i], is_open[i] = "rejected", False
         accepted = [i for i in self.candidates if decision[i] == "accepted"]
         if accepted:
             cheapest = min(costs[i] for i in accepted)

@@ -64,18 +64,16 @@ def mix_cost(costs, agreements, owed, *, reference: int, single: bool = False) -
     Scenarios where even the reference cannot meet `owed` cost the reference's price."""
     costs = np.asarray(costs, dtype=float)
     agreements = np.asarray(agreements, dtype=float)
-    owed = np.broadcast_to(np.asarray(owed, dtype=float), agreements.shape[:-1])
-    best = np.full(agreements.shape[:-1], costs[reference])
-    models = range(len(costs))
-    for i in models:
-        alone = agreements[..., i] >= owed
-        best = np.where(alone, np.minimum(best, costs[i]), best)
-        for j in models:
-            if i == j or (single and reference not in (i, j)):
-                continue
-            high, low = agreements[..., i], agreements[..., j]
-            feasible = (high > owed) & (low < owed)
-            share = np.where(feasible, (owed - low) / np.where(feasible, high - low, 1.0), 0.0)
-            cost = share * costs[i] + (1 - share) * costs[j]
-            best = np.where(feasible, np.minimum(best, cost), best)
-    return best
+    owed = np.broadcast_to(np.asarray(owed, dtype=float), agreements.shape[:-1])[..., None, None]
+    high, low = agreements[..., :, None], agreements[..., None, :]
+    feasible = (high >= owed) & ((low < owed) | (high == low))
+    share = np.where(high > low, (owed - low) / np.where(high > low, high - low, 1.0), 1.0)
+    share = np.clip(share, 0.0, 1.0)
+    pair_cost = share * costs[:, None] + (1 - share) * costs[None, :]
+    if single:
+        allowed = np.zeros((len(costs), len(costs)), dtype=bool)
+        allowed[reference, :] = allowed[:, reference] = True
+        allowed |= np.eye(len(costs), dtype=bool)
+        feasible &= allowed
+    best = np.where(feasible, pair_cost, np.inf).min(axis=(-2, -1))
+    return np.where(np.isfinite(best), best, costs[reference])

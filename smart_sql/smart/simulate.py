@@ -44,6 +44,6 @@ class SimulatedAnswers:
 
     def realized_agreement(self, answers: Sequence[str | None], counts=None) -> float:
         """Share of rows whose answer is the reference's."""
-        right = np.array([answer == REFERENCE_ANSWER for answer in answers], dtype=float)
+        right = (np.asarray(answers, dtype=object) == REFERENCE_ANSWER).astype(float)
         weights = np.ones(len(right)) if counts is None else np.asarray(counts, dtype=float)
         return float(np.dot(right, weights) / weights.sum())

@@ -25,6 +25,7 @@ ALLOCATION_FLOOR = 0.1
 NOMINAL_BOUNDS = 6
 """The first planning round assumes the stage-1 error is spread over about this many bounds."""
 MATERIAL_SAVING = 1e-3
+SPREAD = {-1: 0.5, 0: 1.0, 1: 0.5}
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,18 @@ def plan_allocation(setting: Setting, agreeing: np.ndarray, disagreeing: np.ndar
         usage = _bound_usage(setting, candidates, checkpoints, seen, levels)
         if usage.sum() == 0:
             return floor
-        padded = np.pad(usage, ((0, 0), (1, 1)))
-        usage = usage + 0.5 * (padded[:, :-2] + padded[:, 2:])
+        usage = _spread(usage)
         weights = (1 - ALLOCATION_FLOOR) * usage / usage.sum() + ALLOCATION_FLOOR * floor
         levels = error * weights
     return weights
+
+
+def _spread(usage: np.ndarray) -> np.ndarray:
+    """Share each checkpoint's weight with its neighbours, so that a run stopping a little later
+    than planned still finds error probability left."""
+    padded = np.pad(usage, ((0, 0), (2, 2)))
+    width = usage.shape[1]
+    return sum(weight * padded[:, 2 + shift:2 + shift + width] for shift, weight in SPREAD.items())
 
 
 def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarray, seen: list[np.ndarray],
