@@ -148,11 +148,11 @@ class LLMRunner:
         try:
             conn.execute(statement, [task.id])
         except duckdb.Error as error:
-            if isinstance(self._failure, SmartSqlError):
-                raise self._failure from None
-            if self._failure is not None:
-                raise ModelError(f"{', '.join(task.calls)}: {type(self._failure).__name__}: {self._failure}",
-                                 path=path) from self._failure
+            calls, failure = ", ".join(task.calls), self._failure
+            if isinstance(failure, SmartSqlError):
+                raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
+            if failure is not None:
+                raise ModelError(f"{calls}: {type(failure).__name__}: {failure}", path=path) from failure
             raise ModelError(f"{', '.join(task.calls)}: the input query failed: {error}", path=path,
                              hint="check the columns the call reads; calls inside correlated subqueries "
                                   "are not supported") from None

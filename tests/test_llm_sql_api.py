@@ -7,7 +7,7 @@ import pytest
 
 import smart_sql
 from smart_sql import api
-from smart_sql.errors import ModelError
+from smart_sql.errors import LLMError, ModelError
 
 
 @pytest.fixture
@@ -59,3 +59,21 @@ def test_statement_without_calls_runs_as_is(conn):
 def test_bad_call_raises_a_model_error(conn):
     with pytest.raises(ModelError, match=r"<sql>:1: SMART_LLM call #1 \(line 1, column 8\): `method` must be one of"):
         smart_sql.sql(conn, "select SMART_LLM('p', body, method => 'best') from notes")
+
+
+class RefusingProvider:
+    name, simulated, endpoint = "openai", False, "http://127.0.0.1:9/v1"
+
+    async def complete(self, requests, on_response=None):
+        raise LLMError("openai: the server refused the API key (401)", hint="check OPENAI_API_KEY")
+
+    async def aclose(self):
+        return None
+
+
+def test_a_provider_failure_names_the_call_and_keeps_its_hint(conn):
+    with pytest.raises(LLMError) as caught:
+        api.run(conn, "select SMART_LLM('p', body) from notes", provider=RefusingProvider())
+    message = str(caught.value)
+    assert message.startswith("<sql>: SMART_LLM call #1 (line 1, column 8): openai: the server refused the API key")
+    assert "hint: check OPENAI_API_KEY" in message
