@@ -167,7 +167,7 @@ class _Planner:
         _check_not_correlated(site, self.path)
         _check_deterministic(site, self.path)
         query = exp.Select()
-        for arg in ("from_", "joins", "laterals", "pivots", "prewhere", "sample"):
+        for arg in ("from_", "joins"):
             if scope.args.get(arg):
                 query.set(arg, _copy(scope.args[arg]))
         prompt, text = (exp.cast(e.copy(), "VARCHAR") for e in site.call.expressions[:2])
