@@ -1,10 +1,12 @@
 import asyncio
 from collections import Counter
 
+import duckdb
 import pytest
 
 from smart_sql.llm.base import LLMRequest, LLMResponse, RequestOptions
-from smart_sql.llm.cache import CachedProvider, ResponseCache, cache_stats, clear_cache, request_key
+from smart_sql.llm.cache import (FLUSH_SECONDS, PAID_FLUSH_SECONDS, CachedProvider, ResponseCache, cache_stats,
+                                 clear_cache, request_key)
 from smart_sql.llm.config import parse_llm_config
 from smart_sql.llm.factory import open_provider
 from smart_sql.llm.simulated import SimulatedProvider
@@ -175,3 +177,33 @@ def test_cache_commands_find_the_cache_of_the_target(tmp_path, monkeypatch):
     cleared = runner.invoke(main, ["cache", "clear", "--project-dir", "demo", "--yes"])
     assert cleared.exit_code == 0 and "removed 4 answers" in cleared.output
     assert cache_stats(tmp_path / "demo/target/llm_cache.duckdb")["entries"] == 0
+
+
+def test_answers_are_committed_while_the_run_goes_on(tmp_path):
+    config = parse_llm_config({"provider": "simulated", "max_concurrency": 2, "simulated": {"latency_ms": 30}})
+    provider = open_provider(config, tmp_path / "cache.duckdb")
+    assert provider.cache.flush_seconds == FLUSH_SECONDS
+    committed_mid_run = []
+
+    async def watch():
+        task = asyncio.ensure_future(provider.complete(requests(40)))
+        while provider.cache.pending == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(FLUSH_SECONDS + 0.1)
+        with duckdb.connect(str(tmp_path / "cache.duckdb")) as other:
+            committed_mid_run.append(other.execute("select count(*) from llm_responses").fetchone()[0])
+        assert not task.done()
+        await task
+        await provider.aclose()
+
+    asyncio.run(watch())
+    assert 0 < committed_mid_run[0] < 40
+
+
+def test_paid_answers_are_committed_sooner(tmp_path):
+    config = parse_llm_config({"provider": "openai", "api_key": "sk-test", "base_url": "http://127.0.0.1:9/v1",
+                               "models": [{"name": "m", "input_price_per_1m": 1, "output_price_per_1m": 1,
+                                           "reference": True}]})
+    provider = open_provider(config, tmp_path / "cache.duckdb")
+    assert provider.cache.flush_seconds == PAID_FLUSH_SECONDS < FLUSH_SECONDS
+    asyncio.run(provider.aclose())
