@@ -21,7 +21,6 @@ class CallSite:
     """The scope's clause holding the call: one of SUPPORTED_CLAUSES."""
     row_level: bool
     """True when the call sees rows; False when it sees the groups of an aggregating SELECT."""
-    inside_aggregate: bool
     branch_filter: exp.Expression | None
     """The condition under which a CASE / IF branch holding the call is taken."""
     key: tuple
@@ -51,7 +50,7 @@ def locate(call: exp.Anonymous, ordinal: int, options: CallOptions, fail: CallEr
     branch = _branch_filter(path)
     key = (id(scope), row_level, branch.sql("duckdb") if branch is not None else None,
            call.expressions[0].sql("duckdb"), call.expressions[1].sql("duckdb"), options)
-    return CallSite(call, ordinal, options, scope, clause, row_level, inside_aggregate, branch, key)
+    return CallSite(call, ordinal, options, scope, clause, row_level, branch, key)
 
 
 def _is_aggregate(node: exp.Expression) -> bool:
@@ -59,13 +58,8 @@ def _is_aggregate(node: exp.Expression) -> bool:
 
 
 def aggregates(select: exp.Select) -> bool:
-    if select.args.get("group"):
-        return True
-    for clause in (*select.expressions, select.args.get("having")):
-        for node in clause.find_all(exp.AggFunc) if clause else ():
-            if _is_aggregate(node) and node.find_ancestor(exp.Select) is select:
-                return True
-    return False
+    clauses = [*select.expressions, select.args.get("having")]
+    return bool(select.args.get("group")) or any(_contains_aggregate(c, select) for c in clauses if c is not None)
 
 
 def _contains_aggregate(node: exp.Expression, select: exp.Select) -> bool:
