@@ -18,7 +18,7 @@ import duckdb
 from .llm.base import Provider
 from .llm.config import LLMConfig, parse_llm_config
 from .llm_sql import LLMRunner, TaskReport
-from .rewrite import rewrite_sql
+from .rewrite.plan import rewrite_sql
 
 _statement_numbers = itertools.count(1)
 

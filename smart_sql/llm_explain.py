@@ -10,7 +10,7 @@ import duckdb
 
 from .llm.config import LLMConfig
 from .llm_sql import result_table_prefix
-from .rewrite import LLMTask, RewrittenSQL, rewrite_sql
+from .rewrite.plan import LLMTask, RewrittenSQL, rewrite_sql
 
 
 def count_inputs(conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL) -> dict[str, str]:

@@ -15,15 +15,18 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 import duckdb
 
 from .errors import ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.config import LLMConfig
-from .rewrite import ANSWER, MODEL, PROMPT, TEXT, LLMTask, RewrittenSQL, mentions_smart_llm, rewrite_sql
+from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
 from .smart.agreement import canonical
+
+if TYPE_CHECKING:
+    from .rewrite.plan import LLMTask, RewrittenSQL
 
 BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
@@ -98,6 +101,8 @@ class LLMRunner:
         self.drop_results()
         if not mentions_smart_llm(sql):
             return sql
+        from .rewrite.plan import rewrite_sql
+
         name, path = _node_name(node), _node_path(node)
         rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name),
                                 source=getattr(node, "raw_sql", None))

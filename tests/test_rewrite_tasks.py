@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from smart_sql.llm.config import parse_llm_config
-from smart_sql.rewrite import rewrite_sql
+from smart_sql.rewrite.plan import rewrite_sql
 
 CONFIG = parse_llm_config({"provider": "simulated"})
 

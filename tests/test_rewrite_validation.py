@@ -5,7 +5,7 @@ import pytest
 
 from smart_sql.errors import ModelError
 from smart_sql.llm.config import parse_llm_config
-from smart_sql.rewrite import rewrite_sql
+from smart_sql.rewrite.plan import rewrite_sql
 
 CONFIG = parse_llm_config({
     "provider": "simulated", "accuracy": 0.8, "confidence": 0.9, "seed": 7, "max_tokens": 20,

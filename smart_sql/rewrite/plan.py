@@ -8,7 +8,6 @@ hash join. Calls whose input depends on another call's answers come after it in 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +16,10 @@ from sqlglot import exp
 
 from ..errors import ModelError
 from ..llm.config import LLMConfig
+from . import ANSWER, MENTION, PROMPT, TEXT, mentions_smart_llm
 from .options import CallErrors, CallOptions, call_position, is_smart_llm, parse_options, split_arguments
 from .sites import CallSite, aggregates, group_keys, locate, resolve_select_reference
 
-PROMPT, TEXT, ANSWER, MODEL = "__smart_prompt", "__smart_text", "__smart_answer", "__smart_model"
-"""Columns of a result table; named so that they cannot capture the model's own columns."""
-
-_MENTION = re.compile(r"smart_llm\s*\(", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,10 +46,6 @@ class RewrittenSQL:
     tasks: tuple[LLMTask, ...]
 
 
-def mentions_smart_llm(sql: str) -> bool:
-    return bool(_MENTION.search(sql))
-
-
 def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
                 table_prefix: str = "__smart_llm", source: str | None = None) -> RewrittenSQL:
     """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged.
@@ -78,7 +70,7 @@ def _set_positions(calls: list[exp.Anonymous], sql: str, source: str | None) -> 
     starts = [call.meta.get("start") for call in calls]
     text = sql
     if source is not None:
-        in_source = [match.start() for match in _MENTION.finditer(source)]
+        in_source = [match.start() for match in MENTION.finditer(source)]
         if len(in_source) == len(calls):
             starts, text = in_source, source
     for call, start in zip(calls, starts):
