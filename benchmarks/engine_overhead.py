@@ -12,9 +12,10 @@ materialized with CREATE TABLE, three ways:
 With `--latency-ms`, every simulated request waits that long: the batch sends up to the
 `max_concurrency` (16) at once, the per-row UDF waits for each row in turn, as a synchronous client
 would. `seconds_provider` is the time spent inside the simulated provider during the SMART_LLM run;
-engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input. The modules a
-build imports once per process (sqlglot for the rewrite, scipy for the bounds, about a second) are imported before timing
-and reported as `seconds_imports`. Answers are simulated: no real model is called.
+engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input. The modules
+a build imports once per process (sqlglot for the rewrite, scipy for the bounds: about a second)
+are imported before timing and reported as `seconds_imports`. Answers are simulated: no real
+model is called.
 """
 
 from __future__ import annotations

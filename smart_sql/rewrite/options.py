@@ -118,7 +118,9 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
 
 def _literal(name: str, node: exp.Expression, fail: CallErrors):
     if isinstance(node, exp.Literal):
-        return node.this if node.is_string else float(node.this) if "." in node.this or "e" in node.this.lower() else int(node.this)
+        if node.is_string:
+            return node.this
+        return int(node.this) if node.this.isdigit() else float(node.this)
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
         return -_literal(name, node.this, fail)
     if isinstance(node, exp.Array):

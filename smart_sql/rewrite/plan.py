@@ -85,7 +85,8 @@ def _parse(sql: str, path) -> exp.Expression:
     except sqlglot.errors.ParseError as error:
         first = error.errors[0] if error.errors else {}
         raise ModelError(f"cannot parse the SQL: {first.get('description', error)}", path=path,
-                         line=first.get("line"), hint="SMART_LLM models must be plain DuckDB SQL after rendering") from None
+                         line=first.get("line"),
+                         hint="SMART_LLM models must be plain DuckDB SQL after rendering") from None
     if len(statements) != 1:
         raise ModelError(f"a model with SMART_LLM must hold exactly one statement, found {len(statements)}", path=path)
     return statements[0]
@@ -115,8 +116,8 @@ class _Planner:
             ready = [site for site in pending if self._try(site)]
             if not ready:
                 where = ", ".join(call_position(s.call, s.ordinal) for s in pending)
-                raise ModelError(f"cannot order the SMART_LLM calls: each one's input needs another's answers ({where})",
-                                 path=self.path, hint="compute one of them in a CTE first")
+                raise ModelError("cannot order the SMART_LLM calls: each one's input needs another's "
+                                 f"answers ({where})", path=self.path, hint="compute one of them in a CTE first")
             pending = [site for site in pending if site not in ready]
         return self.tasks
 
@@ -304,5 +305,6 @@ def _check_not_correlated(site: CallSite, path) -> None:
     for column in columns:
         if column.table and column.table in outer and column.find_ancestor(exp.Select) is scope:
             raise CallErrors(site.call, site.ordinal, path)(
-                f"the call reads {column.sql('duckdb')} from an enclosing query; calls in correlated subqueries are not supported",
+                f"the call reads {column.sql('duckdb')} from an enclosing query; "
+                "calls in correlated subqueries are not supported",
                 "compute the call in the outer query, or join the tables inside the subquery")
