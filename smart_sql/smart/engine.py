@@ -134,7 +134,7 @@ class _Run:
         size = len(self.models)
         candidates = np.zeros(size, dtype=bool)
         candidates[self.candidates] = True
-        pilot = int(schedule[0]) if len(schedule) > 1 else self.rows
+        pilot = int(schedule[0]) if len(schedule) else 0
         population = self.rows - pilot
         error = 1 - self.confidence
         nominal = error * (1 - STAGE_TWO_SHARE) / NOMINAL_BOUNDS
@@ -151,7 +151,7 @@ class _Run:
         last_draws = np.zeros(size, dtype=np.int64)
         draws = 0
         self.account.stopped_because = "table too small to profile"
-        for position in range(len(schedule) + 1 if len(schedule) > 1 else 0):
+        for position in range(len(schedule) + 1 if len(schedule) else 0):
             setting = replace(setting, costs=self._planning_costs())
             state = ProfileState(draws, agreeing, disagreeing, is_open, certified, upper)
             verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng)
