@@ -14,8 +14,19 @@ from .errors import ConfigError
 
 KINDS = ("not_null", "unique", "accepted_values", "relationships")
 SEVERITIES = ("error", "warn")
+_NON_WORD = re.compile(r"\W+")
 _REF = re.compile(r"""^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$""")
 _SOURCE = re.compile(r"""^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$""")
+
+
+@dataclass(frozen=True)
+class Tested:
+    """What a test is declared on: a model, a seed or a source table."""
+
+    unique_id: str
+    name: str
+    relation: str
+    depends_on: tuple[str, ...]
 
 
 @dataclass
@@ -23,7 +34,10 @@ class DataTest:
     name: str
     kind: str
     attached_to: str
-    """unique_id of the model or seed whose YAML declares the test."""
+    """unique_id of the model, seed or source table whose YAML declares the test."""
+    attached_name: str
+    relation: str
+    """The relation tested."""
     column: str
     arguments: dict[str, Any]
     severity: str
@@ -44,13 +58,14 @@ class DataTest:
         return []
 
 
-def parse_test(entry: Any, *, node_name: str, node_id: str, column: str | None, path: Path,
+def parse_test(entry: Any, *, tested: Tested, column: str | None, path: Path,
                resolve: Callable[[str, str | None], tuple[str | None, str]]) -> DataTest:
     """One entry of a `tests:`/`data_tests:` list: a column's (`column` given) or a model's
     (the entry then names its column with `column_name:`).
 
     `resolve(name, source_table)` returns (unique_id or None, relation) for `to: ref(...)` / `source(...)`.
     """
+    node_name = tested.name
     kind, arguments = _split_entry(entry, path, node_name, column)
     config = dict(arguments.pop("config", None) or {})
     arguments.update(arguments.pop("arguments", None) or {})
@@ -62,8 +77,9 @@ def parse_test(entry: Any, *, node_name: str, node_id: str, column: str | None, 
     if severity not in SEVERITIES:
         raise ConfigError(f"{kind} test on {node_name}.{column}: severity must be error or warn, got {severity!r}",
                           path=path)
-    test = DataTest(name=_test_name(kind, node_name, column, arguments), kind=kind, attached_to=node_id,
-                    column=column, arguments=arguments, severity=severity, path=path, depends_on=[node_id])
+    test = DataTest(name=_test_name(kind, node_name, column, arguments), kind=kind, attached_to=tested.unique_id,
+                    attached_name=node_name, relation=tested.relation, column=column, arguments=arguments,
+                    severity=severity, path=path, depends_on=list(tested.depends_on))
     if kind == "accepted_values":
         values = arguments.get("values")
         if not isinstance(values, list) or not values:
@@ -74,7 +90,8 @@ def parse_test(entry: Any, *, node_name: str, node_id: str, column: str | None, 
     return test
 
 
-def failing_rows_sql(test: DataTest, relation: str) -> str:
+def failing_rows_sql(test: DataTest) -> str:
+    relation = test.relation
     column = quote(test.column)
     if test.kind == "not_null":
         return f"select * from {relation} where {column} is null"
@@ -135,8 +152,8 @@ def _attach_parent(test: DataTest, resolve, node_name: str) -> None:
 
 
 def _test_name(kind: str, node_name: str, column: str, arguments: Mapping[str, Any]) -> str:
-    name = f"{kind}_{node_name}_{column}"
+    name = f"{kind}_{_NON_WORD.sub('_', node_name)}_{column}"
     if kind == "relationships":
-        target = re.sub(r"\W+", "_", str(arguments.get("to", ""))).strip("_")
+        target = _NON_WORD.sub("_", str(arguments.get("to", ""))).strip("_")
         name += "__" + re.sub(r"^(ref|source)_", "", target)
     return name

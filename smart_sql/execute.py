@@ -248,10 +248,9 @@ class _Runner:
         return dict(extras(model)) if extras else {}
 
     def _test(self, test: DataTest) -> RunResult:
-        attached = self.graph.nodes[test.attached_to]
         result = _result(test, test.name, self.project.root)
         try:
-            sql = failing_rows_sql(test, str(attached.relation))
+            sql = failing_rows_sql(test)
             compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
             failures = self.conn.execute(f"select count(*) from (\n{sql}\n)").fetchone()[0]
         except Exception as error:
@@ -259,7 +258,7 @@ class _Runner:
         result.failures = failures
         if failures:
             result.status = "warn" if test.severity == "warn" else "fail"
-            result.message = (f"{test.kind} on {attached.name}.{test.column}: {failures} failing "
+            result.message = (f"{test.kind} on {test.attached_name}.{test.column}: {failures} failing "
                               f"row{'s' * (failures != 1)} (declared in {self.project.display(test.path)}; "
                               f"query: {self.project.display(compiled)})")
         else:
@@ -285,7 +284,8 @@ def _result(node, description: str, root: Path) -> RunResult:
     relation = getattr(node, "relation", None)
     path = node.relpath if hasattr(node, "relpath") else node.path.relative_to(root).as_posix()
     return RunResult(unique_id=node.unique_id, name=node.name, resource_type=node.resource_type, status="success",
-                     description=description, relation=relation.display if relation else None, path=path)
+                     description=description, relation=relation.display if isinstance(relation, Relation) else None,
+                     path=path)
 
 
 def _skipped(node, failed_upstream: str, root: Path) -> RunResult:

@@ -53,15 +53,15 @@ class Graph:
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
                resource_types: Iterable[str] = ("seed", "model", "test")) -> set[str]:
-        """unique_ids chosen by dbt-style selectors; tests follow the node they are declared on."""
-        chosen = self._expand(select) if _words(select) else {uid for uid in self.nodes
-                                                              if self.nodes[uid].resource_type != "test"}
-        excluded = self._expand(exclude)
-        chosen -= excluded
-        chosen |= {uid for uid, node in self.nodes.items()
-                   if node.resource_type == "test" and node.attached_to in chosen and uid not in excluded}
+        """unique_ids chosen by dbt-style selectors; tests follow the node or source they are declared on."""
+        chosen = self._with_tests(self._expand(select)) if _words(select) else set(self.nodes)
+        chosen -= self._with_tests(self._expand(exclude))
         types = set(resource_types)
-        return {uid for uid in chosen if self.nodes[uid].resource_type in types}
+        return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
+
+    def _with_tests(self, chosen: set[str]) -> set[str]:
+        return chosen | {uid for uid, node in self.nodes.items()
+                         if node.resource_type == "test" and node.attached_to in chosen}
 
     def _expand(self, selectors: Iterable[str]) -> set[str]:
         chosen: set[str] = set()
@@ -73,7 +73,9 @@ class Graph:
         body = selector
         upstream, downstream = body.startswith("+"), body.endswith("+")
         body = body.strip("+")
-        if body.startswith("tag:"):
+        if body.startswith("source:"):
+            found = self._sources(body[7:])
+        elif body.startswith("tag:"):
             found = {uid for uid, node in self.nodes.items() if body[4:] in node.tags}
         elif body.startswith("path:"):
             prefix = PurePosixPath(body[5:].replace("\\", "/").rstrip("/"))
@@ -83,15 +85,25 @@ class Graph:
             found = {uid for uid, node in self.nodes.items() if node.name == body}
         if not found:
             raise ConfigError(f"selector {selector!r} matches nothing",
-                              hint="select by name, +name (with parents), name+ (with children), tag:x or "
-                                   "path:models/folder; `smart-sql ls` lists the nodes")
+                              hint="select by name, +name (with parents), name+ (with children), tag:x, "
+                                   "path:models/folder or source:name; `smart-sql ls` lists the nodes")
         expanded = set(found)
         for uid in found:
-            if upstream:
+            if upstream and uid in self.nodes:
                 expanded |= self.ancestors(uid)
             if downstream:
-                expanded |= self.descendants(uid)
+                readers = self._readers(uid) if uid.startswith("source.") else {uid}
+                expanded |= readers.union(*(self.descendants(reader) for reader in readers))
         return expanded
+
+    def _sources(self, name: str) -> set[str]:
+        """unique_ids of the source tables named `shop` (all its tables) or `shop.orders`."""
+        return {source.unique_id for source in self.project.sources.values()
+                if name in (source.source_name, f"{source.source_name}.{source.name}")}
+
+    def _readers(self, source_id: str) -> set[str]:
+        return {uid for uid, node in self.nodes.items()
+                if node.resource_type == "model" and source_id in node.sources}
 
     def _check_cycles(self) -> None:
         try:

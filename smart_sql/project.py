@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from .datatests import DataTest, parse_test
+from .datatests import DataTest, Tested, parse_test
 from .errors import ConfigError
 from .graph import Graph
 from .profiles import Target, load_target, read_yaml
@@ -17,6 +17,8 @@ PROJECT_FILE = "smart_sql_project.yml"
 MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 TMP_SUFFIX = "__smart_tmp"
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs"}
+SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta"}
+SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests", "meta"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote"}
 
 
@@ -69,6 +71,8 @@ class ModelNode:
     columns: dict[str, str] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
     """unique_ids of the models and seeds this model reads (via ref and source)."""
+    sources: list[str] = field(default_factory=list)
+    """unique_ids of the source tables this model reads."""
 
     resource_type: ClassVar[str] = "model"
 
@@ -116,6 +120,14 @@ class Source:
     path: Path
     node_id: str | None = None
     """The seed or model that creates this table, when one does."""
+    description: str = ""
+    columns: dict[str, str] = field(default_factory=dict)
+    entry: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The table's YAML entry (its tests are read from it)."""
+
+    @property
+    def unique_id(self) -> str:
+        return f"source.{self.source_name}.{self.name}"
 
 
 Node = ModelNode | SeedNode | DataTest
@@ -418,12 +430,15 @@ def _sources(properties: _Properties, schema: str, models: Mapping[str, ModelNod
                                                    for t in tables):
             raise ConfigError(f"source {entry['name']!r}: `tables:` must be a list of mappings with `name:`",
                               path=display_path(path))
+        _check_keys(entry, SOURCE_KEYS, f"source {entry['name']!r}", path)
         for table in tables:
+            _check_keys(table, SOURCE_TABLE_KEYS, f"source table {entry['name']}.{table['name']}", path)
             relation = Relation(str(table.get("schema") or entry.get("schema") or schema),
                                 str(table.get("identifier") or table["name"]),
                                 table.get("database") or entry.get("database"))
-            sources[(entry["name"], table["name"])] = Source(entry["name"], table["name"], relation, path,
-                                                              creators.get(relation))
+            sources[(entry["name"], table["name"])] = Source(
+                entry["name"], table["name"], relation, path, creators.get(relation),
+                description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table))
     return sources
 
 
@@ -448,6 +463,8 @@ class _Recorder:
         source = resolve_source(self.project, self.model, source_name, table_name)
         if source.node_id and source.node_id not in self.model.depends_on:
             self.model.depends_on.append(source.node_id)
+        if source.unique_id not in self.model.sources:
+            self.model.sources.append(source.unique_id)
         return source.relation
 
     def set_config(self, *args: Any, **config: Any) -> str:
@@ -501,24 +518,36 @@ def _check_enabled_refs(project: Project) -> None:
 
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
-    tests: dict[str, DataTest] = {}
+    declared: list[tuple[Tested, Mapping[str, Any], Path]] = []
     for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds)):
         for name, (entry, path) in described.items():
             node = nodes.get(name)
             if node is None:
                 continue
-            declared = [(None, test_entry) for test_entry in _test_entries(entry, path)]
-            declared += [(column["name"], test_entry) for column in entry.get("columns") or []
-                         for test_entry in _test_entries(column, path)]
-            if declared and node.materialized == "ephemeral":
+            if node.materialized == "ephemeral" and _column_tests(entry, path):
                 raise ConfigError(f"model {name!r} is ephemeral (it has no table), so it cannot have data tests",
                                   path=display_path(path), hint="test the models that use it, or make it a view")
-            for column, test_entry in declared:
-                test = parse_test(test_entry, node_name=name, node_id=node.unique_id, column=column, path=path,
-                                  resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
-                test.name = _unique_name(test.name, tests)
-                tests[test.name] = test
+            declared.append((Tested(node.unique_id, name, str(node.relation), (node.unique_id,)), entry, path))
+    for source in project.sources.values():
+        tested = Tested(source.unique_id, f"{source.source_name}.{source.name}", str(source.relation),
+                        (source.node_id,) if source.node_id else ())
+        declared.append((tested, source.entry, source.path))
+
+    tests: dict[str, DataTest] = {}
+    for tested, entry, path in declared:
+        for column, test_entry in _column_tests(entry, path):
+            test = parse_test(test_entry, tested=tested, column=column, path=path,
+                              resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
+            test.name = _unique_name(test.name, tests)
+            tests[test.name] = test
     return tests
+
+
+def _column_tests(entry: Mapping[str, Any], path: Path) -> list[tuple[str | None, Any]]:
+    """(column or None for entry-level tests, test entry) for every test in a YAML entry."""
+    found: list[tuple[str | None, Any]] = [(None, test) for test in _test_entries(entry, path)]
+    found += [(column["name"], test) for column in entry.get("columns") or [] for test in _test_entries(column, path)]
+    return found
 
 
 def _test_entries(entry: Mapping[str, Any], path: Path) -> list[Any]:

@@ -130,8 +130,11 @@ def write_manifest(project: Project) -> Path:
         else:
             entry.update(path=node.relpath, relation=node.relation.display, config=node.config,
                          description=node.description, columns=node.columns)
+        if node.resource_type == "model":
+            entry["sources"] = sorted(node.sources)
         nodes[uid] = entry
-    sources = {f"source.{s.source_name}.{s.name}": {"relation": s.relation.display, "created_by": s.node_id}
+    sources = {s.unique_id: {"relation": s.relation.display, "created_by": s.node_id, "description": s.description,
+                             "columns": s.columns, "path": s.path.relative_to(project.root).as_posix()}
                for s in project.sources.values()}
     payload = {"metadata": _metadata(project, "manifest"), "nodes": nodes, "sources": sources}
     return _write_json(project.target_path / "manifest.json", payload)

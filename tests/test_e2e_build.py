@@ -339,3 +339,28 @@ def test_an_in_memory_target_builds_and_leaves_no_database_file(make_project, cl
     assert result.exit_code == 0, result.output
     assert "[2 rows in" in result.output
     assert not list(root.rglob("*.duckdb"))
+
+
+def test_tests_on_sources_and_the_source_selector(make_project, cli, query):
+    root = make_project({
+        "seeds/raw_orders.csv": "id,status\n1,paid\n2,lost\n",
+        "models/sources.yml": """\
+            sources:
+              - name: shop
+                tables:
+                  - name: orders
+                    identifier: raw_orders
+                    columns:
+                      - name: status
+                        tests:
+                          - accepted_values: {values: [paid, refunded]}
+        """,
+        "models/paid.sql": "select id from {{ source('shop', 'orders') }} where status = 'paid'",
+        "models/other.sql": "select 1 as x",
+    })
+    listed = cli("ls", "--project-dir", root, "--select", "source:shop+")
+    assert listed.output.split() == ["test.accepted_values_shop_orders_status", "model.paid"]
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1
+    assert "FAIL accepted_values_shop_orders_status" in result.output
+    assert "accepted_values on shop.orders.status: 1 failing row" in result.output

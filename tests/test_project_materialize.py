@@ -90,7 +90,8 @@ def test_seed_with_column_types(conn, tmp_path):
 def test_failing_rows_sql_counts_the_rows_that_break_each_test(conn, tmp_path, kind, arguments, expected):
     conn.execute("create table c as select * from (values ('a'), ('a'), ('b'), ('z'), (null)) v(k)")
     conn.execute("create table p as select 'a' as id")
-    test = DataTest(name="t", kind=kind, attached_to="model.c", column="k", arguments=arguments, severity="error",
-                    path=tmp_path / "schema.yml", to_relation='"main"."p"')
-    failing = conn.execute(f"select count(*) from ({failing_rows_sql(test, str(Relation('main', 'c')))})").fetchone()[0]
+    test = DataTest(name="t", kind=kind, attached_to="model.c", attached_name="c", relation=str(Relation("main", "c")),
+                    column="k", arguments=arguments, severity="error", path=tmp_path / "schema.yml",
+                    to_relation=str(Relation("main", "p")))
+    failing = conn.execute(f"select count(*) from ({failing_rows_sql(test)})").fetchone()[0]
     assert failing == expected
