@@ -92,7 +92,7 @@ def approximate_upper_rate(draws, disagreements, error: float | np.ndarray) -> n
     draws = np.maximum(np.asarray(draws, dtype=float), 1e-9)
     rate = np.asarray(disagreements, dtype=float) / draws
     error = np.asarray(error, dtype=float)
-    z = ndtri(1 - np.clip(error, 1e-300, 0.5))
+    z = ndtri(1 - np.clip(error, 1e-15, 0.5))
     z2 = z * z
     centre = rate + z2 / (2 * draws)
     spread = z * np.sqrt(rate * (1 - rate) / draws + z2 / (4 * draws * draws))
