@@ -197,7 +197,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
                       sources=sources, tests={}, renderer=renderer)
     for model in list(models.values()):
-        _parse_model(project, model)
+        if model.config.get("enabled") is not False:
+            _parse_model(project, model)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
     _check_enabled_refs(project)
@@ -248,7 +249,7 @@ def folder_config(block: Mapping[str, Any], folders: list[str], project_name: st
     Keys with a leading `+`, or whose value is not a mapping, are configs; other keys are sub-folders.
     Deeper folders override shallower ones; tags accumulate.
     """
-    level: Any = block.get(project_name, block) if isinstance(block.get(project_name), Mapping) else block
+    level: Any = block[project_name] if isinstance(block.get(project_name), Mapping) else block
     config: dict[str, Any] = {}
     for folder in [None, *folders]:
         if folder is not None:
