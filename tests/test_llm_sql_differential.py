@@ -122,6 +122,8 @@ SHAPES = {
              "union all select id, SMART_LLM('B', review{o}) from reviews where stars <= 3",
     "case branches": "select id, case when stars >= 4 then SMART_LLM('Why good?', review{o}) when stars is null then 'none' "
                      "else SMART_LLM('Why bad?', review{o}) end as why from reviews",
+    "the same call in two scopes": "select id, SMART_LLM('Same', review{o}) as s from reviews where stars > 3 "
+                                   "union all select id, SMART_LLM('Same', review{o}) from reviews where lang = 'en'",
     "if branches": "select id, if(stars > 2, SMART_LLM('Why?', review{o}), null) as why from reviews",
     "identical calls": "select SMART_LLM('p', review{o}) as a, SMART_LLM('p', review{o}) as b from reviews "
                        "where SMART_LLM('p', review{o}) is not null",

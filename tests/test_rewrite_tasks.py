@@ -34,10 +34,23 @@ def test_identical_calls_in_one_select_share_a_task():
     assert result.sql.count("FROM __smart_llm_t1") == 3
 
 
-def test_calls_differing_in_options_or_scope_get_their_own_task():
-    result = plan("select SMART_LLM('p', body) a, SMART_LLM('p', body, accuracy => 0.99) b, "
-                  "(select max(SMART_LLM('p', body)) from t) c from t")
-    assert len(result.tasks) == 3
+def test_calls_differing_in_options_get_their_own_task():
+    result = plan("select SMART_LLM('p', body) a, SMART_LLM('p', body, accuracy => 0.99) b from t")
+    assert len(result.tasks) == 2
+
+
+def test_the_same_call_in_another_scope_reads_its_rows_into_the_same_task(conn):
+    (task,) = plan("select SMART_LLM('p', body) from t where g = 0 union all "
+                   "select (select max(SMART_LLM('p', body)) from t where g = 1)").tasks
+    assert len(task.calls) == 2
+    assert inputs(conn, task) == conn.execute("select count(distinct body), count(*) from t where g < 2").fetchone()
+
+
+def test_the_same_call_gets_its_own_task_when_its_input_needs_a_later_task():
+    first, second, third = plan("select SMART_LLM('p', body) from t union all "
+                                "select SMART_LLM('p', body) from t where SMART_LLM('q', body) = 'y'").tasks
+    assert "'p'" in first.input_sql and "'q'" in second.input_sql
+    assert third.depends_on == (second.id,) and "'p'" in third.input_sql
 
 
 def test_nested_call_runs_first_and_the_outer_reads_its_answers():
@@ -94,8 +107,8 @@ def test_only_the_ctes_the_scope_reads_are_carried():
 
 
 def test_union_branches_get_a_task_each(conn):
-    first, second = plan("select SMART_LLM('p', body) from t where g = 0 union all "
-                         "select SMART_LLM('p', body) from t where g = 1").tasks
+    first, second = plan("select SMART_LLM('a', body) from t where g = 0 union all "
+                         "select SMART_LLM('b', body) from t where g = 1").tasks
     assert inputs(conn, first) == (conn.execute("select count(distinct body), count(*) from t where g = 0").fetchone())
     assert inputs(conn, second) == (conn.execute("select count(distinct body), count(*) from t where g = 1").fetchone())
 

@@ -8,7 +8,7 @@ hash join. Calls whose input depends on another call's answers come after it in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sqlglot
@@ -104,7 +104,10 @@ class _Planner:
         self.table_prefix = table_prefix
         self.path = path
         self.tasks: list[LLMTask] = []
+        self.parts: list[list[exp.Select]] = []
+        """Per task, the input queries of the calls it serves, read together."""
         self.by_key: dict[tuple, int] = {}
+        self.by_call: dict[tuple, int] = {}
 
     @property
     def tables(self) -> dict[str, str]:
@@ -130,23 +133,38 @@ class _Planner:
             query = self._input_query(site)
             if query is None:
                 return False
-            index = self._add_task(site, query)
+            index = self._place(site, query)
         else:
-            task = self.tasks[index]
-            self.tasks[index] = LLMTask(task.id, task.table, task.input_sql, task.options,
-                                        (*task.calls, call_position(site.call, site.ordinal)), task.depends_on)
+            self._update(index, calls=(*self.tasks[index].calls, call_position(site.call, site.ordinal)))
         site.call.replace(_lookup(self.tasks[index].table, site.call))
         return True
 
-    def _add_task(self, site: CallSite, query: exp.Select) -> int:
-        number = len(self.tasks) + 1
-        table = f"{self.table_prefix}_t{number}"
+    def _place(self, site: CallSite, query: exp.Select) -> int:
+        """The same call (prompt, text, options) elsewhere in the statement joins the first one's task,
+        whose input grows by this call's rows, when that task may run after everything this input reads;
+        so a model gives one answer per input and call. Otherwise the call gets a task of its own."""
         tables = self.tables
         depends_on = tuple(dict.fromkeys(tables[t.name] for t in query.find_all(exp.Table) if t.name in tables))
-        self.tasks.append(LLMTask(f"t{number}", table, query.sql(dialect="duckdb", pretty=True), site.options,
-                                  (call_position(site.call, site.ordinal),), depends_on))
-        self.by_key[site.key] = number - 1
-        return number - 1
+        call = (*site.key[3:],)
+        index = self.by_call.get(call)
+        if index is not None and all(int(d[1:]) - 1 < index for d in depends_on):
+            self.parts[index].append(query)
+            task = self.tasks[index]
+            self._update(index, input_sql=_read_together(self.parts[index]),
+                         calls=(*task.calls, call_position(site.call, site.ordinal)),
+                         depends_on=tuple(dict.fromkeys((*task.depends_on, *depends_on))))
+        else:
+            index = len(self.tasks)
+            self.tasks.append(LLMTask(f"t{index + 1}", f"{self.table_prefix}_t{index + 1}",
+                                      query.sql(dialect="duckdb", pretty=True), site.options,
+                                      (call_position(site.call, site.ordinal),), depends_on))
+            self.parts.append([query])
+            self.by_call.setdefault(call, index)
+        self.by_key[site.key] = index
+        return index
+
+    def _update(self, index: int, **changes) -> None:
+        self.tasks[index] = replace(self.tasks[index], **changes)
 
     def _has_call(self, node: exp.Expression | None) -> bool:
         return node is not None and any(is_smart_llm(n) for n in node.walk())
@@ -224,6 +242,14 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _read_together(parts: list[exp.Select]) -> str:
+    union = exp.union(*[exp.select("*").from_(part.subquery(f"part{number}"))
+                        for number, part in enumerate(parts, start=1)], distinct=False)
+    merged = (exp.select("prompt", "text", "CAST(sum(n) AS BIGINT) AS n").from_(union.subquery("parts"))
+              .group_by("prompt", "text"))
+    return merged.sql(dialect="duckdb", pretty=True)
 
 
 def _scans_one_table(select: exp.Select) -> bool:
