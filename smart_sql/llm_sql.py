@@ -277,7 +277,7 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     distinct = sum(r.distinct_inputs for r in reports)
     text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {rows} rows, {distinct} distinct inputs, "
             f"cost ${cost:.4f} (reference model alone: ${reference_cost:.4f}")
-    if cost > 0 and reference_cost > 0:
+    if cost > 0 and reference_cost >= 1.05 * cost:
         text += f", {reference_cost / cost:.1f}x cheaper"
     text += ")"
     bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
