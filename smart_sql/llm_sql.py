@@ -1,10 +1,10 @@
 """Running a model's LLM tasks in DuckDB.
 
 Each task's input set goes, whole, through one Python function registered in DuckDB
-(`smart_llm_batch`): it receives every distinct (prompt, text) pair with its row count as a list
-of structs, runs the SMART engine over them (profiling, then the cheapest guaranteed mix of
-models through the provider) and returns (prompt, text, answer, model) structs, which land in a
-temporary table that the rewritten SQL reads.
+(`smart_llm_batch`): it receives every distinct (prompt, text) pair with its row count as three
+aligned lists, runs the SMART engine over them (profiling, then the cheapest guaranteed mix of
+models through the provider) and returns the answer and the model of each, which land with their
+inputs in a temporary table that the rewritten SQL reads.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ class _LoopThread:
 class LLMRunner:
     """Rewrites a model's SQL and fills its SMART_LLM columns: the project engine's `sql_transform`.
 
-    One runner serves a whole build: it opens the provider on first use, keeps a report per model
-    (`reports[model_name]`) and drops the temporary result tables of a model when the next one starts
+    One runner serves a whole build: for a model with LLM tasks it opens the provider and closes it
+    (flushing the response cache) when the tasks are done, keeps a report per model
+    (`reports[model_name]`) and drops a model's temporary result tables when the next model starts
     or the runner closes.
     """
 
@@ -86,7 +87,7 @@ class LLMRunner:
         self.simulated: bool | None = None if provider is None else provider.simulated
         """Whether the answers came from the simulated provider; None before any call."""
         self._loop: _LoopThread | None = None
-        self._running: dict[str, tuple[LLMTask, TaskReport, str | None]] = {}
+        self._running: dict[str, tuple[LLMTask, TaskReport]] = {}
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
@@ -132,7 +133,7 @@ class LLMRunner:
         reports = []
         for task in rewritten.tasks:
             report = TaskReport(task)
-            self._running[task.id] = (task, report, str(path) if path else None)
+            self._running[task.id] = (task, report)
             try:
                 self._fill(conn, task, path)
             finally:
@@ -158,7 +159,7 @@ class LLMRunner:
                 raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
             if failure is not None:
                 raise ModelError(f"{calls}: {type(failure).__name__}: {failure}", path=path) from failure
-            raise ModelError(f"{', '.join(task.calls)}: the input query failed: {error}", path=path,
+            raise ModelError(f"{calls}: the input query failed: {error}", path=path,
                              hint="check the columns the call reads; calls inside correlated subqueries "
                                   "are not supported") from None
 
@@ -172,7 +173,7 @@ class LLMRunner:
 
     def _batch(self, task_id: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
         """The registered function: every distinct input of a task in, one answer and model each out."""
-        task, report, path = self._running[task_id]
+        task, report = self._running[task_id]
         self._say(task, f"{len(prompts)} distinct inputs from {sum(counts)} rows")
         try:
             answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
