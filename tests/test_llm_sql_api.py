@@ -77,3 +77,9 @@ def test_a_provider_failure_names_the_call_and_keeps_its_hint(conn):
     message = str(caught.value)
     assert message.startswith("<sql>: SMART_LLM call #1 (line 1, column 8): openai: the server refused the API key")
     assert "hint: check OPENAI_API_KEY" in message
+
+
+def test_an_input_query_that_cannot_run_is_explained(conn):
+    with pytest.raises(ModelError, match=r"SMART_LLM call #1 \(line 1, column 16\): the input query failed: .*outer_note"):
+        smart_sql.sql(conn, "select (select SMART_LLM('p', body || outer_note) from notes) "
+                            "from (select 'x' as outer_note)")
