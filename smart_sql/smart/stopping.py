@@ -24,7 +24,6 @@ ALLOCATION_FLOOR = 0.1
 """Share of the stage-1 error spread evenly over every (candidate, checkpoint)."""
 NOMINAL_BOUNDS = 6
 """The first planning round assumes the stage-1 error is spread over about this many bounds."""
-MATERIAL_SAVING = 1e-3
 SPREAD = {-1: 0.5, 0: 1.0, 1: 0.5}
 
 
@@ -129,8 +128,8 @@ def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, futu
 def plan_allocation(setting: Setting, agreeing: np.ndarray, disagreeing: np.ndarray, candidates: np.ndarray,
                     checkpoints: np.ndarray, error: float, rng: np.random.Generator,
                     rounds: int = 3) -> np.ndarray:
-    """Weights (models x checkpoints) for the stage-1 error: how often, over the posterior left by
-    the pilot, each candidate's bound at each checkpoint is one that the cheapest run relies on.
+    """Weights (models x checkpoints) for the stage-1 error: how much, over the posterior left by
+    the pilot, each candidate's bound at each checkpoint is worth to the cheapest run.
     Each round plans with the error levels the previous round's weights would give."""
     models = len(setting.costs)
     floor = np.zeros((models, len(checkpoints)))
@@ -155,15 +154,15 @@ def plan_allocation(setting: Setting, agreeing: np.ndarray, disagreeing: np.ndar
 def _spread(usage: np.ndarray) -> np.ndarray:
     """Share each checkpoint's weight with its neighbours, so that a run stopping a little later
     than planned still finds error probability left."""
-    padded = np.pad(usage, ((0, 0), (2, 2)))
+    padded = np.pad(usage, ((0, 0), (3, 3)))
     width = usage.shape[1]
-    return sum(weight * padded[:, 2 + shift:2 + shift + width] for shift, weight in SPREAD.items())
+    return sum(weight * padded[:, 3 - shift:3 - shift + width] for shift, weight in SPREAD.items())
 
 
 def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarray, seen: list[np.ndarray],
                  levels: np.ndarray) -> np.ndarray:
-    """For each (candidate, checkpoint): in how many posterior scenarios stopping at that checkpoint
-    is cheapest and the candidate's bound there lowers the cost by more than a rounding error."""
+    """For each (candidate, checkpoint): the money its bound saves, summed over the posterior
+    scenarios in which stopping at that checkpoint is cheapest."""
     population = setting.total_rows - setting.pilot
     per_profiled_item = setting.costs[setting.reference] + setting.costs[candidates].sum()
     items_at_pilot = setting.remaining(setting.pilot).items
@@ -186,5 +185,5 @@ def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarr
             without = bounds[chosen].copy()
             without[:, i] = population
             worse = finishing_cost(setting, int(checkpoints[j]), without, seen[j][chosen])
-            usage[i, j] += np.sum(worse > cost * (1 + MATERIAL_SAVING))
+            usage[i, j] += np.sum(worse - cost)
     return usage
