@@ -109,6 +109,8 @@ SHAPES = {
     "group by all": f"select lang, SMART_LLM('Topic', review{YES_NO}{{o}}) as topic, count(*) as n from reviews group by all",
     "aggregate level": "select product_id, SMART_LLM('Summarize', string_agg(review, ' | ' order by id){o}) as s "
                        "from reviews group by product_id",
+    "group level under rollup": "select lang, SMART_LLM('Themes', string_agg(review, '|' order by id){o}) as s "
+                                "from reviews group by rollup (lang)",
     "having": f"select product_id, count(*) from reviews group by product_id "
               f"having SMART_LLM('Good product?', string_agg(review, '|' order by id){YES_NO}{{o}}) = 'yes'",
     "inside an aggregate": f"select product_id, count_if(SMART_LLM('Positive?', review{YES_NO}{{o}}) = 'yes') as n "
