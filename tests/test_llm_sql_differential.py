@@ -138,6 +138,12 @@ SHAPES = {
                    f"where SMART_LLM('Is this a book?', name{YES_NO}{{o}}) = 'yes')",
     "scalar subquery": "select id, (select SMART_LLM('Name?', max(name){o}) from products) as n from reviews",
     "number as text": "select id, SMART_LLM('Describe the rating', stars{o}) as s from reviews",
+    "window alongside": "select id, SMART_LLM('p', review{o}) as s, row_number() over (partition by lang order by id) as r "
+                        "from reviews",
+    "call inside a window": "select id, count(*) over (partition by SMART_LLM('Group', review{o})) as c from reviews",
+    "qualify in the scope": "select id, SMART_LLM('p', review{o}) as s from reviews "
+                            "qualify row_number() over (partition by lang order by id) = 1",
+    "star and a call over values": "select *, SMART_LLM('p', v{o}) as s from (values ('a'), ('b'), (null), ('a')) t(v)",
     "distinct": "select distinct SMART_LLM('Lang?', lang{o}) as l from reviews",
 }
 
