@@ -186,3 +186,14 @@ def test_a_plain_import_does_not_load_scipy():
     code = "import sys, smart_sql.smart.engine, smart_sql.smart.simulate; print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_row_guarantee_holds_with_repeated_items():
+    failures = 0
+    for seed in range(15):
+        counts = np.random.default_rng(seed).integers(1, 5, size=2000)
+        answers = simulated(0.9, items=2000, seed=seed)
+        result = run(answers, 2000, counts=counts, seed=seed, confidence=0.9)
+        assert result.account.rows == counts.sum() and result.account.lower_bound >= 0.9
+        failures += answers.realized_agreement(result.answers, counts) < 0.9
+    assert failures <= 4

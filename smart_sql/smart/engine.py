@@ -256,7 +256,7 @@ class _Run:
         sizes, certified_wrong = self._plan_assignment(rest, bounds, allocation,
                                                        certain_rows=self.rows - rows_left)
         groups = np.split(self.assign_rng.permutation(rest), np.cumsum(sizes)[:-1])
-        groups, certified_wrong = self._repair(groups, certified_wrong, to_reference)
+        groups[self.reference] = np.concatenate([groups[self.reference], to_reference])
         self.account.mix_shares = {self.models[i].name: len(g) / (len(rest) + len(to_reference))
                                    for i, g in enumerate(groups) if len(g)}
         self.account.lower_bound = float(self._certified_rows(groups, certified_wrong) / self.rows)
@@ -266,7 +266,11 @@ class _Run:
         await asyncio.gather(*(self._answer_with(i, g) for i, g in enumerate(groups) if len(g)))
 
     def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, allocation: ErrorAllocation, certain_rows: int):
-        """Group sizes per model and the certified disagreeing rows of each group (stage 2)."""
+        """Group sizes per model and the certified disagreeing rows of each group (stage 2).
+
+        The LP works with rates; its shares are then checked with the stage-2 bounds, which hold
+        for a random group of that many items whatever rows it ends up holding, and the owed
+        rate is raised until the certified agreement reaches the target."""
         items, rows = len(rest), int(self.counts[rest].sum())
         largest = int(self.counts[rest].max())
         costs = self._planning_costs()
@@ -287,34 +291,13 @@ class _Run:
                 else:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
                                                                     largest, allocation.stage_two[i])
-            expected_rows = self.rows - float(np.sum(wrong))
-            shortfall = self.accuracy * self.rows - expected_rows
+            shortfall = self.accuracy * self.rows - (self.rows - float(np.sum(wrong)))
             if shortfall <= 0 or owed >= 1.0:
                 return sizes, wrong
             owed += (shortfall + 1) / rows
         sizes = np.zeros(len(self.models), dtype=np.int64)
         sizes[self.reference] = items
         return sizes, np.zeros(len(self.models))
-
-    def _repair(self, groups: list[np.ndarray], wrong: np.ndarray, to_reference: np.ndarray):
-        """Move the largest items from candidate groups to the reference until the certified
-        agreement reaches the target (only needed when items hold several rows)."""
-        groups = list(groups)
-        groups[self.reference] = np.concatenate([groups[self.reference], to_reference])
-        shortfall = self.accuracy * self.rows - self._certified_rows(groups, wrong)
-        if shortfall <= 0:
-            return groups, wrong
-        pooled = np.concatenate([g for i, g in enumerate(groups) if i != self.reference])
-        owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups) if i != self.reference])
-        by_size = np.argsort(-self.counts[pooled], kind="stable")
-        moved = by_size[:int(np.searchsorted(np.cumsum(self.counts[pooled][by_size]), shortfall)) + 1]
-        keep = np.ones(len(pooled), dtype=bool)
-        keep[moved] = False
-        for i in range(len(groups)):
-            if i != self.reference:
-                groups[i] = pooled[keep & (owner == i)]
-        groups[self.reference] = np.concatenate([groups[self.reference], pooled[moved]])
-        return groups, wrong
 
     def _certified_rows(self, groups: list[np.ndarray], wrong: np.ndarray) -> float:
         """Rows certain to agree: profiled and reference rows, plus each candidate group's rows
