@@ -134,6 +134,7 @@ SHAPES = {
     "empty input": "select id, SMART_LLM('p', review{o}) as s from reviews where 1 = 0",
     "quotes and unicode in the prompt": "select id, SMART_LLM('It''s \"quoted\" — ünïcode 🚀', review{o}) as s from reviews",
     "order by and limit in the select": "select id, SMART_LLM('p', review{o}) as s from reviews order by id desc limit 3",
+    "order by all with limit": "select id, SMART_LLM('p', review{o}) as s from reviews order by all limit 3",
     "in subquery": f"select id from reviews where product_id in (select product_id from products "
                    f"where SMART_LLM('Is this a book?', name{YES_NO}{{o}}) = 'yes')",
     "scalar subquery": "select id, (select SMART_LLM('Name?', max(name){o}) from products) as n from reviews",

@@ -233,8 +233,8 @@ class _Planner:
         order = scope.args.get("order")
         if not order and not _scans_one_table(scope):
             return
-        keys = [exp.Ordered(this=resolve_select_reference(o.this, scope).copy(), desc=o.args.get("desc"),
-                            nulls_first=o.args.get("nulls_first")) for o in (order.expressions if order else [])]
+        keys = [exp.Ordered(this=key.copy(), desc=o.args.get("desc"), nulls_first=o.args.get("nulls_first"))
+                for o in (order.expressions if order else []) for key in _order_keys(o.this, scope)]
         if any(self._uses_answers(k) for k in keys) or any(_has_window(k) for k in keys):
             return
         if keys:
@@ -242,6 +242,12 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _order_keys(key: exp.Expression, scope: exp.Select) -> list[exp.Expression]:
+    if isinstance(key, exp.Var) and key.name.upper() == "ALL":
+        return [e.unalias() for e in scope.expressions]
+    return [resolve_select_reference(key, scope)]
 
 
 def _read_together(parts: list[exp.Select]) -> str:
