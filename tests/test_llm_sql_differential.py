@@ -135,6 +135,17 @@ SHAPES = {
     "quotes and unicode in the prompt": "select id, SMART_LLM('It''s \"quoted\" — ünïcode 🚀', review{o}) as s from reviews",
     "order by and limit in the select": "select id, SMART_LLM('p', review{o}) as s from reviews order by id desc limit 3",
     "order by all with limit": "select id, SMART_LLM('p', review{o}) as s from reviews order by all limit 3",
+    "where on a select alias": "select id, upper(lang) as ul, SMART_LLM('p', review{o}) as s from reviews where ul = 'EN'",
+    "alias shadowing a column": "select id, trim(review) || '!' as review, SMART_LLM('p', review{o}) as s "
+                                "from reviews where review <> 'ok'",
+    "lateral alias in the text": "select id, coalesce(review, lang) as t, SMART_LLM('p', t{o}) as s from reviews",
+    "call over an earlier call's alias": "select id, SMART_LLM('a', review{o}) as x, SMART_LLM('b', x{o}) as y from reviews",
+    "having on an aggregate alias": "select product_id, count(*) as c, SMART_LLM('p', string_agg(review, '|' order by id){o}) as s "
+                                    "from reviews group by product_id having c > 2",
+    "where on a call's alias": f"select id, SMART_LLM('Urgent?', review{YES_NO}{{o}}) as urgent from reviews "
+                               f"where urgent = 'yes' and stars < 5",
+    "having on a call's alias": f"select product_id, SMART_LLM('Good?', string_agg(review, '|' order by id){YES_NO}{{o}}) as good "
+                                f"from reviews group by product_id having good = 'yes'",
     "in subquery": f"select id from reviews where product_id in (select product_id from products "
                    f"where SMART_LLM('Is this a book?', name{YES_NO}{{o}}) = 'yes')",
     "scalar subquery": "select id, (select SMART_LLM('Name?', max(name){o}) from products) as n from reviews",

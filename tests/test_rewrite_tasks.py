@@ -116,3 +116,16 @@ def test_union_branches_get_a_task_each(conn):
 def test_result_columns_cannot_capture_the_models_columns():
     result = plan("select SMART_LLM(prompt, text) from (select 'p' as prompt, 'x' as text)")
     assert "__smart_r.__smart_text = CAST(text AS TEXT)" in result.sql
+
+
+def test_a_filter_on_a_calls_alias_is_that_call_evaluated_in_the_filter(conn):
+    result = plan("select id, SMART_LLM('p', body) as s, upper(s) as loud from t where s = 'yes' and g = 2")
+    (task,) = result.tasks
+    assert task.calls == ("SMART_LLM call #1 (line 1, column 12)",)
+    assert inputs(conn, task) == conn.execute("select count(distinct body), count(*) from t where g = 2").fetchone()
+
+
+def test_qualified_names_are_not_read_as_a_calls_alias():
+    result = plan("select SMART_LLM('p', t.body) as body from t where t.body <> 'x'")
+    (task,) = result.tasks
+    assert "body <> 'x'" in task.input_sql.replace("t.body", "body")

@@ -55,25 +55,51 @@ def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
     if not mentions_smart_llm(sql):
         return RewrittenSQL(sql, ())
     tree = _parse(sql, path)
+    _inline_call_aliases(tree)
     calls = [node for node in tree.find_all(exp.Anonymous) if is_smart_llm(node)]
     if not calls:
         return RewrittenSQL(sql, ())
-    calls.sort(key=lambda c: c.meta.get("start", 0))
-    _set_positions(calls, sql, source)
-    sites = [_site(call, ordinal, config, path) for ordinal, call in enumerate(calls, start=1)]
+    written = sorted({call.meta.get("start", 0) for call in calls})
+    ordinals = {start: number for number, start in enumerate(written, start=1)}
+    _set_positions(calls, written, sql, source)
+    sites = [_site(call, ordinals[call.meta.get("start", 0)], config, path)
+             for call in sorted(calls, key=lambda c: c.meta.get("start", 0))]
     tasks = _Planner(table_prefix, path).plan(sites)
     return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks))
 
 
-def _set_positions(calls: list[exp.Anonymous], sql: str, source: str | None) -> None:
-    """Line and column (1-based, where the name starts) of each call, in `source` when possible."""
-    starts = [call.meta.get("start") for call in calls]
-    text = sql
+def _inline_call_aliases(tree: exp.Expression) -> None:
+    """A name that refers to the alias of a SMART_LLM expression in the same SELECT (from a later
+    SELECT expression, WHERE, GROUP BY, HAVING, ORDER BY or QUALIFY) becomes that expression: DuckDB
+    cannot read such an alias from the SELECT list once the call is a lookup, and a call named in a
+    filter must be evaluated where the filter is. Qualified names (t.x) are left alone."""
+    for select in list(tree.find_all(exp.Select)):
+        definitions: dict[str, exp.Expression] = {}
+        for expression in select.expressions:
+            _replace_names(expression, select, definitions)
+            if isinstance(expression, exp.Alias) and any(is_smart_llm(n) for n in expression.this.walk()):
+                definitions[expression.alias] = expression.this
+        for clause in ("where", "group", "having", "order", "qualify"):
+            if definitions and select.args.get(clause):
+                _replace_names(select.args[clause], select, definitions)
+
+
+def _replace_names(node: exp.Expression, select: exp.Select, definitions: dict[str, exp.Expression]) -> None:
+    for column in list(node.find_all(exp.Column)):
+        if not column.table and column.name in definitions and column.find_ancestor(exp.Select) is select:
+            column.replace(exp.paren(definitions[column.name].copy()))
+
+
+def _set_positions(calls: list[exp.Anonymous], written: list[int], sql: str, source: str | None) -> None:
+    """Line and column (1-based, where the name starts) of each call as written (a call copied in
+    for an alias keeps its original's), in `source` when it holds the same calls."""
+    text, where = sql, {start: start for start in written}
     if source is not None:
         in_source = [match.start() for match in MENTION.finditer(source)]
-        if len(in_source) == len(calls):
-            starts, text = in_source, source
-    for call, start in zip(calls, starts):
+        if len(in_source) == len(written):
+            text, where = source, dict(zip(written, in_source))
+    for call in calls:
+        start = where.get(call.meta.get("start", 0))
         if start is not None:
             call.meta["line"] = text.count("\n", 0, start) + 1
             call.meta["col"] = start - text.rfind("\n", 0, start)
@@ -135,7 +161,7 @@ class _Planner:
                 return False
             index = self._place(site, query)
         else:
-            self._update(index, calls=(*self.tasks[index].calls, call_position(site.call, site.ordinal)))
+            self._update(index, calls=_with_call(self.tasks[index].calls, site))
         site.call.replace(_lookup(self.tasks[index].table, site.call))
         return True
 
@@ -151,7 +177,7 @@ class _Planner:
             self.parts[index].append(query)
             task = self.tasks[index]
             self._update(index, input_sql=_read_together(self.parts[index]),
-                         calls=(*task.calls, call_position(site.call, site.ordinal)),
+                         calls=_with_call(task.calls, site),
                          depends_on=tuple(dict.fromkeys((*task.depends_on, *depends_on))))
         else:
             index = len(self.tasks)
@@ -200,6 +226,7 @@ class _Planner:
             if having:
                 query.having(*having, copy=False)
         self._carry_limit(site, query)
+        _carry_aliases(query, scope)
 
         wrapper = (exp.select(exp.column("__prompt").as_("prompt"), exp.column("__text").as_("text"),
                               exp.Count(this=exp.Star()).as_("n"))
@@ -242,6 +269,21 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _with_call(calls: tuple[str, ...], site: CallSite) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*calls, call_position(site.call, site.ordinal))))
+
+
+def _carry_aliases(query: exp.Select, scope: exp.Select) -> None:
+    """DuckDB lets WHERE, GROUP BY, HAVING, ORDER BY and later SELECT expressions name a SELECT
+    alias; the input query keeps the definitions its clauses name, so that each name binds as it
+    does in the model."""
+    aliases = {e.alias: e for e in scope.expressions if isinstance(e, exp.Alias)}
+    named = {c.name for c in query.find_all(exp.Column) if not c.table and c.find_ancestor(exp.Select) is query}
+    carried = [aliases[name].copy() for name in aliases if name in named]
+    if carried:
+        query.set("expressions", [*carried, *query.expressions])
 
 
 def _order_keys(key: exp.Expression, scope: exp.Select) -> list[exp.Expression]:
