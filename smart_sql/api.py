@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -52,8 +53,17 @@ def run(conn: duckdb.DuckDBPyConnection, query: str, llm: Mapping[str, Any] | LL
     return SqlResult(conn.sql(rewritten.sql), rewritten.sql, reports, simulated)
 
 
+class SimulatedAnswersWarning(UserWarning):
+    """The SMART_LLM columns hold answers of the simulated provider, not of a real model."""
+
+
 def sql(conn: duckdb.DuckDBPyConnection, query: str, llm: Mapping[str, Any] | LLMConfig | None = None, *,
         cache_path: str | Path | None = None, use_cache: bool = True,
         provider: Provider | None = None) -> duckdb.DuckDBPyRelation:
-    """The query's result as a DuckDB relation, its SMART_LLM columns filled (see `run`)."""
-    return run(conn, query, llm, cache_path=cache_path, use_cache=use_cache, provider=provider).relation
+    """The query's result as a DuckDB relation, its SMART_LLM columns filled (see `run`). Answers
+    from the simulated provider come with a SimulatedAnswersWarning."""
+    result = run(conn, query, llm, cache_path=cache_path, use_cache=use_cache, provider=provider)
+    if result.simulated:
+        warnings.warn("SMART_LLM answers come from the simulated provider, not from a real model",
+                      SimulatedAnswersWarning, stacklevel=2)
+    return result.relation

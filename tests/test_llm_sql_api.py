@@ -9,6 +9,8 @@ import smart_sql
 from smart_sql import api
 from smart_sql.errors import LLMError, ModelError
 
+pytestmark = pytest.mark.filterwarnings("ignore::smart_sql.api.SimulatedAnswersWarning")
+
 
 @pytest.fixture
 def conn():
@@ -20,8 +22,9 @@ def conn():
 
 
 def test_sql_returns_a_relation_with_the_column_filled(conn):
-    relation = smart_sql.sql(conn, "select id, SMART_LLM('Is it a chore?', body, labels => ['yes', 'no']) as chore "
-                                   "from notes order by id", llm={"provider": "simulated"})
+    with pytest.warns(api.SimulatedAnswersWarning, match="simulated provider, not from a real model"):
+        relation = smart_sql.sql(conn, "select id, SMART_LLM('Is it a chore?', body, labels => ['yes', 'no']) "
+                                       "as chore from notes order by id", llm={"provider": "simulated"})
     assert isinstance(relation, duckdb.DuckDBPyRelation)
     rows = relation.fetchall()
     assert [r[0] for r in rows] == [1, 2, 3, 4]
