@@ -1,0 +1,42 @@
+"""SMART_LLM end to end through the openai provider, over real HTTP to the local server."""
+
+import duckdb
+import pytest
+
+from smart_sql import api
+from smart_sql.llm.config import parse_llm_config
+from smart_sql.llm.local_server import LocalLLMServer
+from smart_sql.llm.simulated import Simulator
+
+API_KEY = "sk-local-0123456789abcdefSECRET"
+SIMULATOR = Simulator("sim-large", {"sim-small": 0.8})
+LABELS = ["urgent", "normal"]
+
+
+@pytest.fixture
+def server():
+    with LocalLLMServer(SIMULATOR, api_key=API_KEY) as running:
+        yield running
+
+
+def test_exact_column_over_http_matches_the_reference_and_sends_each_input_once(server):
+    config = parse_llm_config({
+        "provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+        "timeout_seconds": 5,
+        "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True},
+                   {"name": "sim-small", "input_price_per_1m": 1, "output_price_per_1m": 2}]})
+    conn = duckdb.connect()
+    conn.execute("create table tickets as select i as id, case when i % 9 = 0 then null "
+                 "else 'ticket ' || (i % 25) end as body from range(120) r(i)")
+    result = api.run(conn, "select id, body, SMART_LLM('Urgent or normal?', body, labels => ['urgent', 'normal'], "
+                           "accuracy => 1.0) as kind from tickets", config)
+
+    assert result.simulated is False
+    rows = result.relation.fetchall()
+    assert len(rows) == 120
+    for _, body, kind in rows:
+        assert kind == (None if body is None else SIMULATOR.reference_answer("Urgent or normal?", body, LABELS))
+    distinct = conn.execute("select count(distinct body) from tickets").fetchone()[0]
+    assert server.log.by_model == {"sim-large": distinct}
+    assert set(server.log.attempts.values()) == {1}
+    assert API_KEY not in result.rewritten_sql + repr([r.to_dict() for r in result.reports])
