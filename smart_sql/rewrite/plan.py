@@ -3,7 +3,8 @@
 A call's task reads the distinct (prompt, text) pairs, with their row counts, from exactly the
 rows that reach the call: its SELECT's FROM and joins with the non-LLM filters applied first.
 The call site becomes a scalar subquery into the task's result table, which DuckDB turns into a
-hash join. Calls whose input depends on another call's answers come after it in the task list.
+hash join. Calls whose input depends on another call's answers come after it in the task list;
+the same call written in several places of the statement shares one task.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from ..llm.config import LLMConfig
 from . import ANSWER, MENTION, PROMPT, TEXT, mentions_smart_llm
 from .options import CallErrors, CallOptions, call_position, is_smart_llm, parse_options, split_arguments
 from .sites import CallSite, aggregates, group_keys, locate, resolve_select_reference
-
 
 
 @dataclass(frozen=True)
