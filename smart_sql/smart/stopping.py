@@ -65,6 +65,11 @@ class Setting:
     remaining: Callable[[int], Remaining]
     single: bool = False
 
+    @property
+    def population(self) -> int:
+        """Rows the bounds are about: every row outside the pilot."""
+        return self.total_rows - self.pilot
+
 
 @dataclass(frozen=True)
 class StopDecision:
@@ -87,12 +92,25 @@ def owed_rate(accuracy: float, total_rows: int, left: Remaining) -> float:
     return (accuracy * total_rows - left.profiled_rows) / left.rows
 
 
-def finishing_cost(setting: Setting, draws: int, bounds, certified_disagreeing) -> np.ndarray:
-    """Cost of answering every item left after `draws` with the cheapest certified mix."""
-    left = setting.remaining(draws)
-    rates = remaining_agreement(bounds, certified_disagreeing, left.rows, setting.reference)
-    return left.items * mix_cost(setting.costs, rates, owed_rate(setting.accuracy, setting.total_rows, left),
-                                 reference=setting.reference, single=setting.single)
+def finishing_cost(setting: Setting, draws, bounds, certified_disagreeing) -> np.ndarray:
+    """Cost of answering every item left after `draws` with the cheapest certified mix.
+
+    `draws` is one checkpoint, or an array of them matching the leading axes of `bounds`
+    (bounds and disagreements have the models on their last axis)."""
+    bounds = np.asarray(bounds, dtype=float)
+    draws = np.asarray(draws)
+    left = [setting.remaining(int(d)) for d in draws.ravel()]
+    shape = draws.shape + (1,) * (bounds.ndim - 1 - draws.ndim)
+
+    def per_checkpoint(value) -> np.ndarray:
+        return np.array([value(r) for r in left]).reshape(shape)
+
+    rows = per_checkpoint(lambda r: max(r.rows, 1.0))
+    owed = per_checkpoint(lambda r: owed_rate(setting.accuracy, setting.total_rows, r))
+    rates = 1 - np.clip((bounds - certified_disagreeing) / rows[..., None], 0, 1)
+    rates[..., setting.reference] = 1.0
+    cost = mix_cost(setting.costs, rates, owed, reference=setting.reference, single=setting.single)
+    return per_checkpoint(lambda r: r.items) * cost
 
 
 def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, future_errors: np.ndarray,
@@ -104,24 +122,23 @@ def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, futu
     if not state.open.any() or len(future_draws) == 0:
         return StopDecision(False, cost_now, float("inf"))
     open_models = np.flatnonzero(state.open)
+    draws = np.asarray(future_draws[:LOOKAHEAD_CHECKPOINTS], dtype=np.int64)
+    errors = np.asarray(future_errors[:LOOKAHEAD_CHECKPOINTS])[:, open_models][:, None, :]
+    looks = len(draws)
     rates = rng.beta(1 + state.agreeing[open_models], 1 + state.disagreeing[open_models],
                      size=(POSTERIOR_SAMPLES, len(open_models)))
-    per_profiled_item = setting.costs[setting.reference] + setting.costs[open_models].sum()
+    certified_draws = (draws - setting.pilot)[:, None, None]
+    extra = np.maximum(draws - max(state.draws, setting.pilot), 0)[:, None, None]
+    disagreeing = np.tile(state.certified_disagreeing.astype(float), (looks, POSTERIOR_SAMPLES, 1))
+    bounds = np.tile(state.disagreement_bounds.astype(float), (looks, POSTERIOR_SAMPLES, 1))
+    disagreeing[:, :, open_models] += rng.binomial(extra, 1 - rates)
+    fresh = setting.population * approximate_upper_rate(certified_draws, disagreeing[:, :, open_models], errors)
+    bounds[:, :, open_models] = np.where(certified_draws > 0, fresh, bounds[:, :, open_models])
+    finish = finishing_cost(setting, draws, bounds, disagreeing).mean(axis=1)
     items_now = setting.remaining(state.draws).items
-    population = setting.total_rows - setting.pilot
-    best_future = float("inf")
-    for draws, errors in zip(future_draws[:LOOKAHEAD_CHECKPOINTS], future_errors[:LOOKAHEAD_CHECKPOINTS]):
-        certified_draws = int(draws) - setting.pilot
-        disagreeing = np.tile(state.certified_disagreeing.astype(float), (POSTERIOR_SAMPLES, 1))
-        bounds = np.tile(state.disagreement_bounds.astype(float), (POSTERIOR_SAMPLES, 1))
-        if certified_draws > 0:
-            extra = int(draws) - max(state.draws, setting.pilot)
-            disagreeing[:, open_models] += rng.binomial(extra, 1 - rates)
-            bounds[:, open_models] = population * approximate_upper_rate(
-                certified_draws, disagreeing[:, open_models], errors[open_models])
-        finish = finishing_cost(setting, int(draws), bounds, disagreeing)
-        profiling = (items_now - setting.remaining(int(draws)).items) * per_profiled_item
-        best_future = min(best_future, profiling + float(finish.mean()))
+    per_profiled_item = setting.costs[setting.reference] + setting.costs[open_models].sum()
+    profiling = np.array([items_now - setting.remaining(int(d)).items for d in draws]) * per_profiled_item
+    best_future = float(np.min(profiling + finish))
     return StopDecision(best_future < cost_now, cost_now, best_future)
 
 
