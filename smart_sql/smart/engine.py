@@ -176,19 +176,16 @@ class _Run:
             draws = self.current_draws = target
             setting = replace(setting, costs=self._planning_costs())
             if position == 0:
-                weights = plan_allocation(setting, agreeing, disagreeing, candidates, schedule[1:], error * (1 - STAGE_TWO_SHARE),
-                                          self.plan_rng)
+                weights = plan_allocation(setting, agreeing, disagreeing, candidates, schedule[1:],
+                                          error * (1 - STAGE_TWO_SHARE), self.plan_rng)
                 allocation = ErrorAllocation.planned(error, weights)
                 errors[1:] = allocation.stage_one.T
-                highest = approximate_upper_rate(draws, agreeing[opened], nominal)
-                lowest = np.zeros(len(opened))
+                highest_rate[opened] = approximate_upper_rate(draws, agreeing[opened], nominal)
             else:
                 level = allocation.stage_one[opened, position - 1]
                 upper[opened] = disagreement_upper_bound(population, draws - pilot, certified[opened], level)
                 agreeing_after_pilot = draws - pilot - certified[opened]
-                highest = approximate_upper_rate(draws - pilot, agreeing_after_pilot, level)
-                lowest = 1 - upper[opened] / population
-            highest_rate[opened] = highest
+                highest_rate[opened] = approximate_upper_rate(draws - pilot, agreeing_after_pilot, level)
             self._update_decisions(opened, highest_rate, upper - certified, decision, is_open)
             self._emit("profiling", draws, self.rows,
                        f"profiled {int(self.profiled.sum())} items; still profiling: "
@@ -287,7 +284,8 @@ class _Run:
                 if i == self.reference:
                     continue
                 if largest == 1:
-                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), allocation.stage_two[i])
+                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]),
+                                                           allocation.stage_two[i])
                 else:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
                                                                     largest, allocation.stage_two[i])
