@@ -180,27 +180,24 @@ def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarr
                  levels: np.ndarray) -> np.ndarray:
     """For each (candidate, checkpoint): the money its bound saves, summed over the posterior
     scenarios in which stopping at that checkpoint is cheapest."""
-    population = setting.total_rows - setting.pilot
+    population = setting.population
     per_profiled_item = setting.costs[setting.reference] + setting.costs[candidates].sum()
     items_at_pilot = setting.remaining(setting.pilot).items
-    totals, all_bounds = [], []
-    for j, draws in enumerate(checkpoints):
-        bounds = np.full(seen[j].shape, float(population))
-        bounds[:, candidates] = population * approximate_upper_rate(
-            int(draws) - setting.pilot, seen[j][:, candidates], levels[candidates, j])
-        profiling = (items_at_pilot - setting.remaining(int(draws)).items) * per_profiled_item
-        totals.append(profiling + finishing_cost(setting, int(draws), bounds, seen[j]))
-        all_bounds.append(bounds)
-    best = np.argmin(np.array(totals), axis=0)
+    seen = np.stack(seen)
+    bounds = np.full(seen.shape, float(population))
+    bounds[:, :, candidates] = population * approximate_upper_rate(
+        (checkpoints - setting.pilot)[:, None, None], seen[:, :, candidates], levels[candidates].T[:, None, :])
+    profiling = np.array([items_at_pilot - setting.remaining(int(d)).items for d in checkpoints]) * per_profiled_item
+    best = np.argmin(profiling[:, None] + finishing_cost(setting, checkpoints, bounds, seen), axis=0)
     usage = np.zeros_like(levels, dtype=float)
-    for j, bounds in enumerate(all_bounds):
+    models = np.flatnonzero(candidates)
+    for j, draws in enumerate(checkpoints):
         chosen = best == j
         if not chosen.any():
             continue
-        cost = finishing_cost(setting, int(checkpoints[j]), bounds[chosen], seen[j][chosen])
-        for i in np.flatnonzero(candidates):
-            without = bounds[chosen].copy()
-            without[:, i] = population
-            worse = finishing_cost(setting, int(checkpoints[j]), without, seen[j][chosen])
-            usage[i, j] += np.sum(worse - cost)
+        cost = finishing_cost(setting, int(draws), bounds[j, chosen], seen[j, chosen])
+        without = np.repeat(bounds[j, chosen][None], len(models), axis=0)
+        without[np.arange(len(models)), :, models] = population
+        worse = finishing_cost(setting, int(draws), without, seen[j, chosen])
+        usage[models, j] += (worse - cost).sum(axis=1)
     return usage
