@@ -70,11 +70,12 @@ def _parse_vars(text: str | None) -> dict:
     return value
 
 
-def sql_transform_for(project, reporter):
+def sql_transform_for(project, reporter, use_cache=True):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
     from .llm_sql import LLMRunner
 
-    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, progress=reporter.info)
+    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
+                     progress=reporter.info)
 
 
 def compile_hook_for(project, explain=False):
@@ -96,8 +97,10 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     @_selection_options
     @click.option("--full-refresh", is_flag=True, default=False,
                   help="Rebuild incremental models from scratch.", hidden=not refresh)
+    @click.option("--no-cache", is_flag=True, default=False, hidden=not refresh,
+                  help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
     @_handles_errors
-    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh):
+    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
         from .execute import build
         from .report import Reporter
 
@@ -105,7 +108,8 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
         reporter = Reporter()
         debug = debug or click.get_current_context().find_root().params.get("debug")
         results = build(project, select, exclude, full_refresh=full_refresh,
-                        sql_transform=sql_transform_for(project, reporter), reporter=reporter,
+                        sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
+                        reporter=reporter,
                         resource_types=resource_types, command=name, debug=debug)
         sys.exit(results.exit_code)
 

@@ -54,6 +54,17 @@ def test_rebuild_answers_from_the_cache_at_no_cost(make_project, cli):
     assert sum(u["cached_calls"] for u in second["usage"].values()) == sum(u["calls"] for u in second["usage"].values()) > 0
 
 
+def test_no_cache_pays_again_and_leaves_the_cache_alone(make_project, cli):
+    root = project(make_project)
+    assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
+    assert not (root / "target" / "llm_cache.duckdb").exists()
+    assert cli("build", "--project-dir", root).exit_code == 0
+    assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
+    account = llm_extras(root)["tasks"][0]["account"]
+    assert account["total_cost"] > 0
+    assert sum(u["cached_calls"] for u in account["usage"].values()) == 0
+
+
 def test_incremental_run_sends_only_the_new_rows(make_project, cli, query):
     root = project(make_project, "incremental", INCREMENTAL_FILTER)
     assert cli("build", "--project-dir", root).exit_code == 0
