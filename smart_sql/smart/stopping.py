@@ -188,12 +188,16 @@ def _bound_usage(setting: Setting, candidates: np.ndarray, checkpoints: np.ndarr
     bounds[:, :, candidates] = population * approximate_upper_rate(
         (checkpoints - setting.pilot)[:, None, None], seen[:, :, candidates], levels[candidates].T[:, None, :])
     profiling = np.array([items_at_pilot - setting.remaining(int(d)).items for d in checkpoints]) * per_profiled_item
-    cost = finishing_cost(setting, checkpoints, bounds, seen)
-    cheapest = np.argmin(profiling[:, None] + cost, axis=0) == np.arange(len(checkpoints))[:, None]
-    models = np.flatnonzero(candidates)
-    without = np.repeat(bounds[None], len(models), axis=0)
-    without[np.arange(len(models)), :, :, models] = population
-    worse = finishing_cost(setting, checkpoints[None, :], without, seen)
+    best = np.argmin(profiling[:, None] + finishing_cost(setting, checkpoints, bounds, seen), axis=0)
     usage = np.zeros_like(levels, dtype=float)
-    usage[models] = ((worse - cost) * cheapest).sum(axis=2)
+    models = np.flatnonzero(candidates)
+    for j, draws in enumerate(checkpoints):
+        chosen = best == j
+        if not chosen.any():
+            continue
+        cost = finishing_cost(setting, int(draws), bounds[j, chosen], seen[j, chosen])
+        without = np.repeat(bounds[j, chosen][None], len(models), axis=0)
+        without[np.arange(len(models)), :, models] = population
+        worse = finishing_cost(setting, int(draws), without, seen[j, chosen])
+        usage[models, j] += (worse - cost).sum(axis=1)
     return usage
