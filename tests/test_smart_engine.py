@@ -73,6 +73,9 @@ def test_the_account_adds_up():
     for name in ("small", "tiny"):
         assert account.usage[name].calls == result.models.count(name) + decision(result, name).profiled_rows
     assert account.total_cost == pytest.approx(sum(u.cost for u in account.usage.values()))
+    profiled_calls = {name: account.items_profiled if name == "big" else decision(result, name).profiled_rows
+                      for name in per_item}
+    assert account.profiling_cost == pytest.approx(sum(per_item[n] * calls for n, calls in profiled_calls.items()))
     assert account.reference_only_cost == pytest.approx(items * per_item["big"])
     assert account.savings == pytest.approx(account.reference_only_cost / account.total_cost)
     assert sum(account.mix_shares.values()) == pytest.approx(1.0)

@@ -33,6 +33,8 @@ class SmartAccount:
     rows: int
     items_profiled: int = 0
     rows_profiled: int = 0
+    profiling_cost: float = 0.0
+    """What the calls made while profiling (pilot included) cost; the rest of total_cost is the mix."""
     usage: dict[str, ModelUsage] = field(default_factory=dict)
     reference_model: str = ""
     reference_only_cost: float = 0.0

@@ -192,6 +192,7 @@ class _Run:
                        f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}")
         self.account.items_profiled = int(self.profiled.sum())
         self.account.rows_profiled = int(self.counts[self.profiled].sum())
+        self.account.profiling_cost = self.account.total_cost
         self.account.candidates = [
             CandidateDecision(self.models[i].name, decision[i], int(last_draws[i]), int(agreeing[i]),
                               float(1 - upper[i] / max(population, 1)), float(highest_rate[i]))
