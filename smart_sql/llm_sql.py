@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -87,7 +88,8 @@ class LLMRunner:
     """
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
-                 provider: Provider | None = None, progress: Callable[[str], None] | None = None):
+                 provider: Provider | None = None, progress: Callable[[str], None] | None = None,
+                 progress_every: float = 10.0):
         self.config = config
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
@@ -101,6 +103,8 @@ class LLMRunner:
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
         self.progress = progress
+        self.progress_every = progress_every
+        """Seconds between two lines saying how many answers of a long batch have arrived."""
         """Receives a line when a task starts and when SMART enters a new phase."""
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
@@ -205,7 +209,7 @@ class LLMRunner:
 
         async def answer(model: str, indices: Sequence[int]):
             return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
-                                            for i in indices])
+                                            for i in indices], on_response=self._counter(task, model, len(indices)))
 
         result = await run_smart(counts, self._ladder(task), answer,
                                  accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
@@ -217,6 +221,21 @@ class LLMRunner:
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:
             self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
+
+    def _counter(self, task: LLMTask, model: str, total: int):
+        """An on_response callback that says how far a batch has come, at most every `progress_every` s."""
+        if self.progress is None:
+            return None
+        done, last = 0, time.monotonic()
+
+        def count(index, response) -> None:
+            nonlocal done, last
+            done += 1
+            now = time.monotonic()
+            if now - last >= self.progress_every and done < total:
+                last = now
+                self._say(task, f"{model}: {done:,} of {total:,} answers")
+        return count
 
     def _phases(self, task: LLMTask):
         """A SMART progress callback passing on the first message of each phase."""

@@ -86,3 +86,21 @@ def test_an_input_query_that_cannot_run_is_explained(conn):
     with pytest.raises(ModelError, match=r"SMART_LLM call #1 \(line 1, column 16\): the input query failed: .*outer_note"):
         smart_sql.sql(conn, "select (select SMART_LLM('p', body || outer_note) from notes) "
                             "from (select 'x' as outer_note)")
+
+
+def test_long_batches_say_how_many_answers_have_arrived(conn):
+    from smart_sql.llm.config import parse_llm_config
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    config = parse_llm_config({"provider": "simulated", "cache": False})
+    conn.execute("create table docs as select 'text ' || i as body from range(50) r(i)")
+    lines = []
+    runner = LLMRunner(config, progress=lines.append, progress_every=0)
+    try:
+        runner.run_tasks(conn, rewrite_sql("select SMART_LLM('Topic?', body, method => 'reference') as t from docs",
+                                           config))
+    finally:
+        runner.close()
+    counts = [line.split(": ", 1)[1] for line in lines if line.endswith(" of 50 answers")]
+    assert counts == [f"sim-large: {done} of 50 answers" for done in range(1, 50)]
