@@ -124,7 +124,8 @@ class LLMRunner:
             raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
         try:
-            self.reports[name] = self.run_tasks(conn, rewritten, path=path)
+            self.reports[name] = []
+            self.run_tasks(conn, rewritten, path=path, reports=self.reports[name])
         finally:
             self.close_provider()
         return rewritten.sql
@@ -138,12 +139,13 @@ class LLMRunner:
                 "summary": summary_line(reports, bool(self.simulated))}
 
     def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
-                  path: str | Path | None = None) -> list[TaskReport]:
-        """Fill the result table of every task, in order."""
+                  path: str | Path | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
+        """Fill the result table of every task, in order, appending each finished task's report to
+        `reports` (so a model that fails in a later task still accounts for the earlier ones)."""
+        reports = [] if reports is None else reports
         if not rewritten.tasks:
-            return []
+            return reports
         self._register(conn)
-        reports = []
         for task in rewritten.tasks:
             report = TaskReport(task)
             self._running[task.id] = (task, report)

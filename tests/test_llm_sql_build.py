@@ -104,3 +104,16 @@ def test_a_bad_option_fails_the_model_naming_file_line_and_rule(make_project, cl
     result = cli("build", "--project-dir", root)
     assert result.exit_code == 1
     assert "review_moods.sql:2: SMART_LLM call #1 (line 2, column 8): `accuracy` must be in (0, 1]" in result.output
+
+
+def test_a_model_failing_in_a_later_task_still_accounts_for_the_answers_it_paid(make_project, cli):
+    root = make_project({"seeds/reviews.csv": REVIEWS_CSV, "models/review_moods.sql": """\
+        select review_id,
+               SMART_LLM('Is the customer happy?', body) as happy,
+               SMART_LLM('Topic?', error('no topic column yet')) as topic
+        from {{ ref('reviews') }}
+    """})
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1 and "no topic column yet" in result.output
+    (task,) = llm_extras(root)["tasks"]
+    assert task["id"] == "t1" and task["account"]["total_cost"] > 0
