@@ -31,6 +31,8 @@ SIZES = (300, 3_000, 30_000)
 CONFIDENCES = (0.90, 0.95)
 LADDER = [ModelSpec("reference", 30.0, 60.0, reference=True), ModelSpec("cheap", 1.0, 2.0),
           ModelSpec("useless", 0.4, 0.4)]
+CHUNK_TRIALS = 50
+"""Trials per job: small enough that both workers stay busy to the end."""
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,50 @@ class Setting:
                 SimulatedModel("useless", 0.0, 100, 1)]
 
 
-def run_setting(setting: Setting, trials: int, seed: int) -> dict:
-    async def trial_outcomes():
+@dataclass
+class Tally:
+    """Outcomes of some trials of one setting."""
+
+    trials: int = 0
+    failures: int = 0
+    cost_share: float = 0.0
+    profiled_items: float = 0.0
+    seconds: float = 0.0
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.trials + other.trials, self.failures + other.failures, self.cost_share + other.cost_share,
+                     self.profiled_items + other.profiled_items, self.seconds + other.seconds)
+
+
+def run_trials(setting: Setting, seeds: range) -> Tally:
+    async def outcomes() -> Tally:
         counts = np.ones(setting.rows, dtype=np.int64)
-        failures, costs, profiled = 0, [], []
-        for trial in range(trials):
-            answers = SimulatedAnswers(setting.simulated_models(), setting.rows, seed=seed + trial)
+        tally = Tally()
+        for seed in seeds:
+            answers = SimulatedAnswers(setting.simulated_models(), setting.rows, seed=seed)
             result = await run_smart(counts, LADDER, answers, accuracy=ACCURACY, confidence=setting.confidence,
-                                     seed=seed + trial)
-            failures += answers.realized_agreement(result.answers) < ACCURACY
-            costs.append(result.account.total_cost / result.account.reference_only_cost)
-            profiled.append(result.account.items_profiled)
-        return failures, float(np.mean(costs)), float(np.mean(profiled))
+                                     seed=seed)
+            tally += Tally(1, int(answers.realized_agreement(result.answers) < ACCURACY),
+                           result.account.total_cost / result.account.reference_only_cost,
+                           result.account.items_profiled)
+        return tally
 
     started = time.perf_counter()
-    failures, cost_share, profiled = asyncio.run(trial_outcomes())
+    tally = asyncio.run(outcomes())
+    tally.seconds = time.perf_counter() - started
+    return tally
+
+
+def summary(setting: Setting, tally: Tally) -> dict:
     allowed = round(1 - setting.confidence, 10)
-    return {"setting": setting.name, "trials": trials, "failure_rate": failures / trials, "allowed": allowed,
-            "limit": sampling_limit(allowed, trials), "cost_vs_reference": round(cost_share, 4),
-            "mean_profiled_items": profiled, "seconds": round(time.perf_counter() - started, 1)}
+    return {"setting": setting.name, "trials": tally.trials, "failure_rate": tally.failures / tally.trials,
+            "allowed": allowed, "limit": sampling_limit(allowed, tally.trials),
+            "cost_vs_reference": round(tally.cost_share / tally.trials, 4),
+            "mean_profiled_items": tally.profiled_items / tally.trials, "seconds": round(tally.seconds, 1)}
+
+
+def chunks(trials: int, seed: int, size: int) -> list[range]:
+    return [range(start, min(start + size, seed + trials)) for start in range(seed, seed + trials, size)]
 
 
 def sampling_limit(allowed: float, trials: int) -> float:
@@ -86,13 +113,15 @@ def main() -> None:
     args = parser.parse_args()
     settings = [Setting(rows, confidence, position) for confidence in CONFIDENCES for rows in SIZES
                 for position in OFFSETS]
+    seeds = chunks(args.trials, args.seed, CHUNK_TRIALS)
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = pool.map(run_setting, settings, [args.trials] * len(settings), [args.seed] * len(settings))
+        jobs = [[pool.submit(run_trials, setting, part) for part in seeds] for setting in settings]
         if not args.json:
             print(f"simulated; target accuracy {ACCURACY}")
             print(f"{'setting':<58} {'trials':>6} {'failures':>8} {'allowed':>7} {'limit':>6} {'cost/ref':>8} "
                   f"{'profiled':>8}  ok")
-        for row in rows:
+        for setting, parts in zip(settings, jobs):
+            row = summary(setting, sum((part.result() for part in parts), Tally()))
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
@@ -100,7 +129,6 @@ def main() -> None:
                 print(f"{row['setting']:<58} {row['trials']:>6} {row['failure_rate']:>8.3f} {row['allowed']:>7.2f} "
                       f"{row['limit']:>6.3f} {row['cost_vs_reference']:>8.3f} {row['mean_profiled_items']:>8.0f}"
                       f"  {ok}", flush=True)
-
 
 if __name__ == "__main__":
     main()
