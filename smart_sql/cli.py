@@ -49,6 +49,9 @@ def _handles_errors(command):
                 traceback.print_exc()
             click.secho(f"Error: {error}", fg="red", err=True)
             sys.exit(error.exit_code if isinstance(error, SmartSqlError) else ConfigError.exit_code)
+        except KeyboardInterrupt:
+            click.secho("Interrupted.", fg="red", err=True)
+            sys.exit(130)
     return wrapper
 
 

@@ -71,17 +71,24 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     with connect(project) as conn:
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
-        for index, uid in enumerate(order, start=1):
-            node = graph.nodes[uid]
-            if uid in upstream_failure:
-                result = _skipped(node, upstream_failure[uid], project.root)
-            else:
-                result = runner.run(node)
-            if result.status in FAILED:
-                for descendant in graph.descendants(uid):
-                    upstream_failure.setdefault(descendant, node.name)
-            results.results.append(result)
-            reporter.node_finished(index, len(order), result)
+        try:
+            for index, uid in enumerate(order, start=1):
+                node = graph.nodes[uid]
+                if uid in upstream_failure:
+                    result = _skipped(node, upstream_failure[uid], project.root)
+                else:
+                    result = runner.run(node)
+                if result.status in FAILED:
+                    for descendant in graph.descendants(uid):
+                        upstream_failure.setdefault(descendant, node.name)
+                results.results.append(result)
+                reporter.node_finished(index, len(order), result)
+        except KeyboardInterrupt:
+            results.elapsed_time = time.perf_counter() - started
+            write_run_results(project, results)
+            reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
+                          f"what finished is in {project.display(project.target_path / 'run_results.json')}")
+            raise
     results.elapsed_time = time.perf_counter() - started
     write_run_results(project, results)
     reporter.summary(results)

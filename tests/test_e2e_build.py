@@ -364,3 +364,27 @@ def test_tests_on_sources_and_the_source_selector(make_project, cli, query):
     assert result.exit_code == 1
     assert "FAIL accepted_values_shop_orders_status" in result.output
     assert "accepted_values on shop.orders.status: 1 failing row" in result.output
+
+
+def test_an_interrupted_build_records_what_finished_and_exits_130(make_project, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from smart_sql import cli as cli_module
+    from smart_sql.execute import identity_transform
+
+    root = make_project({"models/first.sql": "select 1 as x",
+                         "models/second.sql": "select x from {{ ref('first') }}"})
+
+    def interrupt_at_second(node, sql, conn):
+        if node.name == "second":
+            raise KeyboardInterrupt
+        return identity_transform(node, sql, conn)
+
+    monkeypatch.setattr(cli_module, "sql_transform_for", lambda *args, **kwargs: interrupt_at_second)
+    result = CliRunner().invoke(cli_module.main, ["build", "--project-dir", str(root)])
+    assert result.exit_code == 130
+    assert "Interrupted after 1 of 2 nodes" in result.output
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert [(r["name"], r["status"]) for r in results] == [("first", "success")]
