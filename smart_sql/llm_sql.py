@@ -170,6 +170,8 @@ class LLMRunner:
             conn.execute(statement, [task.id])
         except duckdb.Error as error:
             calls, failure = ", ".join(task.calls), self._failure
+            if isinstance(failure, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             if isinstance(failure, SmartSqlError):
                 raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
             if failure is not None:

@@ -104,3 +104,15 @@ def test_long_batches_say_how_many_answers_have_arrived(conn):
         runner.close()
     counts = [line.split(": ", 1)[1] for line in lines if line.endswith(" of 50 answers")]
     assert counts == [f"sim-large: {done} of 50 answers" for done in range(1, 50)]
+
+
+def test_ctrl_c_while_answering_stops_the_run_instead_of_failing_one_model(conn, monkeypatch):
+    from smart_sql import llm_sql
+
+    def interrupted(self, coroutine):
+        coroutine.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(llm_sql._LoopThread, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        smart_sql.sql(conn, "select SMART_LLM('Summarize', body) as s from notes")
