@@ -200,18 +200,28 @@ def debug_command(project_dir, profiles_dir, target, vars_text, debug):
 @_common_options
 @_handles_errors
 def clean_command(project_dir, profiles_dir, target, vars_text, debug):
-    """Delete the target folder (compiled SQL, artifacts, the dev database if it lives there)."""
-    from .project import read_project_config
+    """Empty the target folder (compiled SQL, artifacts, the dev database if it lives there), keeping
+    the LLM response cache: answers already paid for stay free (`smart-sql cache clear` empties it)."""
+    from .project import DEFAULT_LLM_CACHE, read_project_config
 
     root = Path(project_dir).resolve()
     target_path = root / read_project_config(root).target_path
     if target_path.resolve() == root or root not in target_path.resolve().parents:
         raise ConfigError(f"refusing to delete {target_path}: target-path must be a folder inside the project")
-    if target_path.exists():
-        shutil.rmtree(target_path)
-        click.echo(f"removed {target_path}")
-    else:
+    if not target_path.exists():
         click.echo(f"nothing to clean ({target_path} does not exist)")
+        return
+    cache = [path for path in target_path.iterdir() if path.name.startswith(DEFAULT_LLM_CACHE)]
+    for path in target_path.iterdir():
+        if path in cache:
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if cache:
+        click.echo(f"emptied {target_path}, keeping the LLM response cache {cache[0].name} "
+                   f"(`smart-sql cache clear` empties it)")
+    else:
+        target_path.rmdir()
+        click.echo(f"removed {target_path}")
 
 
 @main.command("init")

@@ -20,6 +20,8 @@ NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", 
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests", "meta"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote"}
+DEFAULT_LLM_CACHE = "llm_cache.duckdb"
+"""The response cache's file in the target folder, unless the llm block sets `cache_path`."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class Project:
     @property
     def llm_cache_path(self) -> Path:
         configured = self.target.llm.cache_path
-        return self.root / configured if configured else self.target_path / "llm_cache.duckdb"
+        return self.root / configured if configured else self.target_path / DEFAULT_LLM_CACHE
 
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}

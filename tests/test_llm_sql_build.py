@@ -117,3 +117,13 @@ def test_a_model_failing_in_a_later_task_still_accounts_for_the_answers_it_paid(
     assert result.exit_code == 1 and "no topic column yet" in result.output
     (task,) = llm_extras(root)["tasks"]
     assert task["id"] == "t1" and task["account"]["total_cost"] > 0
+
+
+def test_clean_keeps_the_response_cache_so_a_rebuild_pays_nothing(make_project, cli):
+    root = project(make_project)
+    assert cli("build", "--project-dir", root).exit_code == 0
+    result = cli("clean", "--project-dir", root)
+    assert result.exit_code == 0 and "keeping the LLM response cache" in result.output
+    assert [p.name for p in (root / "target").iterdir() if not p.name.endswith(".wal")] == ["llm_cache.duckdb"]
+    assert cli("build", "--project-dir", root).exit_code == 0
+    assert llm_extras(root)["tasks"][0]["account"]["total_cost"] == 0
