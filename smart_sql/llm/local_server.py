@@ -46,6 +46,8 @@ class Faults:
     reject_response_format: bool = False
     """Answer 400 to `response_format`, like servers without structured output; plain answers then
     name the label inside a sentence, so the client has to parse them."""
+    reject_max_tokens: bool = False
+    """Answer 400 to `max_tokens`, asking for `max_completion_tokens`, as OpenAI's reasoning models do."""
 
     def pick(self, model: str, prompt: str, text: str) -> str | None:
         for kind in FAULT_KINDS:
@@ -182,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
             prompt, text, labels = read_messages(payload["messages"])
         except (ValueError, KeyError, TypeError):
             return self._error(400, "the body is not a chat completion request", "invalid_request_error")
-        max_tokens = payload.get("max_tokens")
+        if "max_tokens" in payload and faults.reject_max_tokens:
+            return self._error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                               "Use 'max_completion_tokens' instead.", "invalid_request_error")
+        max_tokens = payload.get("max_tokens", payload.get("max_completion_tokens"))
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             return self._error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
                                "invalid_request_error")

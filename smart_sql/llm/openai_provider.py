@@ -92,6 +92,7 @@ class OpenAIProvider:
         self._api_key = _resolve_api_key(config)
         self._client = None
         self._without_schema: set[str] = set()
+        self._max_completion_tokens: set[str] = set()
         self._warned_usage = False
 
     def _scrub(self, message: str) -> str:
@@ -151,6 +152,9 @@ class OpenAIProvider:
             try:
                 completion = await self._create(client, request, structured)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+                if self._asks_for_max_completion_tokens(request, error):
+                    self._max_completion_tokens.add(request.model)
+                    continue
                 if not structured:
                     raise self._permanent_error(request, error) from None
                 log.info("%s rejected structured output for %s; parsing plain answers instead",
@@ -176,12 +180,18 @@ class OpenAIProvider:
         options = request.options
         kwargs = {}
         if options.max_tokens is not None:
-            kwargs["max_tokens"] = options.max_tokens
+            limit = "max_completion_tokens" if request.model in self._max_completion_tokens else "max_tokens"
+            kwargs[limit] = options.max_tokens
         if structured:
             kwargs["response_format"] = label_response_format(options.labels)
         return await client.chat.completions.create(
             model=request.model, messages=build_messages(request.prompt, request.text, options.labels),
             temperature=options.temperature, **kwargs)
+
+    def _asks_for_max_completion_tokens(self, request: LLMRequest, error: Exception) -> bool:
+        """Newer OpenAI models refuse `max_tokens` and name `max_completion_tokens` instead."""
+        return (request.options.max_tokens is not None and request.model not in self._max_completion_tokens
+                and "max_completion_tokens" in _error_message(error))
 
     def _parse(self, request: LLMRequest, completion, structured: bool) -> LLMResponse | None:
         choices = getattr(completion, "choices", None)
