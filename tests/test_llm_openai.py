@@ -148,6 +148,16 @@ def test_models_that_refuse_max_tokens_get_max_completion_tokens(server):
     assert server.log.by_status == {400: 1, 200: 10}
 
 
+def test_models_that_refuse_temperature_get_their_default(server, caplog):
+    server.faults.reject_temperature = True
+    requests = batch(10)
+    with caplog.at_level(logging.WARNING):
+        responses = complete(make_provider(config(server, max_concurrency=1)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert server.log.by_status == {400: 1, 200: 10}
+    assert "accepts only its default temperature" in caplog.text
+
+
 @pytest.mark.parametrize("change, status, message", [
     ({"api_key": "sk-wrong-key-0123456789abcdef"}, 401, "(?s)HTTP 401.*api_key"),
     ({"models": [{"name": "gpt-nope", "input_price_per_1m": 1, "output_price_per_1m": 1, "reference": True}]},

@@ -48,6 +48,8 @@ class Faults:
     name the label inside a sentence, so the client has to parse them."""
     reject_max_tokens: bool = False
     """Answer 400 to `max_tokens`, asking for `max_completion_tokens`, as OpenAI's reasoning models do."""
+    reject_temperature: bool = False
+    """Answer 400 to any `temperature` but 1, as OpenAI's reasoning models do."""
 
     def pick(self, model: str, prompt: str, text: str) -> str | None:
         for kind in FAULT_KINDS:
@@ -187,6 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "max_tokens" in payload and faults.reject_max_tokens:
             return self._error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
                                "Use 'max_completion_tokens' instead.", "invalid_request_error")
+        if payload.get("temperature", 1) != 1 and faults.reject_temperature:
+            return self._error(400, f"Unsupported value: 'temperature' does not support {payload['temperature']} "
+                               "with this model. Only the default (1) value is supported.", "invalid_request_error")
         max_tokens = payload.get("max_tokens", payload.get("max_completion_tokens"))
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             return self._error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",

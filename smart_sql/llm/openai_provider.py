@@ -93,6 +93,7 @@ class OpenAIProvider:
         self._client = None
         self._without_schema: set[str] = set()
         self._max_completion_tokens: set[str] = set()
+        self._default_temperature: set[str] = set()
         self._warned_usage = False
 
     def _scrub(self, message: str) -> str:
@@ -155,6 +156,11 @@ class OpenAIProvider:
                 if self._asks_for_max_completion_tokens(request, error):
                     self._max_completion_tokens.add(request.model)
                     continue
+                if self._refuses_temperature(request, error):
+                    log.warning("%s: model %s accepts only its default temperature; sending none",
+                                self.base_url, request.model)
+                    self._default_temperature.add(request.model)
+                    continue
                 if not structured:
                     raise self._permanent_error(request, error) from None
                 log.info("%s rejected structured output for %s; parsing plain answers instead",
@@ -184,14 +190,20 @@ class OpenAIProvider:
             kwargs[limit] = options.max_tokens
         if structured:
             kwargs["response_format"] = label_response_format(options.labels)
+        if request.model not in self._default_temperature:
+            kwargs["temperature"] = options.temperature
         return await client.chat.completions.create(
-            model=request.model, messages=build_messages(request.prompt, request.text, options.labels),
-            temperature=options.temperature, **kwargs)
+            model=request.model, messages=build_messages(request.prompt, request.text, options.labels), **kwargs)
 
     def _asks_for_max_completion_tokens(self, request: LLMRequest, error: Exception) -> bool:
         """Newer OpenAI models refuse `max_tokens` and name `max_completion_tokens` instead."""
         return (request.options.max_tokens is not None and request.model not in self._max_completion_tokens
                 and "max_completion_tokens" in _error_message(error))
+
+    def _refuses_temperature(self, request: LLMRequest, error: Exception) -> bool:
+        """Reasoning models refuse any temperature but their default."""
+        message = _error_message(error)
+        return request.model not in self._default_temperature and "'temperature'" in message
 
     def _parse(self, request: LLMRequest, completion, structured: bool) -> LLMResponse | None:
         choices = getattr(completion, "choices", None)
