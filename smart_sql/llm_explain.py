@@ -9,24 +9,44 @@ from pathlib import Path
 import duckdb
 
 from .llm.config import LLMConfig
+from .llm.tokens import FRAMING_TOKENS, estimate_tokens, estimate_tokens_sql
 from .llm_sql import result_table_prefix
 from .rewrite.plan import LLMTask, RewrittenSQL, rewrite_sql
 
 
-def count_inputs(conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL) -> dict[str, str]:
-    """Per task: 'N distinct inputs from M rows', or why it cannot be counted before the run."""
+def count_inputs(conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, config: LLMConfig) -> dict[str, str]:
+    """Per task: 'N distinct inputs from M rows' and what the reference model alone would cost, or
+    why it cannot be counted before the run."""
     counts = {}
+    tokens = f"{FRAMING_TOKENS} + {estimate_tokens_sql('prompt')} + {estimate_tokens_sql('text')}"
     for task in rewritten.tasks:
         if task.depends_on:
             counts[task.id] = f"reads the answers of {', '.join(task.depends_on)}: counted when it runs"
             continue
         try:
-            distinct, rows = conn.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({task.input_sql})").fetchone()
+            distinct, rows, input_tokens = conn.execute(
+                f"SELECT count(*), coalesce(sum(n), 0), coalesce(sum({tokens}), 0) FROM ({task.input_sql})").fetchone()
         except duckdb.Error as error:
             counts[task.id] = f"cannot count yet ({str(error).splitlines()[0]}); build the upstream models first"
             continue
-        counts[task.id] = f"{distinct} distinct inputs from {rows} rows"
+        counts[task.id] = (f"{distinct} distinct inputs from {rows} rows\n"
+                           f"{reference_cost_estimate(task, config, distinct, int(input_tokens))}")
     return counts
+
+
+def reference_cost_estimate(task: LLMTask, config: LLMConfig, distinct: int, input_tokens: int) -> str:
+    """What sending every distinct input to the reference model would cost, with tokens estimated
+    from text length: the most a run can cost (SMART's profiling and mix cost less), before the cache."""
+    options = task.options
+    reference = config.model(options.reference)
+    text = (f"reference model alone ({reference.name}), tokens estimated from text length: "
+            f"{input_tokens:,} input tokens, ${reference.cost(input_tokens, 0):.4f}")
+    if options.max_tokens:
+        return text + f", plus at most ${reference.cost(0, distinct * options.max_tokens):.4f} for output"
+    if options.labels:
+        label_tokens = max(estimate_tokens(label) for label in options.labels)
+        return text + f", plus about ${reference.cost(0, distinct * label_tokens):.4f} for output (a label each)"
+    return text + ", plus the output tokens (set max_tokens to bound them)"
 
 
 def plan_text(rewritten: RewrittenSQL, counts: dict[str, str] | None = None) -> str:
@@ -51,7 +71,7 @@ def _task_lines(task: LLMTask, count: str | None) -> list[str]:
     if task.depends_on:
         lines.append(f"--   runs after: {', '.join(task.depends_on)}")
     if count:
-        lines.append(f"--   {count}")
+        lines.extend(f"--   {line}" for line in count.splitlines())
     lines.append("--   input query:")
     lines.extend(f"--     {line}" for line in task.input_sql.splitlines())
     return lines
@@ -72,7 +92,7 @@ class CompileHook:
                                 source=getattr(node, "raw_sql", None))
         if not rewritten.tasks:
             return None
-        text = plan_text(rewritten, count_inputs(conn, rewritten) if self.explain else None)
+        text = plan_text(rewritten, count_inputs(conn, rewritten, self.config) if self.explain else None)
         path = self.target_path / "compiled" / (relpath.removesuffix(".sql") + ".llm_plan.sql")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")

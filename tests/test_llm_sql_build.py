@@ -83,6 +83,8 @@ def test_compile_explain_shows_tasks_and_counts_without_calling_a_model(make_pro
     assert "-- t1 -> __smart_llm_review_moods_t1: SMART_LLM call #1 (line 3, column 8)" in result.output
     assert "--   labels: yes, no" in result.output
     assert "--   3 distinct inputs from 4 rows" in result.output
+    assert "--   reference model alone (sim-large), tokens estimated from text length: " in result.output
+    assert "for output (a label each)" in result.output
     plan = root / "target" / "compiled" / "models" / "review_moods.llm_plan.sql"
     assert "rewritten SQL" in plan.read_text()
     assert not (root / "target" / "llm_cache.duckdb").exists(), "compile never opens the provider"

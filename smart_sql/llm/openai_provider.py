@@ -21,7 +21,7 @@ from ..smart.agreement import to_label
 from .base import LLMRequest, LLMResponse, OnResponse
 from .concurrency import AdaptiveLimit, run_workers
 from .config import LLMConfig
-from .simulated import estimate_tokens
+from .tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 

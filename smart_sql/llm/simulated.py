@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -19,10 +18,9 @@ from ..errors import LLMError
 from .base import LLMRequest, LLMResponse, OnResponse
 from .concurrency import run_workers
 from .config import LLMConfig
+from .tokens import FRAMING_TOKENS, estimate_tokens
 
 DEFAULT_AGREEMENT = 0.9
-FRAMING_TOKENS = 24
-"""Tokens of the fixed instructions around the user's prompt, as the openai provider sends them."""
 
 _ADJECTIVES = ("amber", "brisk", "calm", "dusty", "eager", "faint", "grand", "hollow",
                "icy", "jolly", "keen", "lunar", "mellow", "noble", "olive", "plain")
@@ -41,10 +39,6 @@ def _hash(*parts: str) -> int:
 def unit_interval(*parts: str) -> float:
     """A number in [0, 1) fixed by `parts`."""
     return _hash(*parts) / 2.0**64
-
-
-def estimate_tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / 4))
 
 
 @dataclass(frozen=True)
