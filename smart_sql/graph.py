@@ -118,16 +118,17 @@ class Graph:
                                    "break the cycle by removing one ref()") from None
 
     def _children_wait_for_tests(self) -> None:
-        """As in dbt's build: a model runs after the single-parent tests of what it reads, so a failing
-        test skips it. (Tests with two parents, as relationships, are left out: they could form cycles.)"""
+        """As in dbt's build: a model runs after the single-parent tests of what it reads (models, seeds
+        and sources), so a failing test skips it. (Tests with two parents, as relationships, are left
+        out: they could form cycles.)"""
         tests_of: dict[str, list[str]] = {}
         for uid, node in self.nodes.items():
-            if node.resource_type == "test" and len(node.depends_on) == 1:
+            if node.resource_type == "test" and len(node.depends_on) <= 1:
                 tests_of.setdefault(node.attached_to, []).append(uid)
         for uid, node in self.nodes.items():
             if node.resource_type == "model":
-                for parent in list(self.parents[uid]):
-                    self.parents[uid].update(tests_of.get(parent, []))
+                for read in [*self.parents[uid], *node.sources]:
+                    self.parents[uid].update(tests_of.get(read, []))
 
 
 def _under(path: PurePosixPath, prefix: PurePosixPath) -> bool:

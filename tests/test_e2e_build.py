@@ -364,6 +364,9 @@ def test_tests_on_sources_and_the_source_selector(make_project, cli, query):
     assert result.exit_code == 1
     assert "FAIL accepted_values_shop_orders_status" in result.output
     assert "accepted_values on shop.orders.status: 1 failing row" in result.output
+    assert "SKIP" in result.output and query(root, "select count(*) from information_schema.tables "
+                                                   "where table_name = 'paid'") == [(0,)]
+    assert query(root, "select x from other") == [(1,)]
 
 
 def test_an_interrupted_build_records_what_finished_and_exits_130(make_project, monkeypatch):
