@@ -84,13 +84,12 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
         except KeyboardInterrupt:
-            results.elapsed_time = time.perf_counter() - started
-            write_run_results(project, results)
             reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
                           f"what finished is in {project.display(project.target_path / 'run_results.json')}")
             raise
-    results.elapsed_time = time.perf_counter() - started
-    write_run_results(project, results)
+        finally:
+            results.elapsed_time = time.perf_counter() - started
+            write_run_results(project, results)
     reporter.summary(results)
     return results
 
