@@ -2,17 +2,21 @@
 
     python benchmarks/engine_overhead.py --rows 1000000 --distinct 100000 --json
 
-One table of `--rows` rows holding `--distinct` distinct texts; one query with one SMART_LLM column,
-materialized with CREATE TABLE, three ways:
-- seconds_smart_sql: the rewrite, the batch function, SMART (profiling and the mix) and the lookup
+One table of `--rows` rows holding `--distinct` distinct texts; one query with one SMART_LLM column
+over one simulated model, materialized with CREATE TABLE, three ways:
+- seconds_smart_sql: the rewrite, the input query, the batch function, the engine and the lookup
   join, with the simulated provider at zero latency (no cache);
 - seconds_per_row_udf: the same query with the call replaced by a plain per-row Python UDF that asks
-  the simulated provider's reference model (what a user would register by hand);
+  the same simulated model (what a user would register by hand); both tables must hold the same
+  answers (`same_answers`);
 - seconds_plain_sql: the same query with the call replaced by md5(text).
 With `--latency-ms`, every simulated request waits that long: the batch sends up to the
 `max_concurrency` (16) at once, the per-row UDF waits for each row in turn, as a synchronous client
 would. `seconds_provider` is the time spent inside the simulated provider during the SMART_LLM run;
-engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input. The modules
+engine overhead = seconds_smart_sql - seconds_provider, also given per distinct input.
+`speedup_ceiling` is what an engine with no overhead at all could reach: the per-row UDF against the
+provider's time plus the two statements no plan avoids (grouping the rows into distinct inputs and
+joining the answers back), timed on their own as `seconds_group_and_join`. The modules
 a build imports once per process (sqlglot for the rewrite, scipy for the bounds: about a second)
 are imported before timing and reported as `seconds_imports`. Answers are simulated: no real
 model is called.
@@ -33,6 +37,7 @@ from smart_sql.llm.simulated import SimulatedProvider
 
 PROMPT = "Name the topic of this text in two words."
 QUERY = "SELECT id, {call} AS topic FROM docs"
+MODEL = {"name": "sim-large", "input_price_per_1m": 30.0, "output_price_per_1m": 60.0, "reference": True}
 
 
 class TimedProvider:
@@ -103,6 +108,23 @@ def run_per_row_udf(conn, config) -> float:
     return seconds
 
 
+def run_group_and_join(conn) -> float:
+    """The SQL any batched plan runs: distinct inputs with their row counts, answers joined back."""
+    def statements():
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE inputs AS SELECT '{PROMPT}' AS prompt, body AS text, "
+                     f"count(*) AS n FROM docs GROUP BY ALL")
+        conn.execute("CREATE OR REPLACE TABLE out_join AS SELECT id, inputs.text AS topic FROM docs "
+                     "LEFT JOIN inputs ON inputs.text = docs.body")
+    seconds, _ = timed(statements)
+    return seconds
+
+
+def same_answers(conn) -> bool:
+    differing = conn.execute("SELECT count(*) FROM out_smart FULL JOIN out_udf USING (id) "
+                             "WHERE out_smart.topic IS DISTINCT FROM out_udf.topic").fetchone()[0]
+    return differing == 0
+
+
 def run_plain_sql(conn) -> float:
     query = QUERY.format(call="md5(body)")
     seconds, _ = timed(lambda: conn.execute(f"CREATE OR REPLACE TABLE out_plain AS {query}"))
@@ -129,7 +151,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    config = parse_llm_config({"provider": "simulated", "seed": args.seed, "cache": False,
+    config = parse_llm_config({"provider": "simulated", "seed": args.seed, "cache": False, "models": [MODEL],
                                "simulated": {"latency_ms": args.latency_ms}})
     imports = import_once()
     conn = duckdb.connect()
@@ -137,6 +159,7 @@ def main() -> None:
     plain = run_plain_sql(conn)
     smart = run_smart_sql(conn, config)
     per_row = run_per_row_udf(conn, config)
+    group_and_join = run_group_and_join(conn)
     overhead = smart["seconds"] - smart["provider_seconds"]
     result = {
         "rows": args.rows,
@@ -147,8 +170,11 @@ def main() -> None:
         "seconds_provider": round(smart["provider_seconds"], 4),
         "seconds_per_row_udf": round(per_row, 4),
         "seconds_plain_sql": round(plain, 4),
+        "seconds_group_and_join": round(group_and_join, 4),
         "seconds_imports": round(imports, 4),
+        "same_answers": same_answers(conn),
         "speedup_vs_per_row_udf": round(per_row / smart["seconds"], 2),
+        "speedup_ceiling": round(per_row / (smart["provider_seconds"] + group_and_join), 2),
         "slowdown_vs_plain_sql": round(smart["seconds"] / plain, 2),
         "engine_overhead_seconds": round(overhead, 4),
         "engine_overhead_us_per_distinct_input": round(overhead / max(smart["distinct_inputs"], 1) * 1e6, 2),
