@@ -32,8 +32,8 @@ import json
 import math
 
 import numpy as np
-
 from cost_paper import PUBLISHED, item_costs, load_setting, oracle_cost
+
 from smart_sql.smart.mix import mix_cost
 
 LEVELS = np.linspace(0.0, 1.0, 4001)
