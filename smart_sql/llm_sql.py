@@ -158,13 +158,13 @@ class LLMRunner:
 
     def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, path) -> None:
         self._failure = None
-        order = "ORDER BY prompt, text"
         statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
                      f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
                      f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
                      f"FROM (SELECT prompts, texts, {BATCH_FUNCTION}(?, prompts, texts, counts) AS result "
-                     f"FROM (SELECT list(prompt {order}) AS prompts, list(text {order}) AS texts, "
-                     f"list(n {order}) AS counts FROM ({task.input_sql}) AS inputs))")
+                     f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
+                     f"list(n ORDER BY i) AS counts "
+                     f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
         self._result_tables.append((conn, task.table))
         try:
             conn.execute(statement, [task.id])
