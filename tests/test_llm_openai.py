@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-from dataclasses import replace
 
 import pytest
 
@@ -141,7 +140,7 @@ def test_labels_fall_back_to_parsing_when_the_server_rejects_response_format(ser
 
 def test_models_that_refuse_max_tokens_get_max_completion_tokens(server):
     server.faults.reject_max_tokens = True
-    requests = [replace(r, options=RequestOptions(max_tokens=3)) for r in batch(10)]
+    requests = [r._replace(options=RequestOptions(max_tokens=3)) for r in batch(10)]
     responses = complete(make_provider(config(server, max_concurrency=1)), requests)
     assert [r.answer for r in responses] == expected(requests)
     assert all(r.output_tokens <= 3 for r in responses)
