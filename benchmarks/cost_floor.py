@@ -32,7 +32,7 @@ import json
 import math
 
 import numpy as np
-from cost_paper import PUBLISHED, item_costs, load_setting, oracle_cost
+from cost_paper import DATASETS, PUBLISHED, item_costs, load_setting, oracle_cost
 
 from smart_sql.smart.mix import mix_cost
 
@@ -120,8 +120,7 @@ def floor(dataset: str, accuracy: float, confidence: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", nargs="+", default=["imdb", "sms_spam", "ag_news"],
-                        choices=["imdb", "sms_spam", "ag_news"])
+    parser.add_argument("--dataset", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--accuracy", nargs="+", type=float, default=[0.80, 0.90, 0.94, 0.98])
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -25,6 +25,7 @@ from smart_sql.smart.simulate import SimulatedAnswers, SimulatedModel
 
 SETTINGS = Path(__file__).with_name("paper_settings.csv")
 REFERENCE = "gpt-4"
+DATASETS = ("imdb", "sms_spam", "ag_news")
 PUBLISHED = {
     "imdb": {0.80: 18.33, 0.90: 21.85, 0.94: 27.23, 0.98: 372.90},
     "sms_spam": {0.80: 0.380, 0.90: 0.675, 0.94: 5.39, 0.98: 8.11},
@@ -83,8 +84,7 @@ async def run_trials(dataset: str, accuracy: float, confidence: float, trials: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", nargs="+", default=["imdb", "sms_spam", "ag_news"],
-                        choices=["imdb", "sms_spam", "ag_news"])
+    parser.add_argument("--dataset", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--accuracy", nargs="+", type=float, default=[round(0.80 + 0.02 * i, 2) for i in range(10)])
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--trials", type=int, default=10)
