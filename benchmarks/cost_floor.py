@@ -59,13 +59,19 @@ def largest_tail(budget: np.ndarray, error: float) -> np.ndarray:
     return np.interp(budget, bernoulli_kl(q, error), q, right=1.0)
 
 
+def at_every_level(rates: np.ndarray, key: int) -> np.ndarray:
+    """One row of agreement rates per level in LEVELS, with `key` at that level."""
+    scenario = np.tile(rates, (len(LEVELS), 1))
+    scenario[:, key] = LEVELS
+    return scenario
+
+
 def candidate_floor(items: int, costs: np.ndarray, rates: np.ndarray, reference: int, key: int,
                     accuracy: float, error: float) -> tuple[float, int]:
     """Least expected cost of a valid method that must learn the rate of candidate `key`, every
     other rate given; and the expected number of compared items at that least cost."""
     short_target = accuracy - math.sqrt(math.log(1 / MISS) / (2 * items))
-    scenario = np.tile(rates, (len(LEVELS), 1))
-    scenario[:, key] = LEVELS
+    scenario = at_every_level(rates, key)
     short = items * mix_cost(costs, scenario, short_target, reference=reference)
     cost_levels = np.linspace(0.0, short[0], COST_STEPS + 1)[1:]
     dearer = np.searchsorted(-short, -cost_levels, side="left") - 1
@@ -94,8 +100,7 @@ def mix_saving(costs: np.ndarray, rates: np.ndarray, reference: int, key: int, t
     the reference, the cheapest mix of the others costs (N - n) m((target N - n) / (N - n)), convex
     in n, so it falls by at most m + (1 - target) m' per item (m' = the price of agreement), at
     whatever rate `key` has."""
-    scenario = np.tile(rates, (len(LEVELS), 1))
-    scenario[:, key] = LEVELS
+    scenario = at_every_level(rates, key)
     step = 1e-4
     per_item = mix_cost(costs, scenario, target, reference=reference)
     cheaper = mix_cost(costs, scenario, target - step, reference=reference)

@@ -27,17 +27,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 
 import duckdb
 
 from smart_sql import api
 from smart_sql.llm.base import LLMRequest
-from smart_sql.llm.config import parse_llm_config
+from smart_sql.llm.config import DEFAULT_SIMULATED_MODELS, parse_llm_config
 from smart_sql.llm.simulated import SimulatedProvider
 
 PROMPT = "Name the topic of this text in two words."
 QUERY = "SELECT id, {call} AS topic FROM docs"
-MODEL = {"name": "sim-large", "input_price_per_1m": 30.0, "output_price_per_1m": 60.0, "reference": True}
+MODEL = asdict(DEFAULT_SIMULATED_MODELS[0])
+"""The default simulated reference model, alone on the ladder."""
 
 
 class TimedProvider:
