@@ -144,7 +144,9 @@ class _Run:
                           self._remaining, single=self.method == "single")
         draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
         agreeing, disagreeing, certified = (np.zeros(size, dtype=np.int64) for _ in range(3))
-        upper = np.full(size, population, dtype=np.int64)
+        upper = np.full(size, self.rows, dtype=np.int64)
+        """Certified bound on each candidate's disagreeing rows among the rows the bounds are about:
+        every row before the pilot is drawn, the rows outside the pilot after it."""
         highest_rate = np.ones(size)
         is_open = candidates.copy()
         decision = {i: "open" for i in self.candidates}
@@ -176,6 +178,7 @@ class _Run:
             draws = self.current_draws = target
             setting = replace(setting, costs=self._planning_costs())
             if position == 0:
+                upper[:] = population
                 weights = plan_allocation(setting, agreeing, disagreeing, candidates, schedule[1:],
                                           error * (1 - STAGE_TWO_SHARE), self.plan_rng)
                 allocation = ErrorAllocation.planned(error, weights)
@@ -291,8 +294,10 @@ class _Run:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
                                                                     largest, allocation.stage_two[i])
             shortfall = self.accuracy * self.rows - (self.rows - float(np.sum(wrong)))
-            if shortfall <= 0 or owed >= 1.0:
+            if shortfall <= 0:
                 return sizes, wrong
+            if owed >= 1.0:
+                break
             owed += (shortfall + 1) / rows
         sizes = np.zeros(len(self.models), dtype=np.int64)
         sizes[self.reference] = items
