@@ -34,6 +34,21 @@ def test_upper_bound_covers_the_truth_with_the_promised_probability(population, 
     assert missed <= error
 
 
+@pytest.mark.parametrize("population, disagreeing, draws, error", [(200, 20, 50, 0.1), (500, 5, 100, 0.01),
+                                                                   (1000, 60, 300, 0.003)])
+def test_a_uniform_tie_break_makes_the_miss_probability_exactly_the_level(population, disagreeing, draws, error):
+    outcomes = np.arange(0, min(draws, disagreeing) + 1)[:, None]
+    tie_breaks = ((np.arange(4000) + 0.5) / 4000)[None, :]
+    bounds = disagreement_upper_bound(population, draws, outcomes, error, tie_breaks)
+    missed = hypergeom.pmf(outcomes[:, 0], population, disagreeing, draws) @ (bounds < disagreeing).mean(axis=1)
+    plain = disagreement_upper_bound(population, draws, outcomes[:, 0], error)
+    plain_missed = hypergeom.pmf(outcomes[:, 0], population, disagreeing, draws)[plain < disagreeing].sum()
+    assert missed == pytest.approx(error, abs=1e-3 * error + 1e-4)
+    assert plain_missed < missed
+    assert np.all(bounds <= plain[:, None])
+    assert np.all(disagreement_upper_bound(population, draws, outcomes[:, 0], error, 1.0) == plain)
+
+
 def test_upper_bound_accepts_one_error_level_per_bound():
     levels = np.array([0.1, 0.001])
     bounds = disagreement_upper_bound(1000, 100, np.array([5, 5]), levels)

@@ -54,18 +54,25 @@ class ErrorAllocation:
         return cls.planned(error, weights)
 
 
-def disagreement_upper_bound(population: int, draws, disagreements, error) -> np.ndarray:
-    """Largest K such that P(Hypergeom(population, K, draws) <= disagreements) > error: with
-    probability >= 1 - error the population holds at most this many disagreeing rows. With no
-    error to spend (error <= 0) nothing is excluded."""
+def disagreement_upper_bound(population: int, draws, disagreements, error, tie_break=1.0) -> np.ndarray:
+    """Largest K such that P(H < disagreements) + tie_break * P(H = disagreements) > error, with
+    H ~ Hypergeom(population, K, draws): with probability >= 1 - error the population holds at most
+    this many disagreeing rows. With no error to spend (error <= 0) nothing is excluded.
+
+    tie_break = 1 is the exact (Clopper-Pearson type) bound, whose miss probability is at most
+    `error` and often well under it, because the count is discrete. A tie_break drawn uniformly on
+    [0, 1], independently of the sample, makes the miss probability exactly `error` (the randomized
+    probability integral transform) and the bound never looser."""
     from scipy.stats import hypergeom
 
     draws = np.asarray(draws, dtype=np.int64)
     seen = np.asarray(disagreements, dtype=np.int64)
-    draws, seen, error = np.broadcast_arrays(draws, seen, np.asarray(error, dtype=float))
+    draws, seen, error, tie_break = np.broadcast_arrays(draws, seen, np.asarray(error, dtype=float),
+                                                        np.asarray(tie_break, dtype=float))
 
     def plausible(k):
-        return hypergeom.cdf(seen, population, k, draws) > error
+        below = hypergeom.cdf(seen - 1, population, k, draws)
+        return below + tie_break * hypergeom.pmf(seen, population, k, draws) > error
 
     low, high = seen.copy(), population - (draws - seen)
     spent = error <= 0
