@@ -92,8 +92,11 @@ def test_schedule_grows_geometrically_up_to_half_the_table():
 def test_allocation_spends_exactly_the_error():
     weights = np.array([[0, 0, 0], [1, 3, 1], [0.5, 0, 0]])
     allocation = ErrorAllocation.planned(0.05, weights)
-    assert allocation.stage_one.sum() + allocation.stage_two.sum() == pytest.approx(0.05)
-    assert allocation.stage_one[0].sum() == 0 and allocation.stage_two[0] == 0
+    assert allocation.stage_one.sum() + allocation.stage_two == pytest.approx(0.05)
+    assert allocation.stage_one[0].sum() == 0
+    levels = allocation.stage_two_levels([False, True, True])
+    assert levels[0] == 0 and levels[1] == levels[2] and levels.sum() == pytest.approx(allocation.stage_two)
+    assert allocation.stage_two_levels([False, True, False])[1] == pytest.approx(allocation.stage_two)
     uniform = ErrorAllocation.uniform(0.1, np.array([False, True, True]), 4)
     assert uniform.stage_one[1, 0] == pytest.approx(uniform.stage_one[2, 3])
 

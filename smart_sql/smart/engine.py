@@ -287,15 +287,17 @@ class _Run:
             sizes = np.floor(mix.shares * items).astype(np.int64)
             sizes[self.reference] += items - sizes.sum()
             wrong = np.zeros(len(self.models))
+            needs_bound = (sizes > 0) & (bounds > 0) & (bounds < rows)
+            needs_bound[self.reference] = False
+            levels = allocation.stage_two_levels(needs_bound)
             for i in np.flatnonzero(sizes):
                 if i == self.reference:
                     continue
                 if largest == 1:
-                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]),
-                                                           allocation.stage_two[i])
+                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), levels[i])
                 else:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
-                                                                    largest, allocation.stage_two[i])
+                                                                    largest, levels[i])
             shortfall = self.accuracy * self.rows - (self.rows - float(np.sum(wrong)))
             if shortfall <= 0:
                 return sizes, wrong
