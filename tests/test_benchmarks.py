@@ -38,6 +38,8 @@ def test_cost_floor_lies_between_the_oracle_and_the_reference_at_a_decided_point
     assert row["oracle_cost"] < row["floor_cost"] < 477.0
     assert row["binding_candidate"] == "gpt-3.5-turbo-1106"
     assert row["compared_items"] > 0
+    assert row["oracle_cost"] < row["route_floor_cost"] < 477.0
+    assert row["route_candidate"] == "gpt-3.5-turbo-1106" and row["route_reference_rows"] > 0
 
 
 def test_guarantee_covers_every_adversarial_setting():
