@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 import duckdb
 
-from .errors import ModelError, SmartSqlError
+from .errors import LLMError, ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.config import LLMConfig
 from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
-from .smart.agreement import canonical
 
 if TYPE_CHECKING:
     from .rewrite.plan import LLMTask, RewrittenSQL
@@ -119,7 +118,7 @@ class LLMRunner:
 
         name, path = _node_name(node), _node_path(node)
         rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name),
-                                source=getattr(node, "raw_sql", None))
+                                source=getattr(node, "raw_sql", None), model=name)
         if rewritten.tasks and getattr(node, "materialized", None) == "view":
             raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
@@ -204,7 +203,7 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
-        from .smart.engine import run_smart
+        from .smart.engine import InvalidAnswers, run_smart
 
         provider = self._open_provider()
         options = task.options
@@ -215,12 +214,18 @@ class LLMRunner:
             return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
                                             for i in indices], on_response=self._counter(task, model, len(indices)))
 
-        result = await run_smart(counts, self._ladder(task), answer,
-                                 accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
-                                 method=options.method, labels=list(options.labels) if options.labels else None,
-                                 progress=self._phases(task))
-        answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
-        return answers, list(result.models), result.account.to_dict()
+        try:
+            result = await run_smart(counts, self._ladder(task), answer,
+                                     accuracy=options.accuracy, confidence=options.confidence,
+                                     seed=task.seed,
+                                     method=options.method, labels=list(options.labels) if options.labels else None,
+                                     compare=options.compare, max_invalid_share=options.max_invalid_share,
+                                     progress=self._phases(task))
+        except InvalidAnswers as error:
+            raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
+                                            "raise `max_invalid_share` on the call or in the llm block to accept "
+                                            "more NULL answers") from None
+        return result.answers, list(result.models), result.account.to_dict()
 
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:
@@ -317,6 +322,18 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     if bounds:
         low = min(bound for bound, _ in bounds)
         text += f"; agreement with the reference >= {low:.3f} certified"
+    short = [a for a in accounts if a.get("lower_bound", 1.0) < a.get("accuracy", 0.0) - 1e-12]
+    if short:
+        text += (f" (under the requested accuracy {max(a['accuracy'] for a in short):g}: the reference model "
+                 f"itself answered {sum(a.get('reference_invalid_rows', 0) for a in short)} rows invalidly)")
+    invalid = Counter()
+    for account in accounts:
+        invalid.update({name: usage.get("invalid_answers", 0) for name, usage in account.get("usage", {}).items()})
+    null_rows = sum(a.get("null_rows", 0) for a in accounts)
+    if null_rows or sum(invalid.values()):
+        by_model = ", ".join(f"{name} {count}" for name, count in invalid.items() if count)
+        text += (f"; {null_rows} rows NULL because their answer was empty or named no label "
+                 f"(invalid answers by model: {by_model})")
     if simulated:
         text += " [simulated provider: answers are not from a real model]"
     return text

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..smart.agreement import COMPARISONS
 from .base import ModelSpec
 
 PROVIDERS = ("simulated", "openai")
@@ -48,6 +49,10 @@ class LLMConfig:
     max_tokens: int | None = None
     temperature: float = 0.0
     seed: int = 0
+    compare: str = "normalized"
+    """How answers without `labels` are compared and stored: see smart_sql.smart.agreement."""
+    max_invalid_share: float = 0.05
+    """Share of the reference model's answers that may be invalid before a task fails."""
     simulated: SimulatedSettings = field(default_factory=SimulatedSettings)
 
     @property
@@ -70,7 +75,7 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
 
     known = {"provider", "models", "api_key", "base_url", "max_concurrency", "timeout_seconds",
              "max_retries", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
-             "temperature", "seed", "simulated"}
+             "temperature", "seed", "compare", "max_invalid_share", "simulated"}
     unknown = sorted(set(block) - known)
     if unknown:
         raise fail(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(known))}")
@@ -101,6 +106,9 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
     method = block.get("method", "mix")
     if method not in METHODS:
         raise fail(f"unknown method {method!r}", f"use one of: {', '.join(METHODS)}")
+    compare = block.get("compare", "normalized")
+    if compare not in COMPARISONS:
+        raise fail(f"unknown compare {compare!r}", f"use one of: {', '.join(COMPARISONS)}")
 
     return LLMConfig(
         provider=provider,
@@ -118,6 +126,8 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
         max_tokens=_number(block, "max_tokens", None, fail, int, low=1),
         temperature=_number(block, "temperature", 0.0, fail, float, low=0.0),
         seed=_number(block, "seed", 0, fail, int),
+        compare=compare,
+        max_invalid_share=_probability(block, "max_invalid_share", 0.05, fail, allow_one=True, allow_zero=True),
         simulated=simulated,
     )
 

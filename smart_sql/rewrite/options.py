@@ -9,11 +9,11 @@ from sqlglot import exp
 
 from ..errors import ModelError
 from ..llm.config import METHODS, LLMConfig
-from ..smart.agreement import normalize
+from ..smart.agreement import COMPARISONS, normalize
 
 FUNCTION_NAME = "SMART_LLM"
 OPTION_NAMES = ("accuracy", "confidence", "models", "reference", "labels", "max_tokens",
-                "temperature", "method", "seed")
+                "temperature", "method", "seed", "compare", "max_invalid_share")
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ class CallOptions:
     temperature: float
     method: str
     seed: int
+    compare: str = "normalized"
+    max_invalid_share: float = 0.05
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "confidence": self.confidence, "models": list(self.models),
                 "reference": self.reference, "labels": list(self.labels) if self.labels else None,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "method": self.method,
-                "seed": self.seed}
+                "seed": self.seed, "compare": self.compare, "max_invalid_share": self.max_invalid_share}
 
 
 def is_smart_llm(node: exp.Expression) -> bool:
@@ -113,6 +115,8 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
         temperature=_number(values, "temperature", config.temperature, fail, low=0.0),
         method=_method(values.get("method", config.method), fail),
         seed=_integer(values, "seed", config.seed, fail),
+        compare=_compare(values, config.compare, fail),
+        max_invalid_share=_share(values, "max_invalid_share", config.max_invalid_share, fail),
     )
 
 
@@ -166,6 +170,25 @@ def _labels(value, fail) -> tuple[str, ...]:
     if len(set(normalized)) != len(normalized):
         raise fail(f"`labels` must be distinct (ignoring case and punctuation), got {value}", hint)
     return tuple(value)
+
+
+def _compare(values, default, fail) -> str:
+    if "compare" in values and "labels" in values:
+        raise fail("`compare` and `labels` cannot be combined: with labels, answers are compared by the label "
+                   "they name, and the column stores that label", "drop `compare`, or drop `labels`")
+    value = values.get("compare", default)
+    if value not in COMPARISONS:
+        raise fail(f"`compare` must be one of {', '.join(COMPARISONS)}, got {value!r}",
+                   "'normalized' ignores spacing, quotes and trailing punctuation; 'casefold' ignores case too; "
+                   "'exact' compares and stores the text as the model wrote it")
+    return value
+
+
+def _share(values, name, default, fail) -> float:
+    value = _number(values, name, default, fail, low=0.0)
+    if value > 1:
+        raise fail(f"`{name}` must be in [0, 1], got {values.get(name)!r}")
+    return value
 
 
 def _method(value, fail) -> str:

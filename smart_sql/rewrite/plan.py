@@ -9,6 +9,8 @@ the same call written in several places of the statement shares one task.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,10 +36,20 @@ class LLMTask:
     """Where the calls that share this task stand, e.g. "SMART_LLM call #1 (line 3, column 5)"."""
     depends_on: tuple[str, ...]
     """Ids of the tasks whose answers the input query reads."""
+    identity: str = ""
+    """What the call is, wherever it stands: the model it builds, its prompt and text expressions."""
+
+    @property
+    def seed(self) -> int:
+        """The SMART engine's seed: the user's seed (option `seed`, default 0) mixed with the task's
+        identity and options, so that columns draw independently and a build stays reproducible."""
+        options = {key: value for key, value in self.options.to_dict().items() if key != "seed"}
+        key = json.dumps([self.options.seed, self.identity, options], sort_keys=True)
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
     def to_dict(self) -> dict:
         return {"id": self.id, "table": self.table, "calls": list(self.calls), "depends_on": list(self.depends_on),
-                "options": self.options.to_dict(), "input_sql": self.input_sql}
+                "options": self.options.to_dict(), "seed": self.seed, "input_sql": self.input_sql}
 
 
 @dataclass(frozen=True)
@@ -47,11 +59,12 @@ class RewrittenSQL:
 
 
 def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
-                table_prefix: str = "__smart_llm", source: str | None = None) -> RewrittenSQL:
+                table_prefix: str = "__smart_llm", source: str | None = None, model: str = "") -> RewrittenSQL:
     """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged.
 
     `source` is the model file's text before rendering: when it holds the same calls, errors and
-    the task list give positions in it rather than in the rendered SQL."""
+    the task list give positions in it rather than in the rendered SQL. `model` names the model the
+    statement builds; with the call's expressions it is each task's identity (see LLMTask.seed)."""
     if not mentions_smart_llm(sql):
         return RewrittenSQL(sql, ())
     tree = _parse(sql, path)
@@ -64,7 +77,7 @@ def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
     _set_positions(calls, written, sql, source)
     sites = [_site(call, ordinals[call.meta.get("start", 0)], config, path)
              for call in sorted(calls, key=lambda c: c.meta.get("start", 0))]
-    tasks = _Planner(table_prefix, path).plan(sites)
+    tasks = _Planner(table_prefix, path, model).plan(sites)
     return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks))
 
 
@@ -126,8 +139,9 @@ def _site(call: exp.Anonymous, ordinal: int, config: LLMConfig, path) -> CallSit
 
 
 class _Planner:
-    def __init__(self, table_prefix: str, path):
+    def __init__(self, table_prefix: str, path, model: str):
         self.table_prefix = table_prefix
+        self.model = model
         self.path = path
         self.tasks: list[LLMTask] = []
         self.parts: list[list[exp.Select]] = []
@@ -181,9 +195,10 @@ class _Planner:
                          depends_on=tuple(dict.fromkeys((*task.depends_on, *depends_on))))
         else:
             index = len(self.tasks)
+            identity = json.dumps([self.model, *site.key[3:5]])
             self.tasks.append(LLMTask(f"t{index + 1}", f"{self.table_prefix}_t{index + 1}",
                                       query.sql(dialect="duckdb", pretty=True), site.options,
-                                      (call_position(site.call, site.ordinal),), depends_on))
+                                      (call_position(site.call, site.ordinal),), depends_on, identity))
             self.parts.append([query])
             self.by_call.setdefault(call, index)
         self.by_key[site.key] = index
