@@ -40,11 +40,26 @@ def test_cost_floor_lies_between_the_oracle_and_the_reference_at_a_decided_point
     assert row["compared_items"] > 0
 
 
-def test_guarantee_covers_every_adversarial_setting():
-    rows = run_json("guarantee.py", "--trials", "2", "--workers", "1")
-    assert len(rows) == 18
-    assert {row["allowed"] for row in rows} == {0.1, 0.05}
-    assert all(0.0 <= row["failure_rate"] <= 1.0 and row["trials"] == 2 for row in rows)
+def test_guarantee_covers_the_whole_range_of_settings():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from guarantee import settings
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    found = settings()
+    assert {s.accuracy for s in found} >= {0.01, 0.5, 0.9, 0.999}
+    sizes = {s.rows for s in found}
+    assert {1, 19, 20, 21, 39, 40, 41, 59, 60, 61, 89, 90, 91, 100_000} <= sizes
+    assert {s.confidence for s in found} >= {0.5, 0.9, 0.99}
+    assert {s.placement for s in found if s.zipf} == {"heaviest", "lightest"}
+    assert any(s.rates[:2] == (s.accuracy, s.accuracy - 0.01) for s in found)
+
+
+def test_guarantee_finds_no_failure_where_a_run_without_profiling_used_to_credit_unchecked_rows():
+    *rows, total = run_json("guarantee.py", "--trials", "5", "--workers", "1", "--only", "audit")
+    assert len(rows) == 6 and total["settings"] == 6
+    assert all(row["failure_rate"] == 0.0 and row["certificate_failure_rate"] == 0.0 and row["ok"] for row in rows)
+    assert total["held"] == 6
 
 
 def test_throughput_answers_every_request_through_the_local_server():

@@ -360,12 +360,12 @@ class _Run:
     def _check_invalid(self, final: bool) -> None:
         """Fail when more than `max_invalid_share` of the reference's answers are invalid: at the end
         on the realized share, before that only when the answers so far make it clear."""
-        from scipy.stats import binom
-
         usage = self.usage[self.models[self.reference].name]
         invalid, answered = usage.invalid_answers, usage.calls
         if invalid <= max(1, self.max_invalid_share * answered):
             return
+        from scipy.stats import binom
+
         if not final and binom.sf(invalid - 1, answered, self.max_invalid_share) > INVALID_EVIDENCE:
             return
         examples = ", ".join(_excerpt(a) for a in self.invalid_examples[self.models[self.reference].name])
