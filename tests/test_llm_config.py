@@ -47,3 +47,30 @@ def test_bad_blocks_name_the_file_and_the_fix(block, fragment):
     assert fragment in str(error.value)
     assert str(error.value).startswith("profiles.yml: llm:")
     assert error.value.exit_code == 2
+
+
+def test_the_example_profile_pins_dated_model_names_and_parses():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    example = yaml.safe_load((Path(__file__).resolve().parent.parent / "profiles.yml.example").read_text())
+    block = dict(example["smart_sql_example"]["outputs"]["prod"]["llm"], api_key="sk-test")
+    config = parse_llm_config(block, source="profiles.yml.example")
+    assert all(re.search(r"-\d{4}-\d{2}-\d{2}$", m.name) for m in config.models)
+
+
+@pytest.mark.parametrize("block, message", [
+    ({"compare": "fuzzy"}, "unknown compare 'fuzzy'"),
+    ({"max_invalid_share": 1.5}, "max_invalid_share"),
+])
+def test_bad_value_options_are_refused(block, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_llm_config(block)
+
+
+def test_value_options_default_and_parse():
+    assert (parse_llm_config(None).compare, parse_llm_config(None).max_invalid_share) == ("normalized", 0.05)
+    config = parse_llm_config({"compare": "exact", "max_invalid_share": 0.2})
+    assert (config.compare, config.max_invalid_share) == ("exact", 0.2)
