@@ -143,3 +143,35 @@ def test_debug_flag_shows_the_traceback(make_project, cli):
     result = cli("--debug", "build", "--project-dir", root)
     assert result.exit_code == 2
     assert "Traceback" in result.output
+
+
+BASE = "select 1 as id, 'high' as priority, 'Printer is on fire' as body"
+
+
+def test_sql_error_names_the_line_and_column_of_the_model_file_and_shows_it(make_project, cli):
+    root = make_project({"models/base.sql": BASE, "models/m.sql": "select id,\n       foo\nfrom {{ ref('base') }}\n"})
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:2:8: model 'm' failed: Binder Error: "
+           'Referenced column "foo" not found', "  2 |        foo\n", "    |        ^\n")
+    assert "LINE 3" not in cli("build", "--project-dir", root).output, "DuckDB's line counts its wrapped statement"
+
+
+def test_sql_error_after_a_jinja_header_and_an_ephemeral_model_keeps_the_file_line(make_project, cli):
+    root = make_project({
+        "models/base.sql": BASE,
+        "models/eph.sql": "{{ config(materialized='ephemeral') }}\nselect *\nfrom {{ ref('base') }}",
+        "models/m.sql": "{{ config(materialized='table') }}\n\nselect id,\n  {{ 'prio' ~ 'rity' }}, foo\n"
+                        "from {{ ref('eph') }}\n",
+    })
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:26: model 'm' failed", '"foo" not found',
+           "  4 |   {{ 'prio' ~ 'rity' }}, foo\n")
+
+
+def test_an_error_in_the_output_of_a_multi_line_macro_names_the_compiled_line(make_project, cli):
+    root = make_project({
+        "models/base.sql": BASE,
+        "macros/columns.sql": "{% macro columns() %}\n  id,\n  nope\n{% endmacro %}",
+        "models/m.sql": "select {{ columns() }}\nfrom {{ ref('base') }}\n",
+    })
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql: model 'm' failed", '"nope" not found',
+           "at line 3, column 3 of the compiled SQL at ", "target/compiled/models/m.sql (after Jinja",
+           "  3 |   nope\n")
