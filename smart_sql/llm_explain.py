@@ -88,8 +88,7 @@ class CompileHook:
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str | None:
         relpath = str(getattr(node, "relpath", node.name))
-        rewritten = rewrite_sql(sql, self.config, path=relpath, table_prefix=result_table_prefix(node.name),
-                                source=getattr(node, "raw_sql", None))
+        rewritten = rewrite_sql(sql, self.config, path=relpath, table_prefix=result_table_prefix(node.name))
         if not rewritten.tasks:
             return None
         text = plan_text(rewritten, count_inputs(conn, rewritten, self.config) if self.explain else None)

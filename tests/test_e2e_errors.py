@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def _fails(result, exit_code: int, *fragments: str) -> None:
     assert result.exit_code == exit_code, result.output
@@ -175,3 +177,63 @@ def test_an_error_in_the_output_of_a_multi_line_macro_names_the_compiled_line(ma
     _fails(cli("build", "--project-dir", root), 1, "models/m.sql: model 'm' failed", '"nope" not found',
            "at line 3, column 3 of the compiled SQL at ", "target/compiled/models/m.sql (after Jinja",
            "  3 |   nope\n")
+
+
+LLM_MODEL = """\
+{{ config(materialized='table') }}
+
+select t.id,
+       %s
+       SMART_LLM('Urgent?', t.body, labels => ['yes', 'no']) as urgent,
+       SMART_LLM('Team?', t.body) as team
+from {{ ref('base') }} as t
+"""
+
+
+def openai_project(make_project, server, model_sql):
+    return make_project({"models/base.sql": BASE, "models/m.sql": model_sql, "profiles.yml": f"""\
+        demo:
+          target: dev
+          outputs:
+            dev:
+              type: duckdb
+              path: target/dev.duckdb
+              llm:
+                provider: openai
+                base_url: {server.base_url}
+                api_key: sk-local-test-key
+                models:
+                  - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
+    """})
+
+
+@pytest.fixture
+def server():
+    from smart_sql.llm.local_server import LocalLLMServer
+    from smart_sql.llm.simulated import Simulator
+
+    with LocalLLMServer(Simulator("sim-large", {})) as running:
+        yield running
+
+
+def test_a_binder_error_in_a_model_with_llm_columns_costs_no_call_and_names_the_users_line(make_project, cli,
+                                                                                            server):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priorty,")
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:8: the SQL does not bind: Binder Error",
+           'does not have a column named "priorty"', "  4 |        t.priorty,\n", "nothing was paid")
+    assert server.log.requests == 0
+
+
+def test_a_stray_comma_in_a_model_with_llm_columns_fails_as_in_a_plain_model(make_project, cli, server):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priority,,")
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:19: cannot parse the SQL: Parser Error",
+           "  4 |        t.priority,,\n")
+    assert server.log.requests == 0
+
+
+def test_llm_columns_build_over_http_once_the_sql_is_right(make_project, cli, server, query):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priority,")
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert server.log.requests == 2
+    assert query(root, "select priority, urgent in ('yes', 'no'), team is not null from m") == [("high", True, True)]

@@ -8,6 +8,7 @@ import pytest
 import smart_sql
 from smart_sql import api
 from smart_sql.errors import LLMError, ModelError
+from smart_sql.llm.config import parse_llm_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::smart_sql.api.SimulatedAnswersWarning")
 
@@ -116,3 +117,34 @@ def test_ctrl_c_while_answering_stops_the_run_instead_of_failing_one_model(conn,
     monkeypatch.setattr(llm_sql._LoopThread, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         smart_sql.sql(conn, "select SMART_LLM('Summarize', body) as s from notes")
+
+
+class RecordingProvider:
+    """The simulated provider, keeping the texts it is asked about."""
+
+    name, simulated = "simulated", True
+
+    def __init__(self, config):
+        from smart_sql.llm.simulated import SimulatedProvider
+
+        self.inner = SimulatedProvider(config)
+        self.endpoint = self.inner.endpoint
+        self.texts = []
+
+    async def complete(self, requests, on_response=None):
+        self.texts.extend(request.text for request in requests)
+        return await self.inner.complete(requests, on_response)
+
+    async def aclose(self):
+        return None
+
+
+SIMULATED = {"provider": "simulated", "cache": False}
+
+
+def test_a_binder_error_is_placed_in_the_statement_before_any_call(conn):
+    provider = RecordingProvider(parse_llm_config(SIMULATED))
+    with pytest.raises(ModelError) as caught:
+        api.run(conn, "select id,\n  SMART_LLM('p', body) as s,\n  nope\nfrom notes", provider=provider)
+    assert str(caught.value).startswith('<sql>:3:3: the SQL does not bind: Binder Error: Referenced column "nope"')
+    assert provider.texts == []

@@ -107,3 +107,11 @@ def test_unsupported_positions_are_clear_errors(sql, words):
     with pytest.raises(ModelError) as caught:
         rewrite_sql(sql, CONFIG, path=PATH)
     assert words in str(caught.value) and PATH in str(caught.value)
+
+
+def test_sql_that_duckdb_would_reject_is_rejected_with_its_line_and_column():
+    sql = "select t.id,\n       t.priority,,\n       SMART_LLM('p', t.body) as s\nfrom t"
+    with pytest.raises(ModelError) as caught:
+        rewrite_sql(sql, CONFIG, path=PATH)
+    assert str(caught.value).startswith(f"{PATH}:2:19: cannot parse the SQL: Parser Error: syntax error")
+    assert "  2 |        t.priority,,\n    |                   ^" in str(caught.value)

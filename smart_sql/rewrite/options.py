@@ -45,7 +45,14 @@ def is_smart_llm(node: exp.Expression) -> bool:
 def call_position(call: exp.Anonymous, ordinal: int) -> str:
     line, column = call.meta.get("line"), call.meta.get("col")
     where = f"line {line}, column {column}" if line else "position unknown"
+    if line and not in_model_file(call):
+        where += " of the compiled SQL"
     return f"SMART_LLM call #{ordinal} ({where})"
+
+
+def in_model_file(call: exp.Anonymous) -> bool:
+    """Whether the call's line and column are in the model file (else in the compiled SQL)."""
+    return call.meta.get("in_file", True)
 
 
 class CallErrors:
@@ -56,7 +63,8 @@ class CallErrors:
 
     def __call__(self, message: str, hint: str | None = None) -> ModelError:
         return ModelError(f"{call_position(self.call, self.ordinal)}: {message}",
-                          path=self.path, line=self.call.meta.get("line"), hint=hint)
+                          path=self.path, line=self.call.meta.get("line") if in_model_file(self.call) else None,
+                          hint=hint)
 
 
 def split_arguments(call: exp.Anonymous, fail: CallErrors) -> tuple[exp.Expression, exp.Expression, dict]:
