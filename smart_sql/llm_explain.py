@@ -65,7 +65,8 @@ def _task_lines(task: LLMTask, count: str | None) -> list[str]:
     lines = [f"-- {task.id} -> {task.table}: {'; '.join(task.calls)}",
              f"--   models: {models}; method {options.method}; accuracy {options.accuracy}, "
              f"confidence {options.confidence}; temperature {options.temperature}"
-             + (f"; max_tokens {options.max_tokens}" if options.max_tokens else "")]
+             + (f"; max_tokens {options.max_tokens}" if options.max_tokens else "")
+             + ("; empty texts sent" if options.empty_text == "send" else "")]
     if options.labels:
         lines.append(f"--   labels: {', '.join(options.labels)}")
     if task.depends_on:

@@ -139,7 +139,30 @@ class RecordingProvider:
         return None
 
 
+BLANK_TEXTS = ["", "   ", "\t\n", "\u00a0\u3000"]
+
+
 SIMULATED = {"provider": "simulated", "cache": False}
+
+
+def test_empty_and_blank_texts_answer_null_without_a_call_unless_the_call_sends_them():
+    conn = duckdb.connect()
+    conn.execute("create table notes (id int, body varchar)")
+    conn.executemany("insert into notes values (?, ?)", list(enumerate([*BLANK_TEXTS, None, "buy milk"])))
+    config = parse_llm_config(SIMULATED)
+    provider = RecordingProvider(config)
+    result = api.run(conn, "select id, SMART_LLM('Chore?', body) as chore from notes order by id", config,
+                     provider=provider)
+    answers = [chore for _, chore in result.relation.fetchall()]
+    assert set(provider.texts) == {"buy milk"}
+    assert answers[:5] == [None] * 5 and answers[5] is not None
+    assert result.reports[0].rows == 1
+
+    provider.texts.clear()
+    result = api.run(conn, "select id, SMART_LLM('Chore?', body, empty_text => 'send') as chore from notes "
+                           "order by id", config, provider=provider)
+    assert set(provider.texts) == {*BLANK_TEXTS, "buy milk"}
+    assert [chore is None for _, chore in result.relation.fetchall()] == [False] * 4 + [True, False]
 
 
 def test_a_binder_error_is_placed_in_the_statement_before_any_call(conn):

@@ -77,6 +77,7 @@ def test_reference_override_joins_the_ladder():
     ("'p', text, max_tokens => 0", ["`max_tokens` must be >= 1"]),
     ("'p', text, max_tokens => 2.5", ["`max_tokens` must be an integer"]),
     ("'p', text, temperature => -1", ["`temperature` must be >= 0"]),
+    ("'p', text, empty_text => 'drop'", ["`empty_text` must be one of 'null', 'send'"]),
 ])
 def test_bad_arguments_are_reported_with_file_position_and_rule(arguments, words):
     sql = f"select id,\n       SMART_LLM({arguments}) as s\nfrom t"

@@ -15,6 +15,11 @@ FUNCTION_NAME = "SMART_LLM"
 OPTION_NAMES = ("accuracy", "confidence", "models", "reference", "labels", "max_tokens",
                 "temperature", "method", "seed")
 
+EMPTY_TEXT = ("null", "send")
+"""What a call does with texts that are empty or only blank: 'null' (the default) answers NULL
+without a call, as for a NULL text; 'send' sends them to the model like any text."""
+OPTION_NAMES += ("empty_text",)
+
 
 @dataclass(frozen=True)
 class CallOptions:
@@ -26,6 +31,8 @@ class CallOptions:
     """The ladder, in the order of the `llm` block; always includes `reference`."""
     reference: str
     labels: tuple[str, ...] | None
+    empty_text: str
+    """One of EMPTY_TEXT."""
     max_tokens: int | None
     temperature: float
     method: str
@@ -33,6 +40,7 @@ class CallOptions:
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "confidence": self.confidence, "models": list(self.models),
+                "empty_text": self.empty_text,
                 "reference": self.reference, "labels": list(self.labels) if self.labels else None,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "method": self.method,
                 "seed": self.seed}
@@ -117,6 +125,7 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
         models=tuple(name for name in configured if name in chosen),
         reference=reference,
         labels=_labels(values.get("labels"), fail) if "labels" in values else None,
+        empty_text=_choice(values, "empty_text", EMPTY_TEXT, fail),
         max_tokens=_integer(values, "max_tokens", config.max_tokens, fail, low=1),
         temperature=_number(values, "temperature", config.temperature, fail, low=0.0),
         method=_method(values.get("method", config.method), fail),
@@ -174,6 +183,13 @@ def _labels(value, fail) -> tuple[str, ...]:
     if len(set(normalized)) != len(normalized):
         raise fail(f"`labels` must be distinct (ignoring case and punctuation), got {value}", hint)
     return tuple(value)
+
+
+def _choice(values, name, choices, fail) -> str:
+    value = values.get(name, choices[0])
+    if value not in choices:
+        raise fail(f"`{name}` must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
 
 
 def _method(value, fail) -> str:

@@ -237,7 +237,7 @@ class _Planner:
         wrapper = (exp.select(exp.column("__prompt").as_("prompt"), exp.column("__text").as_("text"),
                               exp.Count(this=exp.Star()).as_("n"))
                    .from_(query.subquery("__input"))
-                   .where("__prompt IS NOT NULL AND __text IS NOT NULL")
+                   .where(*_sent(site.options))
                    .group_by("__prompt", "__text"))
         ctes = _visible_ctes(scope, wrapper)
         if ctes:
@@ -275,6 +275,16 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _sent(options: CallOptions) -> list[str | exp.Expression]:
+    """Which inputs the model is asked about: prompt and text not NULL and, unless the call says
+    `empty_text => 'send'`, a text that is more than blank space."""
+    conditions: list[str | exp.Expression] = ["__prompt IS NOT NULL AND __text IS NOT NULL"]
+    if options.empty_text != "send":
+        blank = exp.func("regexp_full_match", exp.column("__text"), exp.Literal.string(r"[\s\v\p{Z}]*"))
+        conditions.append(exp.not_(blank))
+    return conditions
 
 
 def _with_call(calls: tuple[str, ...], site: CallSite) -> tuple[str, ...]:
