@@ -13,7 +13,7 @@ import duckdb
 
 from . import materialize
 from .datatests import DataTest, failing_rows_sql
-from .errors import ConfigError, ModelError, SmartSqlError
+from .errors import ConfigError, SmartSqlError
 from .graph import Graph
 from .positions import CompiledSQL
 from .profiles import MEMORY
