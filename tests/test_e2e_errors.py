@@ -168,6 +168,19 @@ def test_sql_error_after_a_jinja_header_and_an_ephemeral_model_keeps_the_file_li
            "  4 |   {{ 'prio' ~ 'rity' }}, foo\n")
 
 
+@pytest.mark.parametrize("config, wrong_when", [("materialized='view'", "true"),
+                                                ("materialized='incremental'", "is_incremental()"),
+                                                ("materialized='incremental', unique_key='id'", "is_incremental()")])
+def test_views_and_incremental_inserts_place_their_errors_too(make_project, cli, config, wrong_when):
+    line = f"  {{% if {wrong_when} %}}nope{{% else %}}body{{% endif %}} as b"
+    root = make_project({"models/base.sql": BASE, "models/m.sql": f"{{{{ config({config}) }}}}\nselect id,\n{line}\n"
+                                                                  "from {{ ref('base') }}\n"})
+    if wrong_when != "true":
+        assert cli("build", "--project-dir", root).exit_code == 0
+    _fails(cli("build", "--project-dir", root), 1, f"models/m.sql:3:{line.index('nope') + 1}: model 'm' failed",
+           '"nope" not found', f"  3 | {line}\n")
+
+
 def test_an_error_in_the_output_of_a_multi_line_macro_names_the_compiled_line(make_project, cli):
     root = make_project({
         "models/base.sql": BASE,
