@@ -13,14 +13,17 @@ import duckdb
 
 from . import materialize
 from .datatests import DataTest, failing_rows_sql
-from .errors import ConfigError, ModelError, SmartSqlError
+from .errors import ConfigError, SmartSqlError
 from .graph import Graph
+from .positions import CompiledSQL
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
+from .sql_errors import error_place, error_text, placed_error
 
 CTE_PREFIX = "__smart_cte__"
+_REWRITTEN = "the SQL with its SMART_LLM calls rewritten (`smart-sql compile` shows it)"
 _LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
 
@@ -28,6 +31,7 @@ _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
 class SqlTransform(Protocol):
     """Called on a model's rendered SQL (ephemeral refs already inlined) inside its atomic unit, just
     before it is materialized; returns the SQL to run. If it raises, the model fails like a SQL error.
+    The SQL is a CompiledSQL: a str that can also say where each of its positions is in the model file.
 
     A transform may also have a method `extras(node) -> dict`, called when the model has finished
     (successfully or not); what it returns goes into that model's RunResult.extras."""
@@ -117,8 +121,9 @@ def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterab
         for uid in graph.order(chosen):
             node = graph.nodes[uid]
             sql = render_model(project, node, incremental=is_incremental_run(conn, node, False))
-            extra = explain(node, sql, conn) if explain else None
-            compiled.append(CompiledModel(node, sql, write_compiled(project, node.relpath, sql), extra))
+            path = write_compiled(project, node.relpath, sql)
+            sql = sql.written_to(project.display(path))
+            compiled.append(CompiledModel(node, sql, path, explain(node, sql, conn) if explain else None))
     return compiled
 
 
@@ -147,23 +152,33 @@ def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_r
             and materialize.relation_type(conn, model.relation) == "table")
 
 
-def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> str:
-    """The model's SQL as it will run: Jinja rendered, ephemeral models inlined as CTEs."""
+def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> CompiledSQL:
+    """The model's SQL as it will run: Jinja rendered, ephemeral models inlined as CTEs; it can say
+    where each of its positions is in the model file."""
     ctes: dict[str, str] = {}
-    sql = _render_body(project, model, incremental, ctes)
-    return with_ctes(sql, ctes)
+    rendered = _render(project, model, incremental, ctes)
+    body = _trimmed(rendered)
+    at, inserted = cte_insertion(body, ctes)
+    return CompiledSQL(body[:at] + inserted + body[at:], source=model.raw_sql, rendered=rendered,
+                       start=len(rendered) - len(rendered.lstrip()), inserted=(at, len(inserted)))
 
 
 def with_ctes(sql: str, ctes: dict[str, str]) -> str:
+    at, inserted = cte_insertion(sql, ctes)
+    return sql[:at] + inserted + sql[at:]
+
+
+def cte_insertion(sql: str, ctes: dict[str, str]) -> tuple[int, str]:
+    """Where in `sql` the definitions of `ctes` go, and the text that goes there: a WITH of its own,
+    or the first definitions of the WITH that `sql` starts with."""
     if not ctes:
-        return sql
+        return 0, ""
     definitions = ",\n".join(f"{name} as (\n{body}\n)" for name, body in ctes.items())
     start = _LEADING_COMMENTS.match(sql).end()
-    head, rest = sql[:start], sql[start:]
-    existing = _WITH.match(rest)
+    existing = _WITH.match(sql, start)
     if existing:
-        return f"{head}{rest[:existing.end()]}{definitions},\n{rest[existing.end():]}"
-    return f"{head}with {definitions}\n{rest}"
+        return existing.end(), f"{definitions},\n"
+    return start, f"with {definitions}\n"
 
 
 def write_compiled(project: Project, relpath: str, sql: str) -> Path:
@@ -173,13 +188,14 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
     return path
 
 
-def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+    """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
             name = CTE_PREFIX + node.name
             if name not in ctes:
-                ctes[name] = _render_body(project, node, False, ctes)
+                ctes[name] = _trimmed(_render(project, node, False, ctes))
             return name
         return node.relation
 
@@ -188,8 +204,11 @@ def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: di
 
     functions = ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
                                is_incremental=incremental)
-    sql = project.renderer.render(model.path, model.name, functions)
-    return sql.strip().rstrip(";").rstrip()
+    return project.renderer.render(model.path, model.name, functions)
+
+
+def _trimmed(rendered: str) -> str:
+    return rendered.strip().rstrip(";").rstrip()
 
 
 class _Runner:
@@ -226,14 +245,15 @@ class _Runner:
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized
         result = _result(model, f"created {kind} {model.relation.display}", self.project.root)
-        compiled_path = None
+        compiled_path = sql = None
         try:
             incremental = is_incremental_run(self.conn, model, self.full_refresh)
-            sql = render_model(self.project, model, incremental=incremental)
-            compiled_path = write_compiled(self.project, model.relpath, sql)
+            compiled = render_model(self.project, model, incremental=incremental)
+            compiled_path = write_compiled(self.project, model.relpath, compiled)
+            compiled = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, model.relation)
             with materialize.atomic(self.conn):
-                sql = self.sql_transform(model, sql, self.conn)
+                sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
@@ -244,7 +264,7 @@ class _Runner:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
         except Exception as error:
             hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
-            self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
+            self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint, sql)
         finally:
             result.extras.update(self._transform_extras(model))
         return result
@@ -272,15 +292,18 @@ class _Runner:
         return result
 
     def _failed(self, result: RunResult, node, error: Exception, description: str, path: Path,
-                hint: str | None = None) -> RunResult:
+                hint: str | None = None, sql: str | None = None) -> RunResult:
+        """`sql` is the model's SQL as materialized, when the error may be about a position in it."""
         result.status = "error"
         result.description = description
         if isinstance(error, SmartSqlError):
             result.message = str(error)
         else:
-            detail = f"{type(error).__name__}: {error}" if not isinstance(error, duckdb.Error) else str(error)
-            result.message = str(ModelError(f"{node.resource_type} {node.name!r} failed: {detail}",
-                                            path=self.project.display(path), hint=hint))
+            detail = f"{type(error).__name__}: {error}" if not isinstance(error, duckdb.Error) else error_text(error)
+            place = (error_place(error, sql, first_line=materialize.SQL_LINE, within=_REWRITTEN)
+                     if sql is not None and isinstance(error, duckdb.Error) else None)
+            result.message = str(placed_error(f"{node.resource_type} {node.name!r} failed: {detail}", place,
+                                              path=self.project.display(path), hint=hint))
         if self.debug:
             result.message += "\n" + "".join(traceback.format_exception(error))
         return result

@@ -117,8 +117,7 @@ class LLMRunner:
         from .rewrite.plan import rewrite_sql
 
         name, path = _node_name(node), _node_path(node)
-        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name),
-                                source=getattr(node, "raw_sql", None), model=name)
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name), model=name)
         if rewritten.tasks and getattr(node, "materialized", None) == "view":
             raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
@@ -140,10 +139,15 @@ class LLMRunner:
     def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
                   path: str | Path | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
         """Fill the result table of every task, in order, appending each finished task's report to
-        `reports` (so a model that fails in a later task still accounts for the earlier ones)."""
+        `reports` (so a model that fails in a later task still accounts for the earlier ones).
+        Before any call, the statement and every task's input must bind (see `check_binds`)."""
         reports = [] if reports is None else reports
         if not rewritten.tasks:
             return reports
+        from .llm_check import check_binds
+
+        self._result_tables.extend((conn, task.table) for task in rewritten.tasks)
+        check_binds(conn, rewritten, path=path)
         self._register(conn)
         for task in rewritten.tasks:
             report = TaskReport(task)
@@ -164,7 +168,6 @@ class LLMRunner:
                      f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
                      f"list(n ORDER BY i) AS counts "
                      f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
-        self._result_tables.append((conn, task.table))
         try:
             conn.execute(statement, [task.id])
         except duckdb.Error as error:

@@ -2,6 +2,8 @@
 
 Each function runs inside the caller's transaction (see `atomic`): a new relation is built under
 `<name>__smart_tmp` and swapped in, so a failure leaves the previous relation as it was.
+Every statement that holds a model's SQL starts it on the statement's line SQL_LINE, so that the
+positions in DuckDB's errors can be taken back to the model's SQL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     import duckdb
 
     from .project import Relation, SeedNode
+
+SQL_LINE = 2
 
 
 @contextmanager

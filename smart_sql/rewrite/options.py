@@ -13,7 +13,11 @@ from ..smart.agreement import COMPARISONS, normalize
 
 FUNCTION_NAME = "SMART_LLM"
 OPTION_NAMES = ("accuracy", "confidence", "models", "reference", "labels", "max_tokens",
-                "temperature", "method", "seed", "compare", "max_invalid_share")
+                "temperature", "method", "seed", "compare", "max_invalid_share", "empty_text")
+
+EMPTY_TEXT = ("null", "send")
+"""What a call does with texts that are empty or only blank: 'null' (the default) answers NULL
+without a call, as for a NULL text; 'send' sends them to the model like any text."""
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,15 @@ class CallOptions:
     seed: int
     compare: str = "normalized"
     max_invalid_share: float = 0.05
+    empty_text: str = "null"
+    """One of EMPTY_TEXT."""
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "confidence": self.confidence, "models": list(self.models),
                 "reference": self.reference, "labels": list(self.labels) if self.labels else None,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "method": self.method,
-                "seed": self.seed, "compare": self.compare, "max_invalid_share": self.max_invalid_share}
+                "seed": self.seed, "compare": self.compare, "max_invalid_share": self.max_invalid_share,
+                "empty_text": self.empty_text}
 
 
 def is_smart_llm(node: exp.Expression) -> bool:
@@ -47,7 +54,14 @@ def is_smart_llm(node: exp.Expression) -> bool:
 def call_position(call: exp.Anonymous, ordinal: int) -> str:
     line, column = call.meta.get("line"), call.meta.get("col")
     where = f"line {line}, column {column}" if line else "position unknown"
+    if line and not in_model_file(call):
+        where += " of the compiled SQL"
     return f"SMART_LLM call #{ordinal} ({where})"
+
+
+def in_model_file(call: exp.Anonymous) -> bool:
+    """Whether the call's line and column are in the model file (else in the compiled SQL)."""
+    return call.meta.get("in_file", True)
 
 
 class CallErrors:
@@ -58,7 +72,8 @@ class CallErrors:
 
     def __call__(self, message: str, hint: str | None = None) -> ModelError:
         return ModelError(f"{call_position(self.call, self.ordinal)}: {message}",
-                          path=self.path, line=self.call.meta.get("line"), hint=hint)
+                          path=self.path, line=self.call.meta.get("line") if in_model_file(self.call) else None,
+                          hint=hint)
 
 
 def split_arguments(call: exp.Anonymous, fail: CallErrors) -> tuple[exp.Expression, exp.Expression, dict]:
@@ -117,6 +132,7 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
         seed=_integer(values, "seed", config.seed, fail),
         compare=_compare(values, config.compare, fail),
         max_invalid_share=_share(values, "max_invalid_share", config.max_invalid_share, fail),
+        empty_text=_choice(values, "empty_text", EMPTY_TEXT, fail),
     )
 
 
@@ -188,6 +204,13 @@ def _share(values, name, default, fail) -> float:
     value = _number(values, name, default, fail, low=0.0)
     if value > 1:
         raise fail(f"`{name}` must be in [0, 1], got {values.get(name)!r}")
+    return value
+
+
+def _choice(values, name, choices, fail) -> str:
+    value = values.get(name, choices[0])
+    if value not in choices:
+        raise fail(f"`{name}` must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
     return value
 
 
