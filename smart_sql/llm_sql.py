@@ -1,15 +1,17 @@
 """Running a model's LLM tasks in DuckDB.
 
 Each task's input set goes, whole, through one Python function registered in DuckDB
-(`smart_llm_batch`): it receives every distinct (prompt, text) pair with its row count as three
-aligned lists, runs the SMART engine over them (profiling, then the cheapest guaranteed mix of
-models through the provider) and returns the answer and the model of each, which land with their
-inputs in a temporary table that the rewritten SQL reads.
+(`smart_llm_batch`, see `batch_function`): it receives every distinct (prompt, text) pair with its
+row count as three aligned lists, runs the SMART engine over them (profiling, then the cheapest
+guaranteed mix of models through the provider) and returns the answer and the model of each, which
+land with their inputs in a temporary table that the rewritten SQL reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import re
 import threading
 import time
@@ -33,6 +35,33 @@ BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
 _COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
 _ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
+
+_batches: dict[str, Callable[[list, list, list], dict]] = {}
+"""What each running task's call of the batch function does, by the key the call passes."""
+_batch_keys = itertools.count(1)
+
+
+def _run_batch(key: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
+    return _batches[key](prompts, texts, counts)
+
+
+def batch_function(conn: duckdb.DuckDBPyConnection) -> str:
+    """The name under which `conn` runs the batch function, registering it when needed.
+
+    It is registered once per connection and serves every runner. DuckDB undoes a registration made
+    inside a transaction that is rolled back (a failed model) yet keeps its name taken, and removing a
+    function inside a transaction crashes it at rollback; so a name lost that way is never reused.
+    """
+    for number in itertools.count(1):
+        name = BATCH_FUNCTION if number == 1 else f"{BATCH_FUNCTION}_{number}"
+        if conn.execute("select 1 from duckdb_functions() where function_name = ?", [name]).fetchall():
+            return name
+        try:
+            conn.create_function(name, _run_batch, [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS],
+                                 _ANSWERS, side_effects=True)
+            return name
+        except duckdb.NotImplementedException:
+            continue
 
 
 @dataclass
@@ -98,7 +127,6 @@ class LLMRunner:
         self.simulated: bool | None = None if provider is None else provider.simulated
         """Whether the answers came from the simulated provider; None before any call."""
         self._loop: _LoopThread | None = None
-        self._running: dict[str, tuple[LLMTask, TaskReport]] = {}
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
@@ -145,29 +173,30 @@ class LLMRunner:
         reports = [] if reports is None else reports
         if not rewritten.tasks:
             return reports
-        self._register(conn)
+        function = batch_function(conn)
         for task in rewritten.tasks:
             report = TaskReport(task)
-            self._running[task.id] = (task, report)
+            key = str(next(_batch_keys))
+            _batches[key] = functools.partial(self._batch, task, report)
             try:
-                self._fill(conn, task, path)
+                self._fill(conn, task, function, key, path)
             finally:
-                del self._running[task.id]
+                del _batches[key]
             reports.append(report)
         return reports
 
-    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, path) -> None:
+    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, function: str, key: str, path) -> None:
         self._failure = None
         statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
                      f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
                      f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
-                     f"FROM (SELECT prompts, texts, {BATCH_FUNCTION}(?, prompts, texts, counts) AS result "
+                     f"FROM (SELECT prompts, texts, {function}(?, prompts, texts, counts) AS result "
                      f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
                      f"list(n ORDER BY i) AS counts "
                      f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
         self._result_tables.append((conn, task.table))
         try:
-            conn.execute(statement, [task.id])
+            conn.execute(statement, [key])
         except duckdb.Error as error:
             calls, failure = ", ".join(task.calls), self._failure
             if isinstance(failure, KeyboardInterrupt):
@@ -180,17 +209,9 @@ class LLMRunner:
                              hint="check the columns the call reads; calls inside correlated subqueries "
                                   "are not supported") from None
 
-    def _register(self, conn: duckdb.DuckDBPyConnection) -> None:
-        try:
-            conn.remove_function(BATCH_FUNCTION)
-        except duckdb.Error:
-            pass
-        conn.create_function(BATCH_FUNCTION, self._batch,
-                             [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS], _ANSWERS, side_effects=True)
-
-    def _batch(self, task_id: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
-        """The registered function: every distinct input of a task in, one answer and model each out."""
-        task, report = self._running[task_id]
+    def _batch(self, task: LLMTask, report: TaskReport, prompts: list[str], texts: list[str],
+               counts: list[int]) -> dict:
+        """What the batch function does for `task`: every distinct input in, one answer and model each out."""
         self._say(task, f"{len(prompts)} distinct inputs from {sum(counts)} rows")
         try:
             answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
