@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -44,6 +46,8 @@ def _handles_errors(command):
         debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:
+            _end_on_closed_pipe()
         except (SmartSqlError, OSError) as error:
             if debug:
                 traceback.print_exc()
@@ -53,6 +57,16 @@ def _handles_errors(command):
             click.secho("Interrupted.", fg="red", err=True)
             sys.exit(130)
     return wrapper
+
+
+def _end_on_closed_pipe():
+    """The reader of the output has gone (`smart-sql compile | head`): end quietly, with the exit code
+    of a process that SIGPIPE ended, and keep the interpreter's last flush from failing again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def _load(project_dir, profiles_dir, target, vars_text):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
+from conftest import smart_sql_command
+
 
 def _fails(result, exit_code: int, *fragments: str) -> None:
     assert result.exit_code == exit_code, result.output
@@ -143,3 +149,14 @@ def test_debug_flag_shows_the_traceback(make_project, cli):
     result = cli("--debug", "build", "--project-dir", root)
     assert result.exit_code == 2
     assert "Traceback" in result.output
+
+
+@pytest.mark.parametrize("command", ["compile", "ls"])
+def test_a_closed_pipe_ends_the_output_quietly(make_project, command):
+    root = make_project({f"models/m{i}.sql": "select 1 as x" for i in range(3)})
+    process = subprocess.Popen([*smart_sql_command(), command, "--project-dir", str(root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) in (0, 141)
+    assert errors == ""
