@@ -25,6 +25,7 @@ import duckdb
 from .errors import ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.config import LLMConfig
+from .llm.stopping import RequestsStopped, stop_sending_when
 from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
 from .smart.agreement import canonical
 
@@ -35,6 +36,8 @@ BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
 _COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
 _ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
+STOP_GRACE_SECONDS = 3.0
+"""How long requests in flight may still bring their answers (to the cache) once a build is stopping."""
 
 _batches: dict[str, Callable[[list, list, list], dict]] = {}
 """What each running task's call of the batch function does, by the key the call passes."""
@@ -92,12 +95,31 @@ class _LoopThread:
     def run(self, coroutine: Coroutine) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
+    def cancel_after(self, seconds: float) -> None:
+        """Cancel whatever runs on the loop `seconds` from now; callable from any thread (or a signal handler)."""
+        try:
+            self.loop.call_soon_threadsafe(self.loop.call_later, seconds, _cancel_all, self.loop)
+        except RuntimeError:
+            pass
+
     def close(self) -> None:
         """Cancel what still runs (after an interrupt), so that no caller waits forever, then stop."""
         asyncio.run_coroutine_threadsafe(_cancel_others(), self.loop).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+
+
+async def _others_done() -> None:
+    """Wait for the loop's other tasks: when one batch stops, batches for other models that ran beside
+    it may still have answers in flight (the grace period's cancellation bounds the wait)."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _cancel_others() -> None:
@@ -113,12 +135,12 @@ class LLMRunner:
     One runner serves a whole build: for a model with LLM tasks it opens the provider and closes it
     (flushing the response cache) when the tasks are done, keeps a report per model
     (`reports[model_name]`) and drops a model's temporary result tables when the next model starts
-    or the runner closes.
+    or the runner closes. After `stop()` it sends no request and raises KeyboardInterrupt.
     """
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
                  provider: Provider | None = None, progress: Callable[[str], None] | None = None,
-                 progress_every: float = 10.0):
+                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS):
         self.config = config
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
@@ -127,6 +149,8 @@ class LLMRunner:
         self.simulated: bool | None = None if provider is None else provider.simulated
         """Whether the answers came from the simulated provider; None before any call."""
         self._loop: _LoopThread | None = None
+        self._stopping = threading.Event()
+        self.grace_seconds = grace_seconds
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
@@ -175,6 +199,8 @@ class LLMRunner:
             return reports
         function = batch_function(conn)
         for task in rewritten.tasks:
+            if self._stopping.is_set():
+                raise KeyboardInterrupt
             report = TaskReport(task)
             key = str(next(_batch_keys))
             _batches[key] = functools.partial(self._batch, task, report)
@@ -184,6 +210,14 @@ class LLMRunner:
                 del _batches[key]
             reports.append(report)
         return reports
+
+    def stop(self) -> None:
+        """Stop for an interrupted build, from any thread: no request is sent from now on, those in
+        flight have `grace_seconds` to bring their answers (cached as they come), then what still runs
+        is cancelled and the running task raises KeyboardInterrupt."""
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.cancel_after(0 if self.simulated else self.grace_seconds)
 
     def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, function: str, key: str, path) -> None:
         self._failure = None
@@ -199,7 +233,7 @@ class LLMRunner:
             conn.execute(statement, [key])
         except duckdb.Error as error:
             calls, failure = ", ".join(task.calls), self._failure
-            if isinstance(failure, KeyboardInterrupt):
+            if self._stopping.is_set() or isinstance(failure, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             if isinstance(failure, SmartSqlError):
                 raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
@@ -227,6 +261,9 @@ class LLMRunner:
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
         from .smart.engine import run_smart
 
+        if self._stopping.is_set():
+            raise RequestsStopped("stopped before the task started")
+        stop_sending_when(self._stopping)
         provider = self._open_provider()
         options = task.options
         request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
@@ -236,10 +273,14 @@ class LLMRunner:
             return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
                                             for i in indices], on_response=self._counter(task, model, len(indices)))
 
-        result = await run_smart(counts, self._ladder(task), answer,
-                                 accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
-                                 method=options.method, labels=list(options.labels) if options.labels else None,
-                                 progress=self._phases(task))
+        try:
+            result = await run_smart(counts, self._ladder(task), answer,
+                                     accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
+                                     method=options.method, labels=list(options.labels) if options.labels else None,
+                                     progress=self._phases(task))
+        except RequestsStopped:
+            await _others_done()
+            raise
         answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
         return answers, list(result.models), result.account.to_dict()
 
