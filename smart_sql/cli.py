@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -44,15 +46,27 @@ def _handles_errors(command):
         debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:
+            _end_on_closed_pipe()
         except (SmartSqlError, OSError) as error:
             if debug:
                 traceback.print_exc()
             click.secho(f"Error: {error}", fg="red", err=True)
             sys.exit(error.exit_code if isinstance(error, SmartSqlError) else ConfigError.exit_code)
-        except KeyboardInterrupt:
-            click.secho("Interrupted.", fg="red", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as error:
+            click.secho(f"Interrupted ({error})." if str(error) else "Interrupted.", fg="red", err=True)
+            sys.exit(getattr(error, "exit_code", 130))
     return wrapper
+
+
+def _end_on_closed_pipe():
+    """The reader of the output has gone (`smart-sql compile | head`): end quietly, with the exit code
+    of a process that SIGPIPE ended, and keep the interpreter's last flush from failing again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def _load(project_dir, profiles_dir, target, vars_text):
@@ -105,15 +119,17 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     @_handles_errors
     def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
         from .execute import build
+        from .interrupts import stop_on_signals
         from .report import Reporter
 
         project = _load(project_dir, profiles_dir, target, vars_text)
         reporter = Reporter()
         debug = debug or click.get_current_context().find_root().params.get("debug")
-        results = build(project, select, exclude, full_refresh=full_refresh,
-                        sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
-                        reporter=reporter,
-                        resource_types=resource_types, command=name, debug=debug)
+        with stop_on_signals() as stop:
+            results = build(project, select, exclude, full_refresh=full_refresh,
+                            sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
+                            reporter=reporter,
+                            resource_types=resource_types, command=name, debug=debug, stop=stop)
         sys.exit(results.exit_code)
 
     command.__doc__ = help_text

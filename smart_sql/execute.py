@@ -15,6 +15,7 @@ from . import materialize
 from .datatests import DataTest, failing_rows_sql
 from .errors import ConfigError, SmartSqlError
 from .graph import Graph
+from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
@@ -34,7 +35,9 @@ class SqlTransform(Protocol):
     The SQL is a CompiledSQL: a str that can also say where each of its positions is in the model file.
 
     A transform may also have a method `extras(node) -> dict`, called when the model has finished
-    (successfully or not); what it returns goes into that model's RunResult.extras."""
+    (successfully or not); what it returns goes into that model's RunResult.extras; and a method
+    `stop()`, called from any thread when the build is interrupted, after which it raises
+    KeyboardInterrupt soon."""
 
     def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
 
@@ -60,9 +63,13 @@ class CompiledModel:
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
           resource_types: Iterable[str] = ("seed", "model", "test"), command: str = "build",
-          debug: bool = False) -> RunResults:
-    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`."""
+          debug: bool = False, stop: StopRequest | None = None) -> RunResults:
+    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`.
+
+    Once `stop` is requested the node running is stopped and rolled back, no other starts, and
+    Interrupted is raised after run_results.json is written."""
     reporter = reporter or Reporter()
+    stop = stop or StopRequest()
     graph = Graph(project)
     chosen = graph.select(select, exclude, resource_types)
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
@@ -72,30 +79,42 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     started = time.perf_counter()
     if not order:
         reporter.info("Nothing to do: no node matches the selection.")
-    with connect(project) as conn:
+    with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
         try:
             for index, uid in enumerate(order, start=1):
+                stop.check()
                 node = graph.nodes[uid]
                 if uid in upstream_failure:
                     result = _skipped(node, upstream_failure[uid], project.root)
                 else:
                     result = runner.run(node)
                 if result.status in FAILED:
+                    stop.check()
                     for descendant in graph.descendants(uid):
                         upstream_failure.setdefault(descendant, node.name)
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
         except KeyboardInterrupt:
             reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
-                          f"what finished is in {project.display(project.target_path / 'run_results.json')}")
+                          f"what finished is in {project.display(project.target_path / 'run_results.json')}. "
+                          f"To resume, run the same command again: answers already received come from "
+                          f"the response cache at no cost.")
+            if stop.requested:
+                raise Interrupted(stop.signum) from None
             raise
         finally:
             results.elapsed_time = time.perf_counter() - started
             write_run_results(project, results)
     reporter.summary(results)
     return results
+
+
+def _stoppers(conn: duckdb.DuckDBPyConnection, sql_transform: SqlTransform) -> list:
+    """What to call when the build is interrupted: stop the transform and the running statement."""
+    transform_stop = getattr(sql_transform, "stop", None)
+    return [transform_stop, conn.interrupt] if transform_stop else [conn.interrupt]
 
 
 def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:

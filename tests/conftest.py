@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -68,3 +69,9 @@ def query() -> Callable[[Path, str], list[tuple]]:
         with duckdb.connect(str(root / "target" / "dev.duckdb"), read_only=True) as conn:
             return conn.execute(sql).fetchall()
     return run
+
+
+def smart_sql_command() -> list[str]:
+    """The installed `smart-sql` command, to run as a process of its own."""
+    script = Path(sys.executable).with_name("smart-sql")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from smart_sql.cli import main; main()"]

@@ -66,3 +66,10 @@ def test_throughput_answers_every_request_through_the_local_server():
     (row,) = run_json("throughput.py", "--requests", "50", "--latency-ms", "5", "--concurrency", "8")
     assert row["requests"] == 50 and row["requests_per_second"] > 0
     assert row["server"] == "local simulated OpenAI-compatible server"
+
+
+def test_kill_durability_finds_what_sigkill_cost():
+    (row,) = run_json("kill_durability.py", "--kills", "1")
+    assert row["kills"] == 1 and row["answers_received"] > 0
+    assert 0 <= row["lost_older_than_promised"] <= row["answers_lost"] <= row["answers_received"]
+    assert row["promised_ms"] == 50 and row["oldest_lost_ms"] >= 0

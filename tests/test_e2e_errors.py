@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+
+from conftest import smart_sql_command
 
 
 def _fails(result, exit_code: int, *fragments: str) -> None:
@@ -250,3 +254,14 @@ def test_llm_columns_build_over_http_once_the_sql_is_right(make_project, cli, se
     assert result.exit_code == 0, result.output
     assert server.log.requests == 2
     assert query(root, "select priority, urgent in ('yes', 'no'), team is not null from m") == [("high", True, True)]
+
+
+@pytest.mark.parametrize("command", ["compile", "ls"])
+def test_a_closed_pipe_ends_the_output_quietly(make_project, command):
+    root = make_project({f"models/m{i}.sql": "select 1 as x" for i in range(3)})
+    process = subprocess.Popen([*smart_sql_command(), command, "--project-dir", str(root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) in (0, 141)
+    assert errors == ""

@@ -40,3 +40,40 @@ def test_exact_column_over_http_matches_the_reference_and_sends_each_input_once(
     assert server.log.by_model == {"sim-large": distinct}
     assert set(server.log.attempts.values()) == {1}
     assert API_KEY not in result.rewritten_sql + repr([r.to_dict() for r in result.reports])
+
+
+@pytest.mark.parametrize("latency, grace", [(0.2, 5.0), (5.0, 0.3)], ids=["answers within grace", "grace runs out"])
+def test_a_stopped_task_sends_nothing_more_and_waits_for_requests_in_flight_at_most_the_grace(
+        server, tmp_path, latency, grace):
+    import threading
+    import time
+
+    from smart_sql.llm.cache import cache_stats
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    server.faults.latency_ms = latency * 1000
+    config = parse_llm_config({"provider": "openai", "base_url": server.base_url, "api_key": API_KEY,
+                               "max_concurrency": 4, "timeout_seconds": 30,
+                               "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30,
+                                           "reference": True}]})
+    conn = duckdb.connect()
+    conn.execute("create table docs as select 'doc ' || i as body from range(40) r(i)")
+    runner = LLMRunner(config, cache_path=tmp_path / "cache.duckdb", grace_seconds=grace)
+    stopped = []
+
+    def stop_when_four_are_in_flight():
+        while len(server.log.arrival_times) < 4:
+            time.sleep(0.002)
+        stopped.append(time.monotonic())
+        runner.stop()
+
+    threading.Thread(target=stop_when_four_are_in_flight).start()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_tasks(conn, rewrite_sql("select SMART_LLM('Topic?', body) as t from docs", config))
+    waited = time.monotonic() - stopped[0]
+    runner.close()
+    assert len(server.log.arrival_times) == 4
+    assert waited < min(latency, grace) + 0.5
+    cached = cache_stats(tmp_path / "cache.duckdb")["entries"]
+    assert cached == (4 if latency < grace else 0)

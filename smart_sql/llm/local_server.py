@@ -70,6 +70,10 @@ class ServerLog:
     attempts: Counter = field(default_factory=Counter)
     """Attempts per (model, prompt, text)."""
     attempt_times: dict = field(default_factory=dict)
+    arrival_times: list = field(default_factory=list)
+    """time.monotonic() of every request's arrival, before any latency."""
+    answer_times: dict = field(default_factory=dict)
+    """time.monotonic() at which each answer (a 200 completion) was sent, per (model, prompt, text)."""
     in_flight: int = 0
     max_in_flight: int = 0
     authorization_headers: set = field(default_factory=set)
@@ -157,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with state.lock:
+            state.log.arrival_times.append(time.monotonic())
             state.log.requests += 1
             state.log.in_flight += 1
             state.log.max_in_flight = max(state.log.max_in_flight, state.log.in_flight)
@@ -250,7 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
                       "total_tokens": input_tokens + output_tokens},
         }
-        return self._send(200, json.dumps(completion).encode())
+        status = self._send(200, json.dumps(completion).encode())
+        with state.lock:
+            state.log.answer_times.setdefault((model, prompt, text), []).append(time.monotonic())
+        return status
 
     def _rate_limited(self, faults: Faults) -> int:
         return self._error(429, "Rate limit reached; slow down.", "rate_limit_exceeded",

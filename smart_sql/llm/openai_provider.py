@@ -21,6 +21,7 @@ from ..smart.agreement import to_label
 from .base import LLMRequest, LLMResponse, OnResponse
 from .concurrency import AdaptiveLimit, run_workers
 from .config import LLMConfig
+from .stopping import RequestsStopped, sending_stopped
 from .tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,11 @@ class _Attempt:
 _attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("smart_sql_attempt", default=None)
 
 
+class _RetryRefused(BaseException):
+    """Raised by the send hook for a retry due after sending stopped: not an Exception, so that the
+    client neither wraps nor retries it."""
+
+
 class OpenAIProvider:
     name = "openai"
     simulated = False
@@ -111,6 +117,8 @@ class OpenAIProvider:
         return self._client
 
     async def _on_send(self, request) -> None:
+        if sending_stopped():
+            raise _RetryRefused
         self.requests_sent += 1
         attempt = _attempt.get()
         if attempt is not None:
@@ -133,14 +141,21 @@ class OpenAIProvider:
 
         async def worker():
             for index, request in pending:
-                async with self.limit:
-                    response = await self._complete_one(client, request)
+                if sending_stopped():
+                    return
+                try:
+                    async with self.limit:
+                        response = await self._complete_one(client, request)
+                except _RetryRefused:
+                    return
                 self.limit.on_success()
                 responses[index] = response
                 if on_response is not None:
                     on_response(index, response)
 
         await run_workers(worker, min(self._config.max_concurrency, len(requests)))
+        if any(response is None for response in responses):
+            raise RequestsStopped(f"{self.base_url}: stopped before every answer came")
         return responses  # type: ignore[return-value]
 
     async def _complete_one(self, client, request: LLMRequest) -> LLMResponse:
