@@ -77,3 +77,26 @@ def test_a_stopped_task_sends_nothing_more_and_waits_for_requests_in_flight_at_m
     assert waited < min(latency, grace) + 0.5
     cached = cache_stats(tmp_path / "cache.duckdb")["entries"]
     assert cached == (4 if latency < grace else 0)
+
+
+def test_a_model_that_fails_for_good_lets_the_other_models_answers_in_flight_land_in_the_cache(server, tmp_path):
+    from smart_sql.errors import LLMError
+    from smart_sql.llm.cache import cache_stats
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    server.faults.model_latency_ms = {"sim-large": 300}
+    config = parse_llm_config({
+        "provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+        "timeout_seconds": 30,
+        "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True},
+                   {"name": "sim-retired", "input_price_per_1m": 1, "output_price_per_1m": 2}]})
+    conn = duckdb.connect()
+    conn.execute("create table docs as select 'doc ' || i as body from range(200) r(i)")
+    runner = LLMRunner(config, cache_path=tmp_path / "cache.duckdb")
+    with pytest.raises(LLMError, match="sim-retired"):
+        runner.run_tasks(conn, rewrite_sql("select SMART_LLM('Topic?', body) as t from docs", config))
+    runner.close()
+    sent = server.log.by_model.get("sim-large", 0)
+    assert sent > 0
+    assert cache_stats(tmp_path / "cache.duckdb")["entries"] == sent

@@ -32,6 +32,8 @@ class Faults:
     """What the server does wrong. Shares are of distinct requests; each fault hits a first attempt."""
 
     latency_ms: float = 0.0
+    model_latency_ms: dict = field(default_factory=dict)
+    """Latency per model name, in place of `latency_ms` for the models it names."""
     rate_limit: float = 0.0
     server_error: float = 0.0
     malformed: float = 0.0
@@ -178,8 +180,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, state: LocalLLMServer, body: bytes, over_limit: bool) -> int:
         faults = state.faults
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
+        latency = faults.latency_ms
+        if faults.model_latency_ms:
+            try:
+                latency = faults.model_latency_ms.get(json.loads(body).get("model"), latency)
+            except (ValueError, AttributeError):
+                pass
+        if latency:
+            time.sleep(latency / 1000)
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._error(404, f"no route {self.path}", "not_found")
         if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
