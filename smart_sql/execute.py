@@ -11,10 +11,11 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import materialize
+from . import connection, materialize
 from .datatests import DataTest, failing_rows_sql
 from .errors import ConfigError, ModelError, SmartSqlError
 from .graph import Graph
+from .hooks import run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
 from .render import ModelFunctions
@@ -72,6 +73,10 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
         try:
+            _create_schemas(conn, [graph.nodes[uid] for uid in order])
+            results.results += run_project_hooks(conn, project, "on-run-start", reporter)
+            if not results.success and not project.config.nodes_run_after_failed_start_hook:
+                upstream_failure = dict.fromkeys(order, "on-run-start")
             for index, uid in enumerate(order, start=1):
                 node = graph.nodes[uid]
                 if uid in upstream_failure:
@@ -83,6 +88,8 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                         upstream_failure.setdefault(descendant, node.name)
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
+            results.results += run_project_hooks(conn, project, "on-run-end", reporter,
+                                                 **_built_schemas(project, results))
         except KeyboardInterrupt:
             reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
                           f"what finished is in {project.display(project.target_path / 'run_results.json')}")
@@ -131,19 +138,44 @@ def run_header(project: Project) -> str:
 
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    """The target's database, with its extensions, attached databases and settings (smart_sql.connection)."""
     database = project.database
     if database != MEMORY:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(database)
+        conn = duckdb.connect(database)
     except duckdb.Error as error:
         raise ConfigError(f"cannot open the DuckDB database {database}: {error}", path=project.target.profiles_path,
                           hint="check `path:` of the target; another process may have the file open") from None
+    try:
+        connection.prepare(conn, project.target)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
+    """Every schema the run builds in, before on-run-start (as dbt)."""
+    for relation in dict.fromkeys(node.relation for node in nodes if isinstance(node, (ModelNode, SeedNode))):
+        materialize.ensure_schema(conn, relation)
+
+
+def _built_schemas(project: Project, results: RunResults) -> dict[str, list]:
+    """on-run-end's `schemas` and `database_schemas`: where seeds and models were built successfully."""
+    nodes = project.nodes()
+    built = [nodes[r.unique_id].relation for r in results.results
+             if r.status == "success" and r.resource_type in ("seed", "model")]
+    pairs = list(dict.fromkeys((relation.database or project.target.file_catalog, relation.schema)
+                               for relation in built))
+    return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs}
 
 
 def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
-    """True when an incremental model's table exists and is to be added to, not rebuilt."""
-    return (model.materialized == "incremental" and not full_refresh
+    """True when an incremental model's table exists and is to be added to, not rebuilt (a model's
+    `full_refresh` config, when set, overrides --full-refresh, as in dbt)."""
+    refresh = model.config.get("full_refresh")
+    return (model.materialized == "incremental" and not (full_refresh if refresh is None else refresh)
             and materialize.relation_type(conn, model.relation) == "table")
 
 
@@ -174,6 +206,12 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
 
 
 def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+    sql = project.renderer.render(model.path, model.name, _functions(project, model, incremental, ctes))
+    return sql.strip().rstrip(";").rstrip()
+
+
+def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
+               ctes: dict[str, str]) -> ModelFunctions:
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
@@ -186,10 +224,8 @@ def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: di
     def source(source_name: str, table_name: str) -> Relation:
         return resolve_source(project, model, source_name, table_name).relation
 
-    functions = ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
-                               is_incremental=incremental)
-    sql = project.renderer.render(model.path, model.name, functions)
-    return sql.strip().rstrip(";").rstrip()
+    return ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
+                          is_incremental=incremental)
 
 
 class _Runner:
@@ -217,8 +253,12 @@ class _Runner:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
         try:
             materialize.ensure_schema(self.conn, seed.relation)
+            self._hooks(seed, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
+                self._hooks(seed, "pre", inside_transaction=True)
                 result.rows_affected = materialize.load_seed(self.conn, seed)
+                self._hooks(seed, "post", inside_transaction=True)
+            self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
             return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
         return result
@@ -232,22 +272,33 @@ class _Runner:
             sql = render_model(self.project, model, incremental=incremental)
             compiled_path = write_compiled(self.project, model.relpath, sql)
             materialize.ensure_schema(self.conn, model.relation)
+            self._hooks(model, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
+                self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, sql, self.conn)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.config.get("unique_key"))
+                                                                          model.incremental_key)
                     result.description = f"inserted into incremental {model.relation.display}"
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                self._hooks(model, "post", inside_transaction=True)
+            self._hooks(model, "post", inside_transaction=False)
         except Exception as error:
             hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
             self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
         finally:
             result.extras.update(self._transform_extras(model))
         return result
+
+    def _hooks(self, node: ModelNode | SeedNode, when: str, *, inside_transaction: bool) -> None:
+        functions = _functions(self.project, node, False, {})
+        run_hooks(self.conn, node.pre_hooks if when == "pre" else node.post_hooks,
+                  lambda sql: self.project.renderer.render_text(sql, node.path, node.name, functions),
+                  inside_transaction=inside_transaction, label=f"{when}-hook of {node.resource_type} {node.name!r}",
+                  path=node.path)
 
     def _transform_extras(self, model: ModelNode) -> dict:
         extras = getattr(self.sql_transform, "extras", None)

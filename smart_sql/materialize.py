@@ -76,7 +76,9 @@ def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql:
 
 def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
     options = ["header = true"]
-    column_types = seed.config.get("column_types") or {}
+    if "delimiter" in seed.config:
+        options.append(f"delim = {literal(seed.config['delimiter'])}")
+    column_types = seed.column_types()
     if column_types:
         types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
         options.append(f"types = {{{types}}}")
