@@ -91,7 +91,8 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
                                                  **_built_schemas(project, results))
         except KeyboardInterrupt:
-            reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
+            finished = sum(result.resource_type != "operation" for result in results.results)
+            reporter.info(f"Interrupted after {finished} of {len(order)} nodes; "
                           f"what finished is in {project.display(project.target_path / 'run_results.json')}")
             raise
         finally:

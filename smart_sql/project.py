@@ -19,8 +19,6 @@ from .naming import ConfigView, NodeView, relation_parts
 from .profiles import Target, load_target, read_yaml
 from .render import ModelFunctions, Renderer, TargetInfo
 
-__all__ = ["ProjectConfig", "folder_config", "merge_config", "validate_config", "load_project", "Project"]
-
 PROJECT_FILE = "smart_sql_project.yml"
 OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
@@ -511,7 +509,7 @@ def _place_nodes(project: Project) -> None:
 def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:
     return NodeView(name=node.name, resource_type=node.resource_type, package_name=project.name, fqn=node.fqn,
                     original_file_path=node.relpath, path="/".join([*node.fqn[1:-1], node.path.name]),
-                    config=ConfigView(node.config))
+                    config=ConfigView({"materialized": node.materialized, **node.config}))
 
 
 def _link_sources(project: Project) -> None:
