@@ -52,6 +52,17 @@ def default_database(custom: str | None, target: TargetInfo) -> str:
     return custom.strip() if custom else target.database
 
 
+def builtins(target: TargetInfo) -> dict[str, Callable[..., str]]:
+    """dbt's default naming macros, for the project's overrides to call (e.g. outside prod)."""
+    return {
+        "default__generate_schema_name": lambda custom=None, node=None: default_schema(custom, target),
+        "default__generate_alias_name": lambda custom=None, node=None: default_alias(custom, node),
+        "default__generate_database_name": lambda custom=None, node=None: default_database(custom, target),
+        "generate_schema_name_for_env": lambda custom=None, node=None: (
+            custom.strip() if target.name == "prod" and custom is not None else target.schema),
+    }
+
+
 def relation_parts(node: NodeView, file: Path, renderer: Renderer) -> tuple[str, str, str]:
     """(database, schema, identifier) of a node whose config is final."""
     target = renderer.target

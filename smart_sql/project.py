@@ -15,6 +15,7 @@ from .datatests import DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
 from .hooks import Hook, parse_hooks
+from . import naming
 from .naming import ConfigView, NodeView, relation_parts
 from .profiles import Target, load_target, read_yaml
 from .render import ModelFunctions, Renderer, TargetInfo
@@ -225,7 +226,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     info = target_info(chosen)
     config = read_project_config(root, info, vars)
     all_vars = project_vars(config.vars, config.name, vars or {})
-    renderer = Renderer(_files(root, config.macro_paths, "*.sql"), vars=all_vars, target=info, display=display_path)
+    renderer = Renderer(_files(root, config.macro_paths, "*.sql"), vars=all_vars, target=info, display=display_path,
+                        builtins=naming.builtins(info))
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)

@@ -43,12 +43,14 @@ class Renderer:
     """Renders model files with every macro of the project in scope."""
 
     def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
-                 display: Callable[[Path], str] = str):
+                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None):
+        """`builtins`: functions every template and macro may call, which the project's macros may replace."""
         self.vars = dict(vars)
         self.target = target
         self.display = display
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+        self.env.globals.update(builtins or {})
         self.macro_templates = [self._template(path) for path in macro_files]
         self.macro_names: set[str] = set()
         for path, template in zip(macro_files, self.macro_templates):

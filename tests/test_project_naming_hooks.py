@@ -46,6 +46,28 @@ def test_project_macros_override_schema_alias_and_database_naming(make_dbt_proje
     assert str(project.seeds["s"].relation) == '"seed_root"."seed__s"'
 
 
+def test_overrides_may_call_dbts_default_naming_macros(make_dbt_project):
+    """dbt 1.11 puts these models in main_marts.m and main.top (dev), marts.m and analytics.top (prod)."""
+    root = make_dbt_project({
+        "dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  shop:\n    marts: {+schema: marts}\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: target/dev.duckdb}\n"
+                        "    prod: {type: duckdb, path: target/dev.duckdb, schema: analytics}\n",
+        "macros/schemas.sql": """\
+            {% macro generate_schema_name(custom_schema_name, node) -%}
+                {%- if target.name == 'prod' -%}
+                    {{ generate_schema_name_for_env(custom_schema_name, node) }}
+                {%- else -%}
+                    {{ default__generate_schema_name(custom_schema_name, node) }}
+                {%- endif -%}
+            {%- endmacro %}
+        """,
+        "models/marts/m.sql": "select 1 as x", "models/top.sql": "select 1 as x",
+    })
+    for target, expected in (("dev", ["main_marts.m", "main.top"]), ("prod", ["marts.m", "analytics.top"])):
+        models = load_project(root, target=target).models
+        assert [models[name].relation.display for name in ("m", "top")] == expected
+
+
 def test_two_nodes_built_as_one_relation_is_an_error(make_project):
     root = make_project({"models/a.sql": "{{ config(alias='same') }} select 1",
                          "models/b.sql": "{{ config(alias='same') }} select 2"})
