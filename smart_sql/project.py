@@ -6,11 +6,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import project as dbt_project
-from .config import (ProjectConfig, check_config_block, check_keys as validate_keys, folder_config, merge_config,
-                     project_vars, validate_config)
+from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
+                     folder_config, merge_config, project_vars, validate_config)
 from .datatests import DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
@@ -122,7 +122,7 @@ class SeedNode:
     columns: dict[str, str] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
     fqn: list[str] = field(default_factory=list)
-    infer_types: Any = None
+    infer_types: Callable[[Path, str], dict[str, str]] | None = None
     """(path, delimiter) -> column types where the project types seeds itself (dbt's way); None: DuckDB's."""
 
     resource_type: ClassVar[str] = "seed"
@@ -337,8 +337,9 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 if entry["name"] in into:
                     raise ConfigError(f"{key[:-1]} {entry['name']!r} is described twice "
                                       f"(also in {display_path(into[entry['name']][1])})", path=display_path(path))
-                if "config" in entry:
-                    entry["config"] = renderer.render_value(entry["config"], path)
+                if isinstance(entry.get("config"), Mapping):
+                    entry["config"] = {key: value if canonical_key(key) in HOOK_KEYS else renderer.render_value(value, path)
+                                       for key, value in entry["config"].items()}
                 into[entry["name"]] = (entry, path)
         properties.sources.extend((_rendered_source(entry, renderer, path), path)
                                   for entry in _entries(raw, "sources", path))

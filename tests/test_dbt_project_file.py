@@ -285,9 +285,12 @@ def test_yaml_strings_of_sources_and_configs_are_rendered(make_dbt_project, monk
                 tables: [{name: orders, identifier: "orders_{{ target.name }}"}]
             models:
               - name: m
-                config: {alias: "m_{{ var('suffix', 'x') }}"}
+                config:
+                  alias: "m_{{ var('suffix', 'x') }}"
+                  post_hook: "select count(*) from {{ this }}"
         """,
     })
     project = load_project(root)
     assert str(project.sources[("erp", "orders")].relation) == '"landing"."orders_dev"'
     assert project.models["m"].relation.identifier == "m_x"
+    assert project.models["m"].config["post_hook"] == ["select count(*) from {{ this }}"], "rendered when it runs"
