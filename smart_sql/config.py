@@ -65,6 +65,8 @@ class ProjectConfig:
     """(csv path, delimiter) -> column types, where the project types seeds itself (dbt); None: DuckDB infers."""
     nodes_run_after_failed_start_hook: bool = False
     """dbt's default (flag skip_nodes_if_on_run_start_fails: false); ours: a failed on-run-start skips all."""
+    warnings: list[str] = field(default_factory=list)
+    """What the project file says that applies to nothing, printed when a command runs (as dbt warns)."""
 
     @property
     def folders_to_clean(self) -> list[str]:
@@ -97,6 +99,15 @@ def folder_config(block: Mapping[str, Any], folders: list[str], project_name: st
             break
         merge_config(config, {key: value for key, value in level.items() if _is_config(key, value)})
     return config
+
+
+def config_paths(block: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The folder (or node) paths a config block names, e.g. ('shop', 'staging')."""
+    paths = []
+    for key, value in block.items():
+        if not _is_config(key, value):
+            paths += [(*prefix, key), *config_paths(value, (*prefix, key))]
+    return paths
 
 
 def _is_config(key: str, value: Any) -> bool:

@@ -65,6 +65,8 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
     write_manifest(project)
     reporter.info(run_header(project))
+    for warning in project.config.warnings:
+        reporter.info(f"Warning: {warning}")
     results = RunResults(command)
     started = time.perf_counter()
     if not order:

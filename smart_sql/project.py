@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import project as dbt_project
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
-                     folder_config, merge_config, project_vars, validate_config)
+                     config_paths, folder_config, merge_config, project_vars, validate_config)
 from .datatests import DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
@@ -244,6 +244,7 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     _check_enabled_refs(project)
     _place_nodes(project)
     _link_sources(project)
+    config.warnings += _unused_config_paths(project)
     project.tests = _tests(project, properties)
     Graph(project)
     return project
@@ -507,6 +508,20 @@ def _place_nodes(project: Project) -> None:
             raise ConfigError(f"{other.resource_type} {other.name!r} ({other.relpath}) and {node.resource_type} "
                               f"{node.name!r} are both built as {node.relation.display}", path=display_path(node.path),
                               hint="give one of them another `alias` or `schema`")
+
+
+def _unused_config_paths(project: Project) -> list[str]:
+    """Paths of the `models:`/`seeds:` blocks that match no node (a misspelt folder configures nothing)."""
+    config = project.config
+    unused = []
+    for kind, block, nodes in (("models", config.models, project.models), ("seeds", config.seeds, project.seeds)):
+        fqns = [tuple(node.fqn) for node in nodes.values()]
+        for path in config_paths(block):
+            full = path if path[0] == config.name else (config.name, *path)
+            if not any(fqn[:len(full)] == full for fqn in fqns):
+                unused.append(f"{display_path(config.path)}: {kind}.{'.'.join(path)} matches no {kind[:-1]}; "
+                              f"its configs apply to nothing (check the folder's name)")
+    return unused
 
 
 def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:

@@ -294,3 +294,26 @@ def test_yaml_strings_of_sources_and_configs_are_rendered(make_dbt_project, monk
     assert str(project.sources[("erp", "orders")].relation) == '"landing"."orders_dev"'
     assert project.models["m"].relation.identifier == "m_x"
     assert project.models["m"].config["post_hook"] == ["select count(*) from {{ this }}"], "rendered when it runs"
+
+
+def test_config_paths_that_apply_to_nothing_are_warned_about_as_dbt_does(make_dbt_project, cli):
+    """dbt 1.11 builds stg_a as a table and stg_b as a view here, and warns about the same two paths."""
+    root = make_dbt_project({
+        "dbt_project.yml": """\
+            name: shop
+            profile: shop
+            models:
+              staging: {+materialized: table}
+              shop:
+                stagign: {+materialized: table}
+                staging:
+                  stg_a: {+materialized: table}
+        """,
+        "models/staging/stg_a.sql": "select 1 as x", "models/staging/stg_b.sql": "select 1 as x",
+    })
+    result = cli("run", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert "OK created table main.stg_a" in result.output and "OK created view main.stg_b" in result.output
+    assert "Warning: " in result.output
+    assert "models.staging configures the package 'staging', which is not this project ('shop')" in result.output
+    assert "models.shop.stagign matches no model; its configs apply to nothing" in result.output

@@ -86,6 +86,9 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
     check_config_block(blocks["seeds"], "seed", "seeds", path)
     check_config_block(blocks["data_tests"] or blocks["tests"], "test", "data_tests", path)
     _check_source_configs(blocks["sources"], path)
+    warnings: list[str] = []
+    for key in ("models", "seeds", "data_tests", "tests"):
+        blocks[key] = _own_package(blocks[key], raw["name"], key, path, warnings)
     paths = _Paths(raw, path)
     config = ProjectConfig(
         name=raw["name"], profile=raw["profile"], path=path,
@@ -99,6 +102,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
         default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
         nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
+        warnings=warnings,
     )
     unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
     config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths,
@@ -124,6 +128,19 @@ def _mapping(raw: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"`{key}:` must be a mapping", path=display_path(path))
     return dict(value)
+
+
+def _own_package(block: dict[str, Any], name: str, key: str, path: Path, warnings: list[str]) -> dict[str, Any]:
+    """dbt reads the keys under `models:` (and `seeds:`, ...) as package names: configs for another
+    package apply to nothing here (dbt warns too), and are left out."""
+    kept = {}
+    for package, value in block.items():
+        if package.startswith("+") or not isinstance(value, Mapping) or package == name:
+            kept[package] = value
+        else:
+            warnings.append(f"{display_path(path)}: {key}.{package} configures the package {package!r}, which is "
+                            f"not this project ({name!r}); its configs apply to nothing")
+    return kept
 
 
 def _check_source_configs(block: Mapping[str, Any], path: Path, where: str = "sources") -> None:
