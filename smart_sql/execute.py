@@ -15,7 +15,7 @@ from . import connection, materialize
 from .datatests import DataTest, failing_rows_sql
 from .errors import ConfigError, ModelError, SmartSqlError
 from .graph import Graph
-from .hooks import run_hooks, run_project_hooks
+from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
 from .render import ModelFunctions
@@ -75,7 +75,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
         try:
-            _create_schemas(conn, [graph.nodes[uid] for uid in order])
+            materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
             results.results += run_project_hooks(conn, project, "on-run-start", reporter)
             if not results.success and not project.config.nodes_run_after_failed_start_hook:
                 upstream_failure = dict.fromkeys(order, "on-run-start")
@@ -91,7 +91,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
-                                                 **_built_schemas(project, results))
+                                                 **built_schemas(project, results.results))
         except KeyboardInterrupt:
             finished = sum(result.resource_type != "operation" for result in results.results)
             reporter.info(f"Interrupted after {finished} of {len(order)} nodes; "
@@ -156,22 +156,6 @@ def connect(project: Project) -> duckdb.DuckDBPyConnection:
         conn.close()
         raise
     return conn
-
-
-def _create_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
-    """Every schema the run builds in, before on-run-start (as dbt)."""
-    for relation in dict.fromkeys(node.relation for node in nodes if isinstance(node, (ModelNode, SeedNode))):
-        materialize.ensure_schema(conn, relation)
-
-
-def _built_schemas(project: Project, results: RunResults) -> dict[str, list]:
-    """on-run-end's `schemas` and `database_schemas`: where seeds and models were built successfully."""
-    nodes = project.nodes()
-    built = [nodes[r.unique_id].relation for r in results.results
-             if r.status == "success" and r.resource_type in ("seed", "model")]
-    pairs = list(dict.fromkeys((relation.database or project.target.file_catalog, relation.schema)
-                               for relation in built))
-    return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs}
 
 
 def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:

@@ -45,6 +45,13 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
     conn.execute(f"create schema if not exists {prefix}{quote(relation.schema)}")
 
 
+def ensure_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
+    """Every schema the seeds and models among `nodes` are built in (before on-run-start, as dbt)."""
+    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model")]
+    for relation in dict.fromkeys(relations):
+        ensure_schema(conn, relation)
+
+
 def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> int:
     tmp = _fresh_tmp(conn, relation)
     conn.execute(f"create table {tmp} as\n{sql}\n")
