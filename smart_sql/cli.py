@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import signal
 import sys
 import traceback
@@ -21,9 +20,9 @@ from .errors import ConfigError, SmartSqlError
 def _common_options(command):
     options = [
         click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="Folder holding smart_sql_project.yml."),
+                     help="Folder holding smart_sql_project.yml (or dbt_project.yml)."),
         click.option("--profiles-dir", default=None, type=click.Path(file_okay=False),
-                     help="Folder holding profiles.yml (default: project dir, then ~/.smart_sql)."),
+                     help="Folder holding profiles.yml (default: project dir, ~/.smart_sql, $DBT_PROFILES_DIR, ~/.dbt)."),
         click.option("--target", "-t", default=None, help="Output of the profile to use (default: its `target`)."),
         click.option("--vars", "vars_text", default=None, help="YAML mapping overriding project vars, e.g. '{days: 7}'."),
         click.option("--debug", is_flag=True, default=False, help="Show tracebacks."),
@@ -216,28 +215,12 @@ def debug_command(project_dir, profiles_dir, target, vars_text, debug):
 @_common_options
 @_handles_errors
 def clean_command(project_dir, profiles_dir, target, vars_text, debug):
-    """Empty the target folder (compiled SQL, artifacts, the dev database if it lives there), keeping
-    the LLM response cache: answers already paid for stay free (`smart-sql cache clear` empties it)."""
-    from .project import DEFAULT_LLM_CACHE, read_project_config
+    """Empty the target folder (or the project's clean-targets), keeping the LLM response cache:
+    answers already paid for stay free (`smart-sql cache clear` empties it)."""
+    from .clean import clean
 
-    root = Path(project_dir).resolve()
-    target_path = root / read_project_config(root).target_path
-    if target_path.resolve() == root or root not in target_path.resolve().parents:
-        raise ConfigError(f"refusing to delete {target_path}: target-path must be a folder inside the project")
-    if not target_path.exists():
-        click.echo(f"nothing to clean ({target_path} does not exist)")
-        return
-    cache = [path for path in target_path.iterdir() if path.name.startswith(DEFAULT_LLM_CACHE)]
-    for path in target_path.iterdir():
-        if path in cache:
-            continue
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if cache:
-        click.echo(f"emptied {target_path}, keeping the LLM response cache {cache[0].name} "
-                   f"(`smart-sql cache clear` empties it)")
-    else:
-        target_path.rmdir()
-        click.echo(f"removed {target_path}")
+    for line in clean(Path(project_dir)):
+        click.echo(line)
 
 
 @main.command("init")

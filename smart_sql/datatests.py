@@ -59,11 +59,13 @@ class DataTest:
 
 
 def parse_test(entry: Any, *, tested: Tested, column: str | None, path: Path,
-               resolve: Callable[[str, str | None], tuple[str | None, str]]) -> DataTest:
+               resolve: Callable[[str, str | None], tuple[str | None, str]],
+               defaults: Mapping[str, Any] | None = None) -> DataTest:
     """One entry of a `tests:`/`data_tests:` list: a column's (`column` given) or a model's
     (the entry then names its column with `column_name:`).
 
-    `resolve(name, source_table)` returns (unique_id or None, relation) for `to: ref(...)` / `source(...)`.
+    `resolve(name, source_table)` returns (unique_id or None, relation) for `to: ref(...)` / `source(...)`;
+    `defaults` is the project's config for the test (its `severity`), which the entry's own overrides.
     """
     node_name = tested.name
     kind, arguments = _split_entry(entry, path, node_name, column)
@@ -73,7 +75,7 @@ def parse_test(entry: Any, *, tested: Tested, column: str | None, path: Path,
     if not isinstance(column, str) or not column:
         raise ConfigError(f"{kind} test on {node_name} names no column", path=path,
                           hint="declare it under the column's `tests:`, or give `column_name:`")
-    severity = str(config.get("severity", arguments.pop("severity", "error"))).lower()
+    severity = str(config.get("severity", arguments.pop("severity", (defaults or {}).get("severity", "error")))).lower()
     if severity not in SEVERITIES:
         raise ConfigError(f"{kind} test on {node_name}.{column}: severity must be error or warn, got {severity!r}",
                           path=path)

@@ -50,3 +50,13 @@ class LLMError(SmartSqlError):
     """A permanent provider failure (bad key, unknown model, bad request): exit code 1."""
 
     exit_code = 1
+
+
+def display_path(path: str | Path | None) -> str | None:
+    """A path as the user will recognise it: relative to the working directory when inside it."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

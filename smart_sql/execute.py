@@ -11,12 +11,13 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import materialize
+from . import connection, materialize
 from .datatests import DataTest, failing_rows_sql
 from .errors import ConfigError, SmartSqlError
 from .graph import Graph
 from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
+from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
 from .render import ModelFunctions
@@ -75,6 +76,8 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
     write_manifest(project)
     reporter.info(run_header(project))
+    for warning in project.config.warnings:
+        reporter.info(f"Warning: {warning}")
     results = RunResults(command)
     started = time.perf_counter()
     if not order:
@@ -83,6 +86,10 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
         try:
+            materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
+            results.results += run_project_hooks(conn, project, "on-run-start", reporter)
+            if not results.success and not project.config.nodes_run_after_failed_start_hook:
+                upstream_failure = dict.fromkeys(order, "on-run-start")
             for index, uid in enumerate(order, start=1):
                 stop.check()
                 node = graph.nodes[uid]
@@ -96,8 +103,11 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                         upstream_failure.setdefault(descendant, node.name)
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
+            results.results += run_project_hooks(conn, project, "on-run-end", reporter,
+                                                 **built_schemas(project, results.results))
         except KeyboardInterrupt:
-            reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
+            finished = sum(result.resource_type != "operation" for result in results.results)
+            reporter.info(f"Interrupted after {finished} of {len(order)} nodes; "
                           f"what finished is in {project.display(project.target_path / 'run_results.json')}. "
                           f"To resume, run the same command again: answers already received come from "
                           f"the response cache at no cost.")
@@ -155,19 +165,28 @@ def run_header(project: Project) -> str:
 
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    """The target's database, with its extensions, attached databases and settings (smart_sql.connection)."""
     database = project.database
     if database != MEMORY:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(database)
+        conn = duckdb.connect(database)
     except duckdb.Error as error:
         raise ConfigError(f"cannot open the DuckDB database {database}: {error}", path=project.target.profiles_path,
                           hint="check `path:` of the target; another process may have the file open") from None
+    try:
+        connection.prepare(conn, project.target)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
-    """True when an incremental model's table exists and is to be added to, not rebuilt."""
-    return (model.materialized == "incremental" and not full_refresh
+    """True when an incremental model's table exists and is to be added to, not rebuilt (a model's
+    `full_refresh` config, when set, overrides --full-refresh, as in dbt)."""
+    refresh = model.config.get("full_refresh")
+    return (model.materialized == "incremental" and not (full_refresh if refresh is None else refresh)
             and materialize.relation_type(conn, model.relation) == "table")
 
 
@@ -209,6 +228,15 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
 
 def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
     """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
+    return project.renderer.render(model.path, model.name, _functions(project, model, incremental, ctes))
+
+
+def _trimmed(rendered: str) -> str:
+    return rendered.strip().rstrip(";").rstrip()
+
+
+def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
+               ctes: dict[str, str]) -> ModelFunctions:
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
@@ -221,13 +249,8 @@ def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[st
     def source(source_name: str, table_name: str) -> Relation:
         return resolve_source(project, model, source_name, table_name).relation
 
-    functions = ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
-                               is_incremental=incremental)
-    return project.renderer.render(model.path, model.name, functions)
-
-
-def _trimmed(rendered: str) -> str:
-    return rendered.strip().rstrip(";").rstrip()
+    return ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
+                          is_incremental=incremental)
 
 
 class _Runner:
@@ -255,8 +278,12 @@ class _Runner:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
         try:
             materialize.ensure_schema(self.conn, seed.relation)
+            self._hooks(seed, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
+                self._hooks(seed, "pre", inside_transaction=True)
                 result.rows_affected = materialize.load_seed(self.conn, seed)
+                self._hooks(seed, "post", inside_transaction=True)
+            self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
             return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
         return result
@@ -271,22 +298,33 @@ class _Runner:
             compiled_path = write_compiled(self.project, model.relpath, compiled)
             compiled = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, model.relation)
+            self._hooks(model, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
+                self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.config.get("unique_key"))
+                                                                          model.incremental_key)
                     result.description = f"inserted into incremental {model.relation.display}"
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                self._hooks(model, "post", inside_transaction=True)
+            self._hooks(model, "post", inside_transaction=False)
         except Exception as error:
             hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
             self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint, sql)
         finally:
             result.extras.update(self._transform_extras(model))
         return result
+
+    def _hooks(self, node: ModelNode | SeedNode, when: str, *, inside_transaction: bool) -> None:
+        functions = _functions(self.project, node, False, {})
+        run_hooks(self.conn, node.pre_hooks if when == "pre" else node.post_hooks,
+                  lambda sql: self.project.renderer.render_text(sql, node.path, node.name, functions),
+                  inside_transaction=inside_transaction, label=f"{when}-hook of {node.resource_type} {node.name!r}",
+                  path=node.path)
 
     def _transform_extras(self, model: ModelNode) -> dict:
         extras = getattr(self.sql_transform, "extras", None)

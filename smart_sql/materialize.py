@@ -49,6 +49,13 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
     conn.execute(f"create schema if not exists {prefix}{quote(relation.schema)}")
 
 
+def ensure_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
+    """Every schema the seeds and models among `nodes` are built in (before on-run-start, as dbt)."""
+    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model")]
+    for relation in dict.fromkeys(relations):
+        ensure_schema(conn, relation)
+
+
 def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> int:
     tmp = _fresh_tmp(conn, relation)
     conn.execute(f"create table {tmp} as\n{sql}\n")
@@ -80,7 +87,9 @@ def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql:
 
 def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
     options = ["header = true"]
-    column_types = seed.config.get("column_types") or {}
+    if "delimiter" in seed.config:
+        options.append(f"delim = {literal(seed.config['delimiter'])}")
+    column_types = seed.column_types()
     if column_types:
         types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
         options.append(f"types = {{{types}}}")
