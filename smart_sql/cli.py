@@ -211,7 +211,7 @@ def clean_command(project_dir, profiles_dir, target, vars_text, debug):
     if not target_path.exists():
         click.echo(f"nothing to clean ({target_path} does not exist)")
         return
-    cache = [path for path in target_path.iterdir() if path.name.startswith(DEFAULT_LLM_CACHE)]
+    cache = [path for path in target_path.iterdir() if path.name.startswith(Path(DEFAULT_LLM_CACHE).stem + ".")]
     for path in target_path.iterdir():
         if path in cache:
             continue
