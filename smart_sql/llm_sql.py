@@ -10,6 +10,7 @@ inputs in a temporary table that the rewritten SQL reads.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -28,6 +29,8 @@ from .smart.agreement import canonical
 
 if TYPE_CHECKING:
     from .rewrite.plan import LLMTask, RewrittenSQL
+
+log = logging.getLogger(__name__)
 
 BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
@@ -204,27 +207,40 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
+        from .llm.served import ServedVersions
         from .smart.engine import run_smart
 
         provider = self._open_provider()
+        served = ServedVersions()
         options = task.options
         request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
                                          labels=options.labels)
 
         async def answer(model: str, indices: Sequence[int]):
-            return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
-                                            for i in indices], on_response=self._counter(task, model, len(indices)))
+            responses = await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
+                                                 for i in indices], on_response=self._counter(task, model, len(indices)))
+            served.add(model, responses)
+            return responses
 
         result = await run_smart(counts, self._ladder(task), answer,
                                  accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
                                  method=options.method, labels=list(options.labels) if options.labels else None,
                                  progress=self._phases(task))
+        self._warn(task, served.warning())
         answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
         return answers, list(result.models), result.account.to_dict()
 
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:
             self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
+
+    def _warn(self, task: LLMTask, warning: str | None) -> None:
+        if warning is None:
+            return
+        if self.progress is not None:
+            self._say(task, warning)
+        else:
+            log.warning("%s: %s", task.id, warning)
 
     def _counter(self, task: LLMTask, model: str, total: int):
         """An on_response callback that says how far a batch has come, at most every `progress_every` s."""
