@@ -51,3 +51,12 @@ def test_throughput_answers_every_request_through_the_local_server():
     (row,) = run_json("throughput.py", "--requests", "50", "--latency-ms", "5", "--concurrency", "8")
     assert row["requests"] == 50 and row["requests_per_second"] > 0
     assert row["server"] == "local simulated OpenAI-compatible server"
+
+
+def test_cache_benchmark_times_a_cold_and_a_warm_run_and_runs_with_latency():
+    (row,) = run_json("cache.py", "--inputs", "3000", "--latency-inputs", "200", "--latency-ms", "5",
+                      "--concurrency", "16")
+    assert row["inputs"] == 3000 and row["full_cache_holds"] == 3000
+    assert row["seconds_cold"] > 0 and row["seconds_warm"] > 0 and row["warm_speedup"] > 0
+    assert row["seconds_no_cache"] >= row["seconds_ideal"] > 0
+    assert row["commits"] >= 1 and row["provider"] == "simulated"

@@ -12,7 +12,7 @@ import errno
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from .base import LLMResponse
 
@@ -119,18 +119,22 @@ class Store:
     def transaction(self):
         return _Transaction(self._connection)
 
-    def get_many(self, keys: Sequence[bytes]) -> Iterator[tuple[bytes, LLMResponse]]:
-        """(key, cached response) of each key found, looked up a chunk at a time in key order (so
-        that neighbouring lookups share pages, twice as fast as in any other order). When the keys
-        asked for are most of the keys in their range (a rebuild asking again for what it stored),
-        each chunk is read as one range instead, a third faster."""
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, LLMResponse]:
+        """The cached response of each key found, looked up a chunk at a time in key order (so that
+        neighbouring lookups share pages, twice as fast as in any other order). When the keys asked
+        for are most of the keys in their range (a rebuild asking again for what it stored), each
+        chunk is read as one range instead, a third faster."""
         keys = sorted(keys)
         dense = len(keys) >= LOOKUP_CHUNK and self._is_dense(keys[:LOOKUP_CHUNK])
+        found: dict[bytes, LLMResponse] = {}
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start:start + LOOKUP_CHUNK]
-            for key, answer, input_tokens, output_tokens, served_model in (
-                    self._range(chunk) if dense else self._each(chunk)):
-                yield key, LLMResponse(answer, input_tokens, output_tokens, True, served_model)
+            wanted = set(chunk) if dense else None
+            rows = self._range(chunk) if dense else self._each(chunk)
+            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model)
+                          for key, answer, input_tokens, output_tokens, served_model in rows
+                          if wanted is None or key in wanted})
+        return found
 
     def _is_dense(self, chunk: list[bytes]) -> bool:
         """Whether the file holds fewer than two entries per key of `chunk` in its range (keys are
@@ -145,10 +149,9 @@ class Store:
                                         f"where key in ({','.join('?' * len(chunk))})", chunk).fetchall()
 
     def _range(self, chunk: list[bytes]) -> list[tuple]:
-        wanted = set(chunk)
-        rows = self._connection.execute(f"select {_LOOKUP_COLUMNS} from responses where key between ? and ?",
+        """Every entry between the chunk's first and last key, asked for or not."""
+        return self._connection.execute(f"select {_LOOKUP_COLUMNS} from responses where key between ? and ?",
                                         (chunk[0], chunk[-1])).fetchall()
-        return [row for row in rows if row[0] in wanted]
 
     def put_many(self, entries: Iterable[Entry]) -> None:
         """Insert in one transaction, sorted by key so that neighbours share pages; an answer
