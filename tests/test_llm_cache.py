@@ -1,7 +1,17 @@
 import asyncio
-from collections import Counter
-
+import logging
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 from smart_sql.llm.base import LLMRequest, LLMResponse, RequestOptions
@@ -229,20 +239,6 @@ def test_paid_answers_are_committed_sooner(tmp_path):
     assert provider.cache.flush_seconds == PAID_FLUSH_SECONDS < FLUSH_SECONDS
     asyncio.run(provider.aclose())
 
-
-# --- Sharing, failures and what is stored ----------------------------------------------------------
-
-import json
-import logging
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import textwrap
-import time
-from contextlib import contextmanager
-from pathlib import Path
 
 WRITER_SCRIPT = textwrap.dedent("""
     import asyncio, sys, time
