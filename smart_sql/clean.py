@@ -25,7 +25,7 @@ def clean(root: Path) -> list[str]:
 def _clean_folder(folder: Path) -> str:
     if not folder.exists():
         return f"nothing to clean ({folder} does not exist)"
-    cache = [path for path in folder.iterdir() if path.name.startswith(DEFAULT_LLM_CACHE)]
+    cache = [path for path in folder.iterdir() if path.name.startswith(Path(DEFAULT_LLM_CACHE).stem + ".")]
     for path in folder.iterdir():
         if path not in cache:
             shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 import re
 import threading
 import time
@@ -30,6 +31,8 @@ from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
 
 if TYPE_CHECKING:
     from .rewrite.plan import LLMTask, RewrittenSQL
+
+log = logging.getLogger(__name__)
 
 BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
@@ -261,19 +264,23 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
+        from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
 
         if self._stopping.is_set():
             raise RequestsStopped("stopped before the task started")
         stop_sending_when(self._stopping)
         provider = self._open_provider()
+        served = ServedVersions()
         options = task.options
         request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
                                          labels=options.labels)
 
         async def answer(model: str, indices: Sequence[int]):
-            return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
-                                            for i in indices], on_response=self._counter(task, model, len(indices)))
+            responses = await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
+                                                 for i in indices], on_response=self._counter(task, model, len(indices)))
+            served.add(model, responses)
+            return responses
 
         try:
             result = await run_smart(counts, self._ladder(task), answer,
@@ -289,11 +296,20 @@ class LLMRunner:
             raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
                                             "raise `max_invalid_share` on the call or in the llm block to accept "
                                             "more NULL answers") from None
+        self._warn(task, served.warning())
         return result.answers, list(result.models), result.account.to_dict()
 
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:
             self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
+
+    def _warn(self, task: LLMTask, warning: str | None) -> None:
+        if warning is None:
+            return
+        if self.progress is not None:
+            self._say(task, warning)
+        else:
+            log.warning("%s: %s", task.id, warning)
 
     def _counter(self, task: LLMTask, model: str, total: int):
         """An on_response callback that says how far a batch has come, at most every `progress_every` s."""

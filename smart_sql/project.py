@@ -37,8 +37,9 @@ SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "l
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
                      "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
-DEFAULT_LLM_CACHE = "llm_cache.duckdb"
-"""The response cache's file in the target folder, unless the llm block sets `cache_path`."""
+DEFAULT_LLM_CACHE = "llm_cache.sqlite"
+"""The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
+keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,12 @@ def test_kill_durability_finds_what_sigkill_cost():
     assert row["kills"] == 1 and row["answers_received"] > 0
     assert 0 <= row["lost_older_than_promised"] <= row["answers_lost"] <= row["answers_received"]
     assert row["promised_ms"] == 50 and row["oldest_lost_ms"] >= 0
+
+
+def test_cache_benchmark_times_a_cold_and_a_warm_run_and_runs_with_latency():
+    (row,) = run_json("cache.py", "--inputs", "3000", "--latency-inputs", "200", "--latency-ms", "5",
+                      "--concurrency", "16")
+    assert row["inputs"] == 3000 and row["full_cache_holds"] == 3000
+    assert row["seconds_cold"] > 0 and row["seconds_warm"] > 0 and row["warm_speedup"] > 0
+    assert row["seconds_no_cache"] >= row["seconds_ideal"] > 0
+    assert row["commits"] >= 1 and row["provider"] == "simulated"

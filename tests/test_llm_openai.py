@@ -182,7 +182,7 @@ def test_the_key_never_reaches_logs_errors_or_the_cache(server, tmp_path, caplog
     caplog.set_level(logging.DEBUG)
     server.faults.rate_limit = 0.3
     server.faults.server_error = 0.2
-    cache_path = tmp_path / "llm_cache.duckdb"
+    cache_path = tmp_path / "llm_cache.sqlite"
     provider = open_provider(config(server), cache_path)
     complete(provider, batch(20, labels=LABELS))
     with pytest.raises(LLMError) as raised:
@@ -197,7 +197,7 @@ def test_the_key_never_reaches_logs_errors_or_the_cache(server, tmp_path, caplog
 
 def test_an_interrupted_run_over_http_never_asks_again_for_an_answer_received(server, tmp_path):
     server.faults.latency_ms = 10
-    cache_path = tmp_path / "llm_cache.duckdb"
+    cache_path = tmp_path / "llm_cache.sqlite"
     requests = batch(60)
     received = []
 
@@ -228,3 +228,13 @@ def test_no_key_without_base_url_is_a_configuration_problem(monkeypatch):
         {"name": "gpt-4o", "input_price_per_1m": 2.5, "output_price_per_1m": 10, "reference": True}]}
     with pytest.raises(LLMError, match="(?s)no API key.*OPENAI_API_KEY"):
         make_provider(parse_llm_config(block))
+
+
+def test_the_served_model_version_is_recorded_and_cached_with_each_answer(server, tmp_path):
+    server.system_fingerprint = "fp_2024"
+    first = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), batch(6))
+    assert {r.served_model for r in first} == {"sim-small (fp_2024)"}
+    server.system_fingerprint = None
+    cached = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), batch(8))
+    assert [r.served_model for r in cached] == ["sim-small (fp_2024)"] * 6 + ["sim-small"] * 2
+    assert [r.cached for r in cached] == [True] * 6 + [False] * 2

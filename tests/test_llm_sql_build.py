@@ -59,7 +59,7 @@ def test_rebuild_answers_from_the_cache_at_no_cost(make_project, cli):
 def test_no_cache_pays_again_and_leaves_the_cache_alone(make_project, cli):
     root = project(make_project)
     assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
-    assert not (root / "target" / "llm_cache.duckdb").exists()
+    assert not (root / "target" / "llm_cache.sqlite").exists()
     assert cli("build", "--project-dir", root).exit_code == 0
     assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
     account = llm_extras(root)["tasks"][0]["account"]
@@ -89,7 +89,7 @@ def test_compile_explain_shows_tasks_and_counts_without_calling_a_model(make_pro
     assert "for output (a label each)" in result.output
     plan = root / "target" / "compiled" / "models" / "review_moods.llm_plan.sql"
     assert "rewritten SQL" in plan.read_text()
-    assert not (root / "target" / "llm_cache.duckdb").exists(), "compile never opens the provider"
+    assert not (root / "target" / "llm_cache.sqlite").exists(), "compile never opens the provider"
 
 
 def test_a_view_cannot_hold_llm_columns(make_project, cli):
@@ -128,7 +128,7 @@ def test_clean_keeps_the_response_cache_so_a_rebuild_pays_nothing(make_project, 
     assert cli("build", "--project-dir", root).exit_code == 0
     result = cli("clean", "--project-dir", root)
     assert result.exit_code == 0 and "keeping the LLM response cache" in result.output
-    assert [p.name for p in (root / "target").iterdir() if not p.name.endswith(".wal")] == ["llm_cache.duckdb"]
+    assert [p.name for p in (root / "target").iterdir() if not p.name.endswith(("-wal", "-shm"))] == ["llm_cache.sqlite"]
     assert cli("build", "--project-dir", root).exit_code == 0
     assert llm_extras(root)["tasks"][0]["account"]["total_cost"] == 0
 

@@ -1,5 +1,7 @@
 """SMART_LLM end to end through the openai provider, over real HTTP to the local server."""
 
+import logging
+
 import duckdb
 import pytest
 
@@ -100,3 +102,28 @@ def test_a_model_that_fails_for_good_lets_the_other_models_answers_in_flight_lan
     sent = server.log.by_model.get("sim-large", 0)
     assert sent > 0
     assert cache_stats(tmp_path / "cache.duckdb")["entries"] == sent
+
+
+def test_a_task_answered_by_two_versions_of_a_model_says_so(server, tmp_path, caplog):
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    config = parse_llm_config({
+        "provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+        "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True}]})
+    conn = duckdb.connect()
+    conn.execute("create table tickets as select i as id, 'ticket ' || i as body from range(40) r(i)")
+    query = "select id, SMART_LLM('Urgent or normal?', body, labels => ['urgent', 'normal']) as kind from tickets"
+    server.system_fingerprint = "fp_old"
+    with caplog.at_level(logging.WARNING):
+        api.run(conn, query.replace("from tickets", "from tickets where id < 25"), config,
+                cache_path=tmp_path / "cache.sqlite")
+    assert "served versions" not in caplog.text
+
+    server.system_fingerprint = "fp_new"
+    lines = []
+    with LLMRunner(config, cache_path=tmp_path / "cache.sqlite", progress=lines.append) as runner:
+        runner.run_tasks(conn, rewrite_sql(query, config, path="<sql>", table_prefix="__smart_llm_t"))
+    warnings = [line for line in lines if "served versions" in line]
+    assert len(warnings) == 1
+    assert "sim-large from 2 served versions (sim-large (fp_new), sim-large (fp_old))" in warnings[0]

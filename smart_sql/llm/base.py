@@ -39,12 +39,15 @@ class LLMRequest(NamedTuple):
 
 
 class LLMResponse(NamedTuple):
-    """An answer with the token usage the server reported. `cached` answers cost nothing."""
+    """An answer with the token usage the server reported. `cached` answers cost nothing.
+    `served_model` is the model version the server says answered (its `model` and
+    `system_fingerprint`), None when it says nothing (and for simulated answers)."""
 
     answer: str
     input_tokens: int
     output_tokens: int
     cached: bool = False
+    served_model: str | None = None
 
 
 OnResponse = Callable[[int, LLMResponse], None]

@@ -42,7 +42,7 @@ class LLMConfig:
     max_retries: int = 6
     cache: bool = True
     cache_path: str | None = None
-    """DuckDB file of the response cache; default `<target-path>/llm_cache.duckdb`."""
+    """The response cache's file (SQLite); default `<target-path>/llm_cache.sqlite`."""
     accuracy: float = 0.9
     confidence: float = 0.95
     method: str = "mix"

@@ -106,6 +106,8 @@ class LocalLLMServer:
         self.api_key = api_key
         self.faults = faults or Faults()
         self.log = ServerLog()
+        self.system_fingerprint: str | None = "fp_local"
+        """Sent with each completion, as OpenAI names its backend configuration; tests change it."""
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self.base_url: str | None = None
@@ -257,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             output_tokens = min(output_tokens, int(max_tokens))
         completion = {
             "id": f"chatcmpl-sim-{state.log.requests}", "object": "chat.completion",
-            "created": int(time.time()), "model": model,
+            "created": int(time.time()), "model": model, "system_fingerprint": state.system_fingerprint,
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,

@@ -229,12 +229,13 @@ class OpenAIProvider:
         answer = read_label_answer(content, labels, structured) if labels else content.strip()
         usage = getattr(completion, "usage", None)
         if usage is not None and usage.prompt_tokens is not None:
-            return LLMResponse(answer, usage.prompt_tokens, usage.completion_tokens or 0)
+            return LLMResponse(answer, usage.prompt_tokens, usage.completion_tokens or 0,
+                               served_model=served_model(completion))
         if not self._warned_usage:
             log.warning("%s reports no token usage; estimating tokens from text length", self.base_url)
             self._warned_usage = True
         return LLMResponse(answer, estimate_tokens(request.prompt) + estimate_tokens(request.text),
-                           estimate_tokens(content))
+                           estimate_tokens(content), served_model=served_model(completion))
 
     def _permanent_error(self, request: LLMRequest, error: Exception) -> LLMError:
         import openai
@@ -264,6 +265,16 @@ class OpenAIProvider:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def served_model(completion) -> str | None:
+    """The version that answered: the completion's `model` (e.g. gpt-4o-2024-08-06), with its
+    `system_fingerprint` (the backend configuration) in parentheses when the server sends one."""
+    model = getattr(completion, "model", None) or None
+    fingerprint = getattr(completion, "system_fingerprint", None) or None
+    if model and fingerprint:
+        return f"{model} ({fingerprint})"
+    return model or fingerprint
 
 
 def _error_message(error: Exception) -> str:
