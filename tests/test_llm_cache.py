@@ -207,3 +207,23 @@ def test_paid_answers_are_committed_sooner(tmp_path):
     provider = open_provider(config, tmp_path / "cache.duckdb")
     assert provider.cache.flush_seconds == PAID_FLUSH_SECONDS < FLUSH_SECONDS
     asyncio.run(provider.aclose())
+
+
+def test_an_invalid_answer_is_kept_as_none_with_its_excerpt_also_in_an_older_cache(tmp_path):
+    path = tmp_path / "cache.duckdb"
+    with duckdb.connect(str(path)) as older:
+        older.execute("create table llm_responses (key varchar primary key, model varchar not null, "
+                      "answer varchar not null, input_tokens bigint not null, output_tokens bigint not null, "
+                      "created_at timestamp not null default current_timestamp)")
+        older.execute("insert into llm_responses (key, model, answer, input_tokens, output_tokens) "
+                      "values ('k0', 'm', 'yes', 5, 1)")
+    cache = ResponseCache(path)
+    cache.put("k1", "m", LLMResponse(None, 10, 0, invalid="null"))
+    cache.put("k2", "m", LLMResponse(None, 12, 3, invalid="I cannot tell."))
+    cache.close()
+    reopened = ResponseCache(path)
+    assert reopened.get_many(["k0", "k1", "k2"]) == {
+        "k0": LLMResponse("yes", 5, 1, cached=True),
+        "k1": LLMResponse(None, 10, 0, cached=True, invalid="null"),
+        "k2": LLMResponse(None, 12, 3, cached=True, invalid="I cannot tell.")}
+    reopened.close()

@@ -39,12 +39,17 @@ class LLMRequest(NamedTuple):
 
 
 class LLMResponse(NamedTuple):
-    """An answer with the token usage the server reported. `cached` answers cost nothing."""
+    """An answer with the token usage the server reported. `cached` answers cost nothing.
 
-    answer: str
+    `answer` is None when the server's answer stayed invalid (empty, null, or none of the call's
+    labels) after being asked once more; `invalid` then holds a short excerpt of what it sent.
+    """
+
+    answer: str | None
     input_tokens: int
     output_tokens: int
     cached: bool = False
+    invalid: str | None = None
 
 
 OnResponse = Callable[[int, LLMResponse], None]

@@ -1,7 +1,8 @@
 """The response cache: a DuckDB file of answers already received, so a rebuild never pays twice.
 
 Rows are keyed by a hash of (provider endpoint, model, prompt, text, options). Only hashes, the model
-name, the answer and its token usage are stored; never the prompt, the text or any credential.
+name, the answer (NULL when it stayed invalid, with an excerpt of what was sent) and its token usage
+are stored; never the prompt, the text or any credential.
 Answers are written as they arrive and committed in small batches, so an interrupted build keeps
 what it already paid for.
 """
@@ -29,12 +30,16 @@ _SCHEMA = """
 create table if not exists llm_responses (
     key varchar primary key,
     model varchar not null,
-    answer varchar not null,
+    answer varchar,
     input_tokens bigint not null,
     output_tokens bigint not null,
-    created_at timestamp not null default current_timestamp
+    created_at timestamp not null default current_timestamp,
+    invalid varchar
 )
 """
+_UPGRADES = ("alter table llm_responses alter column answer drop not null",
+             "alter table llm_responses add column if not exists invalid varchar")
+"""Bring a cache written before invalid answers were kept to the current schema."""
 
 
 def request_key(endpoint: str, request: LLMRequest) -> str:
@@ -65,26 +70,29 @@ class ResponseCache:
                            hint="another smart-sql process may be using it; wait for it, "
                                 "or run with --no-cache") from None
         self._connection.execute(_SCHEMA)
+        for statement in _UPGRADES:
+            self._connection.execute(statement)
         self.flush_seconds = flush_seconds
-        self._pending: list[tuple[str, str, str, int, int]] = []
+        self._pending: list[tuple[str, str, str | None, int, int, str | None]] = []
         self._last_flush = time.monotonic()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, LLMResponse]:
         if not keys:
             return {}
         rows = self._connection.execute(
-            "select key, answer, input_tokens, output_tokens from llm_responses "
+            "select key, answer, input_tokens, output_tokens, invalid from llm_responses "
             "where key in (select unnest($keys))", {"keys": list(keys)}).fetchall()
-        found = {key: LLMResponse(answer, input_tokens, output_tokens, cached=True)
-                 for key, answer, input_tokens, output_tokens in rows}
+        found = {key: LLMResponse(answer, input_tokens, output_tokens, True, invalid)
+                 for key, answer, input_tokens, output_tokens, invalid in rows}
         wanted = set(keys)
-        for key, _model, answer, input_tokens, output_tokens in self._pending:
+        for key, _model, answer, input_tokens, output_tokens, invalid in self._pending:
             if key in wanted and key not in found:
-                found[key] = LLMResponse(answer, input_tokens, output_tokens, cached=True)
+                found[key] = LLMResponse(answer, input_tokens, output_tokens, True, invalid)
         return found
 
     def put(self, key: str, model: str, response: LLMResponse) -> None:
-        self._pending.append((key, model, response.answer, response.input_tokens, response.output_tokens))
+        self._pending.append((key, model, response.answer, response.input_tokens, response.output_tokens,
+                              response.invalid))
         if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
@@ -98,10 +106,10 @@ class ResponseCache:
             return
         columns = list(zip(*self._pending))
         self._connection.execute(
-            "insert into llm_responses (key, model, answer, input_tokens, output_tokens) "
-            "select unnest($k), unnest($m), unnest($a), unnest($i), unnest($o) on conflict do nothing",
+            "insert into llm_responses (key, model, answer, input_tokens, output_tokens, invalid) "
+            "select unnest($k), unnest($m), unnest($a), unnest($i), unnest($o), unnest($x) on conflict do nothing",
             {"k": list(columns[0]), "m": list(columns[1]), "a": list(columns[2]),
-             "i": list(columns[3]), "o": list(columns[4])})
+             "i": list(columns[3]), "o": list(columns[4]), "x": list(columns[5])})
         self._pending.clear()
 
     def stats(self) -> dict:
@@ -225,4 +233,4 @@ class CachedProvider:
 
 
 def _as_cached(response: LLMResponse) -> LLMResponse:
-    return LLMResponse(response.answer, response.input_tokens, response.output_tokens, cached=True)
+    return response._replace(cached=True)
