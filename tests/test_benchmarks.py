@@ -51,3 +51,10 @@ def test_throughput_answers_every_request_through_the_local_server():
     (row,) = run_json("throughput.py", "--requests", "50", "--latency-ms", "5", "--concurrency", "8")
     assert row["requests"] == 50 and row["requests_per_second"] > 0
     assert row["server"] == "local simulated OpenAI-compatible server"
+
+
+def test_throughput_compares_refusals_at_any_load_with_a_fault_free_server():
+    (row,) = run_json("throughput.py", "--requests", "60", "--latency-ms", "5", "--concurrency", "8",
+                      "--rate-limit", "0.25", "--retry-after", "0.01")
+    assert row["rate_limited"] > 0 and row["retries"] == row["rate_limited"]
+    assert row["ratio_to_fault_free"] > 0 and row["fault_free_requests_per_second"] > 0
