@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import math
-import time
 from collections import deque
 from typing import AsyncIterator, Awaitable, Callable, NamedTuple
 
@@ -28,21 +27,20 @@ async def run_workers(worker: Callable[[], Awaitable[None]], count: int) -> None
 
 
 class Slot(NamedTuple):
-    """An admitted request: its place in the order of admission, how many were in flight with it
-    (itself included) and when it was admitted."""
+    """An admitted request: its place in the order of admission and how many were in flight with it
+    (itself included)."""
 
     sequence: int
     level: int
-    admitted: float
 
 
 class AdaptiveLimit:
     """How many requests may be in flight: additive increase, and a decrease to what the server serves.
 
     Each answer to a request admitted while the limit was reached adds 1/limit, so a limit in use
-    grows by about one per round trip, never above `maximum`.
-    A refusal (429) counts when most of the recent requests admitted at its level (requests in flight,
-    itself included) or above were refused. One that counts, at most once per round trip, brings the
+    grows by about one per round trip, never above `maximum`. A refusal (429) counts when most of the
+    recent requests admitted at its level (requests in flight, itself included) or above were refused,
+    and when its request was admitted after the last cut, so that one burst counts once. It brings the
     limit down to the number of requests admitted before it and still in flight (those the server was
     serving when it refused), but never below DECREASE times itself. A server that refuses at once
     beyond N requests in flight thus brings the limit to about N within a few round trips, one that
@@ -57,9 +55,8 @@ class AdaptiveLimit:
         self.limit = float(maximum)
         self.lowest = float(maximum)
         self.peak_in_flight = 0
-        self.round_trip = 0.0
-        """Smoothed seconds from admission to answer."""
-        self._last_cut = -math.inf
+        self._first_after_cut = 0
+        """The first sequence admitted since the last cut: only it and later ones can cut again."""
         self._sequence = itertools.count()
         self._in_flight: dict[int, None] = {}
         """Sequences of the admitted requests, in the order of admission."""
@@ -73,7 +70,7 @@ class AdaptiveLimit:
     @contextlib.asynccontextmanager
     async def slot(self, retry: bool = False) -> AsyncIterator[Slot]:
         await self._admission(retry)
-        slot = Slot(next(self._sequence), self.in_flight + 1, time.monotonic())
+        slot = Slot(next(self._sequence), self.in_flight + 1)
         self._in_flight[slot.sequence] = None
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -100,22 +97,19 @@ class AdaptiveLimit:
 
     def on_answered(self, slot: Slot) -> None:
         self._outcomes.add(slot.level, refused=False)
-        seconds = time.monotonic() - slot.admitted
-        self.round_trip += (seconds - self.round_trip) * (SMOOTHING if self.round_trip else 1.0)
         if slot.level >= int(self.limit) and self.limit < self.maximum:
             self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
             self._wake()
 
     def on_refused(self, slot: Slot) -> None:
         self._outcomes.add(slot.level, refused=True)
-        now = time.monotonic()
-        if now - self._last_cut < self.round_trip or (self.round_trip == 0 and self._last_cut > -math.inf):
+        if slot.sequence < self._first_after_cut:
             return
         served = sum(1 for _ in itertools.takewhile(lambda sequence: sequence < slot.sequence, self._in_flight))
         if self._outcomes.mostly_refused(slot.level):
             self.limit = max(float(self.minimum), self.limit * DECREASE, min(self.limit, float(served)))
             self.lowest = min(self.lowest, self.limit)
-            self._last_cut = now
+            self._first_after_cut = next(self._sequence)
 
     def _wake(self) -> None:
         free = int(self.limit) - self.in_flight
@@ -128,8 +122,6 @@ class AdaptiveLimit:
 
 DECREASE = 0.5
 """The most a refusal leaves of the limit."""
-SMOOTHING = 0.1
-"""Weight of the latest answer in the smoothed round trip."""
 LEVEL_MEMORY = 64
 """Outcomes remembered per level; older ones fade (halved) as new ones come."""
 
