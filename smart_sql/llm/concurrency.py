@@ -38,15 +38,15 @@ class AdaptiveLimit:
     """How many requests may be in flight: additive increase, and a decrease to what the server serves.
 
     Each answer to a request admitted while the limit was reached adds 1/limit, so a limit in use
-    grows by about one per round trip, never above `maximum`. A refusal (429) counts when most of the
-    recent requests admitted at its level (requests in flight, itself included) or above were refused,
-    and when its request was admitted after the last cut, so that one burst counts once. It brings the
-    limit down to the number of requests admitted before it and still in flight (those the server was
-    serving when it refused), but never below DECREASE times itself. A server that refuses at once
-    beyond N requests in flight thus brings the limit to about N within a few round trips, one that
-    refuses only after working on a request gets multiplicative decrease, and one that refuses a
-    minority of the requests at any load leaves the limit alone. A request that is retried gets the
-    next free slot before new ones.
+    grows by about one per round trip, never above `maximum`. A refusal (429) counts when clearly more
+    than MOSTLY of the recent requests admitted at its level (requests in flight, itself included) or
+    above were refused, once the server has answered at all, and when it was admitted after the last
+    cut, so that one burst counts once. It brings the limit down to the number of requests admitted
+    before it and still in flight (those the server was serving when it refused), but never below
+    DECREASE times itself. A server that refuses at once beyond N requests in flight thus brings the
+    limit to about N within a few round trips, one that refuses only after working on a request gets
+    multiplicative decrease, and one that refuses a quarter of the requests at any load leaves the
+    limit alone. A request that is retried gets the next free slot before new ones.
     """
 
     def __init__(self, maximum: int, minimum: int = 1):
@@ -103,10 +103,10 @@ class AdaptiveLimit:
 
     def on_refused(self, slot: Slot) -> None:
         self._outcomes.add(slot.level, refused=True)
-        if slot.sequence < self._first_after_cut:
+        if slot.sequence < self._first_after_cut or not self._outcomes.answered:
             return
-        served = sum(1 for _ in itertools.takewhile(lambda sequence: sequence < slot.sequence, self._in_flight))
         if self._outcomes.mostly_refused(slot.level):
+            served = sum(1 for _ in itertools.takewhile(lambda sequence: sequence < slot.sequence, self._in_flight))
             self.limit = max(float(self.minimum), self.limit * DECREASE, min(self.limit, float(served)))
             self.lowest = min(self.lowest, self.limit)
             self._first_after_cut = next(self._sequence)
@@ -122,6 +122,9 @@ class AdaptiveLimit:
 
 DECREASE = 0.5
 """The most a refusal leaves of the limit."""
+MOSTLY = 1 / 3
+"""The share of refusals at a level and above beyond which they count: at a server's allowance nearly
+all requests are refused, and refusals that come at any load are rarely that many."""
 LEVEL_MEMORY = 64
 """Outcomes remembered per level; older ones fade (halved) as new ones come."""
 
@@ -132,8 +135,11 @@ class _RefusalsByLevel:
     def __init__(self, maximum: int):
         self._answers = [0.0] * (maximum + 1)
         self._refusals = [0.0] * (maximum + 1)
+        self.answered = False
+        """Whether any request was answered: until then refusals (which come back first) say nothing."""
 
     def add(self, level: int, refused: bool) -> None:
+        self.answered = self.answered or not refused
         self._answers[level] += 1
         self._refusals[level] += refused
         if self._answers[level] >= LEVEL_MEMORY:
@@ -141,7 +147,7 @@ class _RefusalsByLevel:
             self._refusals[level] /= 2
 
     def mostly_refused(self, level: int) -> bool:
-        """Whether more than half of the requests admitted at `level` or above were refused, by more
+        """Whether more than MOSTLY of the requests admitted at `level` or above were refused, by more
         than two standard errors."""
         answers = sum(self._answers[level:])
-        return sum(self._refusals[level:]) / answers > 0.5 + 2 * math.sqrt(0.25 / answers)
+        return sum(self._refusals[level:]) / answers > MOSTLY + 2 * math.sqrt(MOSTLY * (1 - MOSTLY) / answers)
