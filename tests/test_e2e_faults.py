@@ -59,3 +59,25 @@ def test_refusals_errors_and_latency_spikes_cost_no_build_and_no_answer_twice(ma
     assert max(log.attempts.values()) == 8
     assert set(log.completions.values()) == {1}
     assert log.completions == clean_log.completions
+
+
+def test_a_server_down_past_the_retry_budget_fails_the_model_clearly_and_the_next_build_pays_nothing_twice(
+        make_project, cli, query):
+    faults = Faults(latency_ms=2, outage_after=30, retry_after="0.05")
+    with LocalLLMServer(SIMULATOR, api_key=API_KEY, faults=faults) as server:
+        root = make_project({"profiles.yml": profiles(server.base_url).replace("retry_timeout_seconds: 30",
+                                                                               "retry_timeout_seconds: 0.5"),
+                             "seeds/tickets.csv": TICKETS, "models/ticket_kinds.sql": MODEL})
+        failed = cli("build", "--project-dir", root)
+        assert failed.exit_code == 1
+        for fragment in ("ticket_kinds.sql", "still failing after", "HTTP 503", server.base_url,
+                         "retry_timeout_seconds", "answers received so far are cached"):
+            assert fragment in failed.output
+        assert API_KEY not in failed.output
+        assert sum(server.log.completions.values()) == 30
+
+        server.faults.outage_after = None
+        rebuilt = cli("build", "--project-dir", root)
+        assert rebuilt.exit_code == 0, rebuilt.output
+    assert set(server.log.completions.values()) == {1}
+    assert len(query(root, "select id, kind from ticket_kinds where kind is not null")) == 80

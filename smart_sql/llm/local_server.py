@@ -53,7 +53,7 @@ class Faults:
     """Share of requests whose first attempt waits `spike_ms` longer."""
     spike_ms: float = 0.0
     outage_after: int | None = None
-    """After this many completions the server is down: every request gets 503 (with Retry-After)."""
+    """After letting this many requests through the server is down: every request gets 503 (with Retry-After)."""
     retry_after: str | None = "0.05"
     """Sent as Retry-After with each 429, 500 and 503 (seconds); None sends none."""
     timeout_seconds: float = 2.0
@@ -86,6 +86,8 @@ class ServerLog:
     """Responses per HTTP status; 0 counts connections dropped without one."""
     attempts: Counter = field(default_factory=Counter)
     """Attempts per (model, prompt, text)."""
+    let_through: int = 0
+    """Requests that met no outage."""
     completions: Counter = field(default_factory=Counter)
     """Answers sent (HTTP 200 with a completion, the ones a real server bills) per (model, prompt, text)."""
     attempt_times: dict = field(default_factory=dict)
@@ -223,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.log.attempts[key] += 1
             attempt = state.log.attempts[key]
             state.log.attempt_times.setdefault(key, []).append(time.monotonic())
-            down = faults.outage_after is not None and sum(state.log.completions.values()) >= faults.outage_after
+            down = faults.outage_after is not None and state.log.let_through >= faults.outage_after
+            state.log.let_through += not down
         fault = faults.pick(model, prompt, text) if attempt <= faults.fault_attempts else None
         if down:
             return self._error(503, "The server is temporarily unavailable.", "service_unavailable",
