@@ -148,6 +148,6 @@ class _RefusalsByLevel:
 
     def mostly_refused(self, level: int) -> bool:
         """Whether more than MOSTLY of the requests admitted at `level` or above were refused, by more
-        than two standard errors."""
+        than three standard errors."""
         answers = sum(self._answers[level:])
-        return sum(self._refusals[level:]) / answers > MOSTLY + 2 * math.sqrt(MOSTLY * (1 - MOSTLY) / answers)
+        return sum(self._refusals[level:]) / answers > MOSTLY + 3 * math.sqrt(MOSTLY * (1 - MOSTLY) / answers)
