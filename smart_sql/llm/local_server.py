@@ -33,7 +33,7 @@ OFF_LABEL_ANSWER = "I cannot tell."
 
 @dataclass
 class Faults:
-    """What the server does wrong. Shares are of distinct requests; each fault hits a first attempt."""
+    """What the server does wrong. Shares are of distinct requests; a fault hits the first `fault_attempts`."""
 
     latency_ms: float = 0.0
     rate_limit: float = 0.0
