@@ -135,7 +135,7 @@ def test_a_request_waiting_out_retry_after_leaves_its_slot_to_the_others(server)
         assert any(first < other < second for other in others)
 
 
-def test_a_burst_of_rate_limits_halves_concurrency_then_it_recovers(server):
+def test_a_server_allowing_four_in_flight_brings_the_limit_down_and_answers_every_request(server):
     server.faults.max_concurrency = 4
     server.faults.latency_ms = 20
     server.faults.retry_after = "0.02"
