@@ -82,3 +82,10 @@ def test_cache_benchmark_times_a_cold_and_a_warm_run_and_runs_with_latency():
     assert row["seconds_cold"] > 0 and row["seconds_warm"] > 0 and row["warm_speedup"] > 0
     assert row["seconds_no_cache"] >= row["seconds_ideal"] > 0
     assert row["commits"] >= 1 and row["provider"] == "simulated"
+
+
+def test_throughput_compares_refusals_at_any_load_with_a_fault_free_server():
+    (row,) = run_json("throughput.py", "--requests", "60", "--latency-ms", "5", "--concurrency", "8",
+                      "--rate-limit", "0.25", "--retry-after", "0.01")
+    assert row["rate_limited"] > 0 and row["retries"] == row["rate_limited"]
+    assert row["ratio_to_fault_free"] > 0 and row["fault_free_requests_per_second"] > 0

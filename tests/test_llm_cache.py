@@ -324,7 +324,9 @@ class InvalidAnswers(CountingProvider):
 
     def respond(self, request):
         response = super().respond(request)
-        return response._replace(answer=None) if int(request.text.split()[-1]) % 3 == 0 else response
+        if int(request.text.split()[-1]) % 3:
+            return response
+        return response._replace(answer=None, invalid=f"I cannot tell {request.text}")
 
 
 def test_invalid_answers_are_kept_as_none_and_not_paid_again(tmp_path):
@@ -339,6 +341,7 @@ def test_invalid_answers_are_kept_as_none_and_not_paid_again(tmp_path):
     asyncio.run(second.aclose())
     assert (second.hits, second.misses) == (30, 0) and not second.provider.sent
     assert [r.answer for r in again] == answers and all(r.cached for r in again)
+    assert {r.invalid for r in again if r.answer is None} == {f"I cannot tell ticket {i}" for i in range(0, 30, 3)}
 
 
 def test_each_entry_keeps_the_model_version_that_served_it(tmp_path):

@@ -23,6 +23,7 @@ def test_openai_block():
     assert config.reference.name == "gpt-4o"
     assert config.model("gpt-4o-mini").cost(1_000_000, 1_000_000) == pytest.approx(0.75)
     assert config.max_concurrency == 8 and config.accuracy == 0.95
+    assert config.retry_timeout_seconds == 300
     assert "sk-secret" not in repr(config)
 
 
@@ -36,6 +37,8 @@ def test_openai_block():
     ({"accuracy": 1.5}, "`accuracy` must be in (0, 1]"),
     ({"confidence": 1.0}, "`confidence` must be in (0, 1)"),
     ({"max_concurrency": 0}, "`max_concurrency` must be >= 1"),
+    ({"retry_timeout_seconds": -1}, "`retry_timeout_seconds` must be >= 0.0"),
+    ({"max_retries": 6}, "`max_retries` is no longer read"),
     ({"method": "cheapest"}, "unknown method 'cheapest'"),
     ({"colour": "red"}, "unknown key(s) colour"),
     ({"simulated": {"agreement": {"nope": 0.5}}}, "unknown model 'nope'"),

@@ -90,3 +90,13 @@ def test_a_few_invalid_reference_answers_within_the_share_pass():
     assert result.account.usage["big"].invalid_answers > 0
     with pytest.raises(InvalidAnswers, match="more than max_invalid_share = 0.001"):
         run(answer, 2000, labels=["positive", "negative"], max_invalid_share=0.001)
+
+
+def test_the_failure_shows_what_the_server_sent_when_the_provider_kept_an_excerpt():
+    from smart_sql.llm.base import LLMResponse
+
+    async def answer(model, items):
+        return [LLMResponse(None, 10, 1, invalid="I am not sure.") for _ in items]
+
+    with pytest.raises(InvalidAnswers, match=r"for instance: 'I am not sure\.'"):
+        asyncio.run(run_smart(np.ones(500, dtype=np.int64), LADDER, answer, accuracy=0.9, labels=["a", "b"]))

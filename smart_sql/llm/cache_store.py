@@ -32,18 +32,20 @@ create table if not exists responses (
     input_tokens integer not null,
     output_tokens integer not null,
     served_model text,
+    invalid text,
     score real,
     created_at real not null
 ) without rowid
 """
-_LOOKUP_COLUMNS = "key, answer, input_tokens, output_tokens, served_model"
-_INSERT = ("insert or ignore into responses "
-           "(key, model, answer, input_tokens, output_tokens, served_model, created_at) values (?, ?, ?, ?, ?, ?, ?)")
+_LOOKUP_COLUMNS = "key, answer, input_tokens, output_tokens, served_model, invalid"
+_INSERT = ("insert or ignore into responses (key, model, answer, input_tokens, output_tokens, served_model, "
+           "created_at, invalid) values (?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class Entry(NamedTuple):
-    """One cached answer. `answer` None is an invalid answer, kept so that it is not paid again;
-    `served_model` is the model version the API said it served; `score` is for a confidence yet to come."""
+    """One cached answer. `answer` None is an invalid answer, kept so that it is not paid again, with
+    `invalid` an excerpt of what the server sent; `served_model` is the model version the API said
+    it served; the file's `score` column is for a confidence yet to come."""
 
     key: bytes
     model: str
@@ -52,6 +54,7 @@ class Entry(NamedTuple):
     output_tokens: int
     served_model: str | None
     created_at: float
+    invalid: str | None = None
 
 
 class NotACache(Exception):
@@ -131,8 +134,8 @@ class Store:
             chunk = keys[start:start + LOOKUP_CHUNK]
             wanted = set(chunk) if dense else None
             rows = self._range(chunk) if dense else self._each(chunk)
-            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model)
-                          for key, answer, input_tokens, output_tokens, served_model in rows
+            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid)
+                          for key, answer, input_tokens, output_tokens, served_model, invalid in rows
                           if wanted is None or key in wanted})
         return found
 

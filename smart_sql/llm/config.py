@@ -39,7 +39,9 @@ class LLMConfig:
     base_url: str | None = None
     max_concurrency: int = 16
     timeout_seconds: float = 60.0
-    max_retries: int = 6
+    """How long one attempt may take."""
+    retry_timeout_seconds: float = 300.0
+    """How long one request may go on being retried (transient failures) before its model fails."""
     cache: bool = True
     cache_path: str | None = None
     """The response cache's file (SQLite); default `<target-path>/llm_cache.sqlite`."""
@@ -73,8 +75,12 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
     def fail(message: str, hint: str | None = None) -> ConfigError:
         return ConfigError(f"llm: {message}", path=source, hint=hint)
 
+    if "max_retries" in block:
+        raise fail("`max_retries` is no longer read: a request is retried for up to `retry_timeout_seconds` "
+                   "(default 300) however many attempts that takes",
+                   "remove max_retries, or replace it with retry_timeout_seconds: <seconds>")
     known = {"provider", "models", "api_key", "base_url", "max_concurrency", "timeout_seconds",
-             "max_retries", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
+             "retry_timeout_seconds", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
              "temperature", "seed", "compare", "max_invalid_share", "simulated"}
     unknown = sorted(set(block) - known)
     if unknown:
@@ -117,7 +123,7 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
         base_url=_optional_str(block.get("base_url"), "base_url", fail),
         max_concurrency=_number(block, "max_concurrency", 16, fail, int, low=1),
         timeout_seconds=_number(block, "timeout_seconds", 60.0, fail, float, low=0.001),
-        max_retries=_number(block, "max_retries", 6, fail, int, low=0),
+        retry_timeout_seconds=_number(block, "retry_timeout_seconds", 300.0, fail, float, low=0.0),
         cache=bool(block.get("cache", True)),
         cache_path=_optional_str(block.get("cache_path"), "cache_path", fail),
         accuracy=_probability(block, "accuracy", 0.9, fail, allow_one=True),

@@ -47,13 +47,22 @@ class ResponseBatch:
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     cached: np.ndarray
+    invalid: Sequence[str | None] | None = None
+    """What the server sent where the provider found an answer invalid (answer None), if it says."""
 
     @classmethod
     def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
         return cls([r.answer for r in responses],
                    np.array([r.input_tokens for r in responses], dtype=np.int64),
                    np.array([r.output_tokens for r in responses], dtype=np.int64),
-                   np.array([r.cached for r in responses], dtype=bool))
+                   np.array([r.cached for r in responses], dtype=bool),
+                   [r.invalid for r in responses])
+
+    def sent(self, index: int) -> str | None:
+        """What the model sent for item `index`: its answer, or the provider's excerpt of an invalid one."""
+        if self.answers[index] is None and self.invalid is not None:
+            return self.invalid[index]
+        return self.answers[index]
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -352,7 +361,7 @@ class _Run:
         invalid = np.flatnonzero(np.equal(values, None))
         usage.invalid_answers += len(invalid)
         examples = self.invalid_examples[spec.name]
-        examples.extend(batch.answers[k] for k in invalid[:INVALID_EXAMPLES - len(examples)])
+        examples.extend(batch.sent(k) for k in invalid[:INVALID_EXAMPLES - len(examples)])
         if model == self.reference:
             self._check_invalid(final=False)
         return values
