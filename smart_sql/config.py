@@ -15,7 +15,8 @@ _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "p
                 "meta", "docs", "group", "access"}
 MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract"}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
-TEST_KEYS = {"enabled", "severity", "meta"}
+TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
+             "store_failures", "store_failures_as", "schema", "alias", "database"}
 CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS}
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
@@ -25,11 +26,6 @@ _WHY_NOT = {
     "on_schema_change": "an incremental model's new columns are not added or dropped; "
                         "use --full-refresh after changing its columns",
     "sql_header": "run the statement in a pre_hook instead",
-    "store_failures": "failing rows are counted, not stored",
-    "where": "data tests run over the whole relation",
-    "warn_if": "a test fails on any failing row (use severity: warn)",
-    "error_if": "a test fails on any failing row (use severity: warn)",
-    "limit": "data tests count every failing row",
 }
 INCREMENTAL_STRATEGIES = ("append", "delete+insert")
 
@@ -45,6 +41,9 @@ class ProjectConfig:
     model_paths: list[str] = field(default_factory=lambda: ["models"])
     macro_paths: list[str] = field(default_factory=lambda: ["macros"])
     seed_paths: list[str] = field(default_factory=lambda: ["seeds"])
+    test_paths: list[str] = field(default_factory=list)
+    """Folders of singular tests (*.sql) and, under generic/, generic test definitions (dbt's test-paths)."""
+    snapshot_paths: list[str] = field(default_factory=list)
     property_paths: list[str] | None = None
     """Folders whose YAML files describe nodes; default the model and seed paths."""
     target_path: str = "target"

@@ -12,7 +12,9 @@ from typing import Iterable, Protocol
 import duckdb
 
 from . import connection, materialize
-from .datatests import DataTest, failing_rows_sql
+from .datatests import DataTest, limited, outcome_sql, status
+from .failures import PREVIEW_ROWS, format_rows, store_failures
+from .singular_tests import failing_rows_sql
 from .errors import ConfigError, SmartSqlError
 from .graph import Graph
 from .interrupts import Interrupted, StopRequest
@@ -333,20 +335,38 @@ class _Runner:
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project.root)
         try:
-            sql = failing_rows_sql(test)
-            compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
-            failures = self.conn.execute(f"select count(*) from (\n{sql}\n)").fetchone()[0]
+            ctes: dict[str, str] = {}
+            rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
+            sql = with_ctes(_trimmed(rendered), ctes)
+            compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            failing = sql
+            if test.stores_failures:
+                with materialize.atomic(self.conn):
+                    stored = store_failures(self.conn, self.project, test, limited(test, sql))
+                failing = f"select * from {stored}"
+                result.relation = stored.display
+            failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
+            result.status = status(test, bool(should_warn), bool(should_error))
+            result.failures = 0 if result.status == "pass" else int(failures or 0)
+            if result.status != "pass":
+                result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:
             return self._failed(result, test, error, test.name, test.path)
-        result.failures = failures
-        if failures:
-            result.status = "warn" if test.severity == "warn" else "fail"
-            result.message = (f"{test.kind} on {test.attached_name}.{test.column}: {failures} failing "
-                              f"row{'s' * (failures != 1)} (declared in {self.project.display(test.path)}; "
-                              f"query: {self.project.display(compiled)})")
-        else:
-            result.status = "pass"
         return result
+
+    def _failure_message(self, test: DataTest, result: RunResult, failing: str, compiled: Path) -> str:
+        """dbt's 'Got N results, configured to fail if != 0', with the first failing rows, so the user sees
+        what is wrong."""
+        condition = test.config.get("error_if" if result.status == "fail" else "warn_if", "!= 0")
+        verb = "fail" if result.status == "fail" else "warn"
+        head = (f"Got {result.failures} result{'s' * (result.failures != 1)}, configured to {verb} if "
+                f"{str(condition).strip()}")
+        cursor = self.conn.execute(f"select * from (\n{limited(test, failing)}\n) limit {PREVIEW_ROWS}")
+        rows = cursor.fetchall()
+        table = format_rows([column[0] for column in cursor.description], rows)
+        where = (f"declared in {self.project.display(test.path)}; query: {self.project.display(compiled)}"
+                 + (f"; failing rows stored in {result.relation}" if result.relation else ""))
+        return f"{head}; first failing rows:\n{table}\n({where})"
 
     def _failed(self, result: RunResult, node, error: Exception, description: str, path: Path,
                 hint: str | None = None, sql: str | None = None) -> RunResult:

@@ -60,8 +60,8 @@ class Graph:
         return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
 
     def _with_tests(self, chosen: set[str]) -> set[str]:
-        return chosen | {uid for uid, node in self.nodes.items()
-                         if node.resource_type == "test" and node.attached_to in chosen}
+        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
+                         and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 
     def _expand(self, selectors: Iterable[str]) -> set[str]:
         chosen: set[str] = set()
@@ -124,7 +124,8 @@ class Graph:
         tests_of: dict[str, list[str]] = {}
         for uid, node in self.nodes.items():
             if node.resource_type == "test" and len(node.depends_on) <= 1:
-                tests_of.setdefault(node.attached_to, []).append(uid)
+                tested = node.attached_to or next(iter(node.depends_on), None)
+                tests_of.setdefault(tested, []).append(uid)
         for uid, node in self.nodes.items():
             if node.resource_type == "model":
                 for read in [*self.parents[uid], *node.sources]:

@@ -11,7 +11,8 @@ from typing import Any, Callable, ClassVar, Mapping
 from .dbt import project as dbt_project
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
-from .datatests import DataTest, Tested, parse_test
+from . import singular_tests
+from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
 from .hooks import Hook, parse_hooks
@@ -36,6 +37,7 @@ SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "l
                "freshness", "tags", "config", "quoting"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
                      "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
+SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
 DEFAULT_LLM_CACHE = "llm_cache.duckdb"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`."""
@@ -226,7 +228,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     info = target_info(chosen)
     config = read_project_config(root, info, vars)
     all_vars = project_vars(config.vars, config.name, vars or {})
-    renderer = Renderer(_files(root, config.macro_paths, "*.sql"), vars=all_vars, target=info, display=display_path,
+    renderer = Renderer([BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
+                         *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")], vars=all_vars, target=info, display=display_path,
                         builtins=naming.builtins(info))
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
@@ -310,6 +313,8 @@ class _Properties:
     models: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     seeds: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     sources: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
+    """Singular tests described by name (their config and description)."""
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -344,6 +349,9 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 into[entry["name"]] = (entry, path)
         properties.sources.extend((_rendered_source(entry, renderer, path), path)
                                   for entry in _entries(raw, "sources", path))
+        for entry in _entries(raw, "data_tests", path):
+            _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
+            properties.data_tests[entry["name"]] = (entry, path)
     return properties
 
 
@@ -631,19 +639,26 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             declared.append((Tested(node.unique_id, name, str(node.relation), (node.unique_id,)), entry, path))
     for source in project.sources.values():
         tested = Tested(source.unique_id, f"{source.source_name}.{source.name}", str(source.relation),
-                        (source.node_id,) if source.node_id else ())
+                        (source.node_id,) if source.node_id else (), source.source_name, source.name)
         declared.append((tested, source.entry, source.path))
 
+    known = set(BUILTIN_KINDS) | {name[5:] for name in project.renderer.macro_names if name.startswith("test_")}
     tests: dict[str, DataTest] = {}
     for tested, entry, path in declared:
         defaults = _test_defaults(project, path)
-        if defaults.get("enabled") is False:
-            continue
         for column, test_entry in _column_tests(entry, path):
-            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults,
+            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults, known=known,
                               resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
-            test.name = _unique_name(test.name, tests)
-            tests[test.name] = test
+            singular_tests.add_definition_config(project, test, defaults)
+            validate_keys(test.config, "test", f"test {test.name!r}", path)
+            if test.config.get("enabled") is not False:
+                test.name = _unique_name(test.name, tests)
+                tests[test.name] = test
+    for test in singular_tests.discover(project, properties.data_tests):
+        if test.name in tests:
+            raise ConfigError(f"two data tests are named {test.name!r}", path=display_path(test.path),
+                              hint="rename the singular test's file")
+        tests[test.name] = test
     return tests
 
 

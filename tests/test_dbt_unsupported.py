@@ -18,15 +18,9 @@ select 1 as id
 
 @pytest.mark.parametrize("relpath, text, message", [
     ("snapshots/orders_snapshot.sql", SNAPSHOT, "snapshots are not supported yet; this snapshot would not be built"),
-    ("tests/assert_positive_total.sql", "select * from {{ ref('m') }} where x < 0",
-     "singular data tests and generic test definitions are not supported yet"),
-    ("tests/generic/is_even.sql", "{% test is_even(model, column_name) %}select 1{% endtest %}",
-     "singular data tests and generic test definitions are not supported yet"),
     ("analyses/revenue.sql", "select * from {{ ref('m') }}", "analyses are not supported yet"),
     ("functions/double_it.sql", "x * 2", "user-defined functions are not supported yet"),
     ("models/forecast.py", "def model(dbt, session):\n    return None\n", "Python models are not supported"),
-    ("macros/tests.sql", "{% macro x() %}1{% endmacro %}\n{% test positive(model, column_name) %}select 1{% endtest %}",
-     "generic test definitions ({% test %}) are not supported yet"),
     ("macros/mat.sql", "{% materialization fancy, default %}{% endmaterialization %}",
      "custom materializations are not supported"),
     ("packages.yml", "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",

@@ -95,6 +95,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         model_paths=paths.get("model-paths", "models", alias="source-paths"),
         seed_paths=paths.get("seed-paths", "seeds", alias="data-paths"),
         macro_paths=paths.get("macro-paths", "macros"),
+        test_paths=paths.get("test-paths", "tests"),
         target_path=paths.folder("target-path", "target"),
         clean_targets=paths.get("clean-targets", None),
         vars=blocks["vars"], models=blocks["models"], seeds=blocks["seeds"],
@@ -105,7 +106,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         warnings=warnings,
     )
     unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
-    config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths,
+    config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths, *config.test_paths,
                              *(folder for folders in unsupported_paths.values() for folder in folders)]
     if target is not None:
         unsupported.check(path.parent, config, unsupported_paths,

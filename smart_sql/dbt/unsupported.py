@@ -13,22 +13,18 @@ from ..profiles import read_yaml
 
 PATH_KEYS = {
     "snapshots": ("snapshot-paths", "snapshots"),
-    "tests": ("test-paths", "tests"),
     "analyses": ("analysis-paths", "analyses"),
     "functions": ("function-paths", "functions"),
 }
 """Resources by the project key of their folders and its default."""
 _FILES = {
     "snapshots": (("*.sql",), "snapshots are not supported yet; this snapshot would not be built"),
-    "tests": (("*.sql",), "singular data tests and generic test definitions are not supported yet; "
-                          "this test would not run"),
     "analyses": (("*.sql",), "analyses are not supported yet; this analysis would not be compiled"),
     "functions": (("*.sql", "*.py"), "user-defined functions are not supported yet; this function would not "
                                      "be created"),
 }
-_BLOCKS = re.compile(r"{%-?\s*(test|materialization|snapshot)\s")
+_BLOCKS = re.compile(r"{%-?\s*(materialization|snapshot)\s")
 _BLOCK_REASONS = {
-    "test": "generic test definitions ({% test %}) are not supported yet",
     "materialization": "custom materializations are not supported",
     "snapshot": "snapshots are not supported yet",
 }
