@@ -17,7 +17,10 @@ MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
 TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
              "store_failures", "store_failures_as", "schema", "alias", "database"}
-CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS}
+SNAPSHOT_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "meta", "docs", "group",
+                 "target_schema", "target_database", "unique_key", "strategy", "updated_at", "check_cols",
+                 "invalidate_hard_deletes", "hard_deletes", "dbt_valid_to_current"}
+CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snapshot": SNAPSHOT_KEYS}
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
 _WHY_NOT = {
@@ -26,6 +29,7 @@ _WHY_NOT = {
     "on_schema_change": "an incremental model's new columns are not added or dropped; "
                         "use --full-refresh after changing its columns",
     "sql_header": "run the statement in a pre_hook instead",
+    "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
 }
 INCREMENTAL_STRATEGIES = ("append", "delete+insert")
 
@@ -55,6 +59,7 @@ class ProjectConfig:
     """Folder-level model config defaults, as dbt's `models:` block."""
     seeds: dict[str, Any] = field(default_factory=dict)
     data_tests: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, Any] = field(default_factory=dict)
     on_run_start: list[Any] = field(default_factory=list)
     on_run_end: list[Any] = field(default_factory=list)
     default_materialized: str = "table"

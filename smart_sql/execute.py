@@ -21,7 +21,8 @@ from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
 from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
-from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
+from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
+from .snapshot_run import run_snapshot
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from .sql_errors import error_place, error_text, placed_error
@@ -65,9 +66,9 @@ class CompiledModel:
 
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
-          resource_types: Iterable[str] = ("seed", "model", "test"), command: str = "build",
+          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
           debug: bool = False, stop: StopRequest | None = None) -> RunResults:
-    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`.
+    """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
     Once `stop` is requested the node running is stopped and rolled back, no other starts, and
     Interrupted is raised after run_results.json is written."""
@@ -135,6 +136,10 @@ def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (
 
 def seed(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
     return build(project, select, exclude, resource_types=("seed",), command="seed", **options)
+
+
+def snapshot(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("snapshot",), command="snapshot", **options)
 
 
 def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
@@ -230,7 +235,10 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
 
 def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
     """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
-    return project.renderer.render(model.path, model.name, _functions(project, model, incremental, ctes))
+    functions = _functions(project, model, incremental, ctes)
+    if isinstance(model, SnapshotNode):
+        return project.renderer.render_text(model.raw_sql, model.path, model.name, functions)
+    return project.renderer.render(model.path, model.name, functions)
 
 
 def _trimmed(rendered: str) -> str:
@@ -269,6 +277,8 @@ class _Runner:
         started = time.perf_counter()
         if isinstance(node, DataTest):
             result = self._test(node)
+        elif isinstance(node, SnapshotNode):
+            result = self._snapshot(node)
         elif isinstance(node, SeedNode):
             result = self._seed(node)
         else:
@@ -331,6 +341,26 @@ class _Runner:
     def _transform_extras(self, model: ModelNode) -> dict:
         extras = getattr(self.sql_transform, "extras", None)
         return dict(extras(model)) if extras else {}
+
+    def _snapshot(self, snapshot: SnapshotNode) -> RunResult:
+        result = _result(snapshot, f"snapshotted {snapshot.relation.display}", self.project.root)
+        sql = None
+        try:
+            compiled = render_model(self.project, snapshot)
+            compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
+            sql = compiled.written_to(self.project.display(compiled_path))
+            materialize.ensure_schema(self.conn, snapshot.relation)
+            self._hooks(snapshot, "pre", inside_transaction=False)
+            with materialize.atomic(self.conn):
+                self._hooks(snapshot, "pre", inside_transaction=True)
+                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql)
+                self._hooks(snapshot, "post", inside_transaction=True)
+            self._hooks(snapshot, "post", inside_transaction=False)
+        except Exception as error:
+            return self._failed(result, snapshot, error, f"snapshot {snapshot.relation.display}", snapshot.path)
+        if not created:
+            result.description = f"snapshotted {snapshot.relation.display} (new versions inserted)"
+        return result
 
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project.root)

@@ -12,7 +12,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .project import Node, Project
 
-_RANK = {"test": 0, "seed": 1, "model": 2}
+_RANK = {"test": 0, "seed": 1, "snapshot": 2, "model": 2}
 """Among nodes ready at once: tests first (right after what they test), then seeds, then models."""
 
 
@@ -52,7 +52,7 @@ class Graph:
         return _reach(uid, self.children)
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
-               resource_types: Iterable[str] = ("seed", "model", "test")) -> set[str]:
+               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test")) -> set[str]:
         """unique_ids chosen by dbt-style selectors; tests follow the node or source they are declared on."""
         chosen = self._with_tests(self._expand(select)) if _words(select) else set(self.nodes)
         chosen -= self._with_tests(self._expand(exclude))
@@ -103,7 +103,7 @@ class Graph:
 
     def _readers(self, source_id: str) -> set[str]:
         return {uid for uid, node in self.nodes.items()
-                if node.resource_type == "model" and source_id in node.sources}
+                if node.resource_type in ("model", "snapshot") and source_id in node.sources}
 
     def _check_cycles(self) -> None:
         try:
@@ -127,7 +127,7 @@ class Graph:
                 tested = node.attached_to or next(iter(node.depends_on), None)
                 tests_of.setdefault(tested, []).append(uid)
         for uid, node in self.nodes.items():
-            if node.resource_type == "model":
+            if node.resource_type in ("model", "snapshot"):
                 for read in [*self.parents[uid], *node.sources]:
                     self.parents[uid].update(tests_of.get(read, []))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import project as dbt_project
+from .dbt import snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
 from . import singular_tests
@@ -25,11 +26,10 @@ PROJECT_FILE = "smart_sql_project.yml"
 OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
 TMP_SUFFIX = "__smart_tmp"
-PROPERTY_KEYS = {"version", "models", "seeds", "sources", "macros", "exposures", "groups", "metrics",
+PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros", "exposures", "groups", "metrics",
                  "semantic_models", "saved_queries", "analyses", "data_tests"}
 """Top-level keys of a YAML properties file; all but models, seeds and sources only describe."""
-UNSUPPORTED_PROPERTY_KEYS = {"snapshots": "snapshots are not supported yet",
-                             "unit_tests": "unit tests are not supported yet",
+UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
                              "functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
              "group"}
@@ -154,6 +154,22 @@ class SeedNode:
 
 
 @dataclass
+class SnapshotNode(ModelNode):
+    """A snapshot: a `{% snapshot %}` block in the snapshot paths, or a YAML `snapshots:` entry with
+    `relation:`; `raw_sql` is its SELECT (padded to keep the file's line numbers)."""
+
+    resource_type: ClassVar[str] = "snapshot"
+
+    @property
+    def unique_id(self) -> str:
+        return f"snapshot.{self.name}"
+
+    @property
+    def materialized(self) -> str:
+        return "snapshot"
+
+
+@dataclass
 class Source:
     source_name: str
     name: str
@@ -171,7 +187,7 @@ class Source:
         return f"source.{self.source_name}.{self.name}"
 
 
-Node = ModelNode | SeedNode | DataTest
+Node = ModelNode | SeedNode | SnapshotNode | DataTest
 
 
 @dataclass
@@ -185,6 +201,7 @@ class Project:
     sources: dict[tuple[str, str], Source]
     tests: dict[str, DataTest]
     renderer: Renderer
+    snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -213,7 +230,7 @@ class Project:
 
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for group in (self.seeds, self.models, self.tests):
+        for group in (self.seeds, self.models, self.snapshots, self.tests):
             nodes.update({node.unique_id: node for node in group.values()})
         return nodes
 
@@ -239,9 +256,12 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
                       sources=sources, tests={}, renderer=renderer)
+    project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
         if model.config.get("enabled") is not False:
             _parse_model(project, model)
+    for snapshot in list(project.snapshots.values()):
+        dbt_snapshots.parse(project, snapshot)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
     _check_enabled_refs(project)
@@ -315,6 +335,7 @@ class _Properties:
     sources: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
     data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     """Singular tests described by name (their config and description)."""
+    snapshots: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -349,6 +370,11 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 into[entry["name"]] = (entry, path)
         properties.sources.extend((_rendered_source(entry, renderer, path), path)
                                   for entry in _entries(raw, "sources", path))
+        for entry in _entries(raw, "snapshots", path):
+            if entry["name"] in properties.snapshots:
+                raise ConfigError(f"snapshot {entry['name']!r} is described twice (also in "
+                                  f"{display_path(properties.snapshots[entry['name']][1])})", path=display_path(path))
+            properties.snapshots[entry["name"]] = (entry, path)
         for entry in _entries(raw, "data_tests", path):
             _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
             properties.data_tests[entry["name"]] = (entry, path)
@@ -506,10 +532,12 @@ def _place_nodes(project: Project) -> None:
     """Each seed's and model's relation from its final config (see smart_sql.naming); two nodes in one
     relation is an error."""
     placed: dict[Relation, Node] = {}
-    for node in [*project.seeds.values(), *project.models.values()]:
+    for node in [*project.seeds.values(), *project.models.values(), *project.snapshots.values()]:
         if getattr(node, "materialized", None) == "ephemeral":
             continue
         database, schema, identifier = relation_parts(_node_view(project, node), node.path, project.renderer)
+        database = node.config.get("target_database") or database
+        schema = node.config.get("target_schema") or schema
         node.relation = Relation(schema, identifier, None if database == project.target.file_catalog else database)
         other = placed.setdefault(node.relation, node)
         if other is not node:
@@ -540,12 +568,12 @@ def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:
 
 def _link_sources(project: Project) -> None:
     """A source that names a seed's or model's relation waits for it."""
-    creators = {node.relation: node.unique_id for group in (project.seeds, project.models)
+    creators = {node.relation: node.unique_id for group in (project.seeds, project.models, project.snapshots)
                 for node in group.values()}
     for source in project.sources.values():
         source.node_id = creators.get(source.relation)
     by_id = {source.unique_id: source for source in project.sources.values()}
-    for model in project.models.values():
+    for model in [*project.models.values(), *project.snapshots.values()]:
         for source_id in model.sources:
             creator = by_id[source_id].node_id
             if creator and creator not in model.depends_on and creator != model.unique_id:
@@ -589,9 +617,9 @@ def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | S
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"model {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     name = args[0]
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"model {model.name!r} refers to {name!r}, which is neither a model nor a seed",
+        raise ConfigError(f"model {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
@@ -618,10 +646,11 @@ def _parse_model(project: Project, model: ModelNode) -> None:
 
 
 def _check_enabled_refs(project: Project) -> None:
-    for model in project.models.values():
+    groups = {"model": project.models, "seed": project.seeds, "snapshot": project.snapshots}
+    for model in [*project.models.values(), *project.snapshots.values()]:
         for node_id in model.depends_on:
             kind, name = node_id.split(".", 1)
-            if name not in (project.models if kind == "model" else project.seeds):
+            if name not in groups[kind]:
                 raise ConfigError(f"model {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
                                   path=display_path(model.path))
 

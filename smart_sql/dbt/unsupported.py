@@ -12,13 +12,11 @@ from ..errors import ConfigError, display_path
 from ..profiles import read_yaml
 
 PATH_KEYS = {
-    "snapshots": ("snapshot-paths", "snapshots"),
     "analyses": ("analysis-paths", "analyses"),
     "functions": ("function-paths", "functions"),
 }
 """Resources by the project key of their folders and its default."""
 _FILES = {
-    "snapshots": (("*.sql",), "snapshots are not supported yet; this snapshot would not be built"),
     "analyses": (("*.sql",), "analyses are not supported yet; this analysis would not be compiled"),
     "functions": (("*.sql", "*.py"), "user-defined functions are not supported yet; this function would not "
                                      "be created"),
@@ -26,7 +24,7 @@ _FILES = {
 _BLOCKS = re.compile(r"{%-?\s*(materialization|snapshot)\s")
 _BLOCK_REASONS = {
     "materialization": "custom materializations are not supported",
-    "snapshot": "snapshots are not supported yet",
+    "snapshot": "a {% snapshot %} block is read from the snapshot paths (snapshots/), not from macros",
 }
 _MOVE_HINT = "remove the file (or move it out of the project's {key}) to build the rest of the project"
 
