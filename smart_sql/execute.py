@@ -376,8 +376,12 @@ class _Runner:
                 failing = f"select * from {stored}"
                 result.relation = stored.display
             failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
+            if failures is None:
+                raise ConfigError(f"test {test.name!r}: fail_calc {test.config.get('fail_calc', 'count(*)')!r} gave "
+                                  f"NULL, not a number of failures", path=self.project.display(test.path),
+                                  hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
             result.status = status(test, bool(should_warn), bool(should_error))
-            result.failures = 0 if result.status == "pass" else int(failures or 0)
+            result.failures = 0 if result.status == "pass" else int(failures)
             if result.status != "pass":
                 result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:

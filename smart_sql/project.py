@@ -657,7 +657,8 @@ def _check_enabled_refs(project: Project) -> None:
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     declared: list[tuple[Tested, Mapping[str, Any], Path]] = []
-    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds)):
+    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds),
+                             (properties.snapshots, project.snapshots)):
         for name, (entry, path) in described.items():
             node = nodes.get(name)
             if node is None:
@@ -678,6 +679,8 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
         for column, test_entry in _column_tests(entry, path):
             test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults, known=known,
                               resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
+            test.config = project.renderer.render_value(test.config, path)
+            test.declared_config = project.renderer.render_value(test.declared_config, path)
             singular_tests.add_definition_config(project, test, defaults)
             validate_keys(test.config, "test", f"test {test.name!r}", path)
             if test.config.get("enabled") is not False:
@@ -725,9 +728,9 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
             raise ConfigError(f"relationships test points at undeclared source({name!r}, {table!r})",
                               path=display_path(path))
         return source.node_id, str(source.relation)
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"relationships test points at ref({name!r}), which is neither a model nor a seed",
+        raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
                           path=display_path(path), hint=_did_you_mean(name, [*project.models, *project.seeds]))
     return node.unique_id, str(node.relation)
 

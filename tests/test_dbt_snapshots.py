@@ -167,3 +167,91 @@ def test_a_failed_snapshot_run_leaves_the_previous_table(make_dbt_project, cli, 
     assert "late" in result.output and "SKIP model current_orders" in result.output
     assert query(root, "select * from snapshots.orders_ts order by all") == before
     assert query(root, "select count(*) from information_schema.tables where table_name like '%tmp%'") == [(0,)]
+
+
+SALES = {
+    "dbt_project.yml": """\
+        name: shop
+        config-version: 2
+        profile: shop
+        vars:
+          min_amount: 5
+        snapshots:
+          shop:
+            +target_schema: history
+    """,
+    "seeds/sales.csv": "id,region,amount,updated_at\n1,eu,10,2024-01-01\n1,us,20,2024-01-01\n2,eu,3,2024-01-01\n",
+    "snapshots/sales_history.sql": """\
+        {% snapshot sales_history %}
+        {{ config(unique_key=['id', 'region'], strategy='timestamp', updated_at='updated_at',
+                  dbt_valid_to_current="'9999-12-31'::date") }}
+        select * from {{ ref('sales') }}
+        {% endsnapshot %}
+    """,
+    "snapshots/props.yml": """\
+        snapshots:
+          - name: sales_history
+            columns:
+              - name: dbt_scd_id
+                data_tests: [unique]
+              - name: amount
+                data_tests:
+                  - not_null:
+                      config:
+                        where: "amount > {{ var('min_amount') }}"
+                        fail_calc: "sum(amount)"
+    """,
+    "models/props.yml": """\
+        seeds:
+          - name: sales
+            columns:
+              - name: amount
+                data_tests:
+                  - accepted_values:
+                      arguments:
+                        values: [10, 20]
+                        quote: false
+                      config:
+                        fail_calc: "sum(n_records) * 10"
+                        warn_if: ">20"
+                        error_if: ">100"
+    """,
+}
+SALES_COLUMNS = [("id", "INTEGER"), ("region", "VARCHAR"), ("amount", "INTEGER"), ("updated_at", "DATE"),
+                 ("dbt_scd_id", "VARCHAR"), ("dbt_updated_at", "DATE"), ("dbt_valid_from", "DATE"),
+                 ("dbt_valid_to", "DATE")]
+DBT_SALES_HISTORY = [  # dbt's history.sales_history after the second run
+    (1, "eu", 10, D(2024, 1, 1).date(), "1b9f1abf679804ef0ad7969c4fe3ea9f", D(2024, 1, 1).date(), D(2024, 1, 1).date(),
+     D(2024, 2, 1).date()),
+    (1, "eu", 15, D(2024, 2, 1).date(), "38be86f1caa21789d6c741a46499d215", D(2024, 2, 1).date(), D(2024, 2, 1).date(),
+     D(9999, 12, 31).date()),
+    (1, "us", 20, D(2024, 1, 1).date(), "0605a4dffb4656c5a474ec0177f0c3a7", D(2024, 1, 1).date(), D(2024, 1, 1).date(),
+     D(9999, 12, 31).date()),
+    (2, "eu", 3, D(2024, 1, 1).date(), "1db3f58bcd5ef2f8eb5530296938386a", D(2024, 1, 1).date(), D(2024, 1, 1).date(),
+     D(9999, 12, 31).date()),
+]
+DBT_SALES_RESULTS = {  # name: (status, failures) in dbt's run_results.json, on both runs
+    "sales": ("success", None),
+    "accepted_values_sales_amount__False__10__20": ("pass", 0),  # sum(n_records) * 10 = 10, warn_if >20
+    "sales_history": ("success", None),
+    "not_null_sales_history_amount": ("error", None),  # sum(amount) over no failing row is NULL: dbt errors
+    "unique_sales_history_dbt_scd_id": ("pass", 0),
+}
+
+
+def test_a_composite_key_snapshot_with_dbt_valid_to_current_is_dbts(make_dbt_project, cli):
+    root = make_dbt_project(SALES)
+    assert _build(cli, root).exit_code == 1
+    (root / "seeds" / "sales.csv").write_text("id,region,amount,updated_at\n1,eu,15,2024-02-01\n1,us,20,2024-01-01\n"
+                                              "2,eu,3,2024-01-01\n")
+    assert _build(cli, root).exit_code == 1
+    assert relations(root / "target" / "dev.duckdb")["dev.history.sales_history"] == (
+        "BASE TABLE", SALES_COLUMNS, DBT_SALES_HISTORY)
+
+
+def test_data_tests_on_a_snapshot_and_fail_calc_are_dbts(make_dbt_project, cli):
+    root = make_dbt_project(SALES)
+    result = _build(cli, root)
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert {entry["name"]: (entry["status"], entry["failures"]) for entry in results} == DBT_SALES_RESULTS
+    assert "fail_calc 'sum(amount)' gave NULL" in result.output

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _BLOCK = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
 _OPEN = re.compile(r"{%-?\s*snapshot\b")
 _RELATION = re.compile(r"""^\s*(ref\(\s*['"][^'"]+['"]\s*\)|source\(\s*['"][^'"]+['"]\s*,\s*['"][^'"]+['"]\s*\))\s*$""")
-ENTRY_KEYS = {"name", "description", "config", "columns", "meta", "docs", "relation", "group"}
+ENTRY_KEYS = {"name", "description", "config", "columns", "meta", "docs", "relation", "group", "tests", "data_tests"}
 STRATEGIES = ("timestamp", "check")
 
 
@@ -37,8 +37,7 @@ def discover(project: Project, described: Mapping[str, tuple[dict[str, Any], Pat
         unknown = sorted(set(entry) - ENTRY_KEYS)
         if unknown:
             raise ConfigError(f"snapshot {name!r}: unknown or unsupported key(s) {', '.join(unknown)}",
-                              path=display_path(yaml_path), hint=f"allowed: {', '.join(sorted(ENTRY_KEYS))} "
-                                                                 f"(data tests on snapshots are not supported yet)")
+                              path=display_path(yaml_path), hint=f"allowed: {', '.join(sorted(ENTRY_KEYS))}")
         if entry.get("relation") is not None:
             _check_new(project, found, name, yaml_path)
             relation = entry["relation"]
