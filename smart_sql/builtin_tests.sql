@@ -1,4 +1,5 @@
-{#- dbt-core 1.11's four generic tests, as dbt defines them; a project's own {% test %} of the same name replaces one. -#}
+{#- dbt-core 1.11's four generic tests, as dbt defines them;
+    a project's own {% test %} of the same name replaces one. -#}
 
 {% test not_null(model, column_name) %}
 

@@ -166,7 +166,8 @@ def compile_command(project_dir, profiles_dir, target, vars_text, debug, select,
 @main.command("ls")
 @_common_options
 @_selection_options
-@click.option("--resource-type", "resource_types", multiple=True, type=click.Choice(["model", "seed", "snapshot", "test"]),
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "seed", "snapshot", "test"]),
               help="Only these kinds of node.")
 @_handles_errors
 def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types):

@@ -235,7 +235,8 @@ def _split_entry(entry: Any, path: Path, node_name: str, column: str | None,
                           f"got {entry!r}", path=display_path(path))
     if "." in kind:
         raise ConfigError(f"test {kind!r} on {node_name} comes from a package, and packages are not supported",
-                          path=display_path(path), hint="copy the test's {% test %} block into macros/ or tests/generic/")
+                          path=display_path(path),
+                          hint="copy the test's {% test %} block into macros/ or tests/generic/")
     if kind not in known:
         raise ConfigError(f"unknown test {kind!r} on {node_name}" + (f".{column}" if column else ""),
                           path=display_path(path),

@@ -237,7 +237,7 @@ def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[st
     """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
     functions = _functions(project, model, incremental, ctes)
     if isinstance(model, SnapshotNode):
-        return project.renderer.render_text(model.raw_sql, model.path, model.name, functions)
+        return project.renderer.render_part(model.raw_sql, model.path, model.name, functions)
     return project.renderer.render(model.path, model.name, functions)
 
 

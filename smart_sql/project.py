@@ -245,9 +245,9 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     info = target_info(chosen)
     config = read_project_config(root, info, vars)
     all_vars = project_vars(config.vars, config.name, vars or {})
-    renderer = Renderer([BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
-                         *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")], vars=all_vars, target=info, display=display_path,
-                        builtins=naming.builtins(info))
+    macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
+                   *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
+    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)
@@ -615,11 +615,11 @@ def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | S
     if len(args) == 2 and args[0] == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
-        raise ConfigError(f"model {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
+        raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     name = args[0]
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"model {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
@@ -630,7 +630,7 @@ def resolve_source(project: Project, model: ModelNode, source_name: str, table_n
     source = project.sources.get((source_name, table_name))
     if source is None:
         known = [f"{s}.{t}" for s, t in project.sources]
-        raise ConfigError(f"model {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
+        raise ConfigError(f"{model.resource_type} {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
                           path=display_path(model.path),
                           hint=_did_you_mean(f"{source_name}.{table_name}", known)
                           or "declare it in a YAML file under models/: sources: [{name: ..., tables: [{name: ...}]}]")
@@ -651,7 +651,7 @@ def _check_enabled_refs(project: Project) -> None:
         for node_id in model.depends_on:
             kind, name = node_id.split(".", 1)
             if name not in groups[kind]:
-                raise ConfigError(f"model {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
+                raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
                                   path=display_path(model.path))
 
 

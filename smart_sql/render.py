@@ -71,6 +71,14 @@ class Renderer:
         with self._errors_located(path):
             return self.env.from_string(text).render(self._context(path, model_name, functions, **extra))
 
+    def render_part(self, text: str, path: Path, model_name: str, functions: ModelFunctions) -> str:
+        """A part of the file `path` (a snapshot block, padded so that its lines are the file's lines), so
+        that an error names the file's line."""
+        with self._errors_located(path):
+            code = self.env.compile(text, name=str(path), filename=str(path))
+            template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
+            return template.render(self._context(path, model_name, functions))
+
     def call_macro(self, name: str, path: Path, model_name: str, *args: Any) -> str | None:
         """The project's macro `name` called with `args` (None when the project defines no such macro)."""
         if name not in self.macro_names:

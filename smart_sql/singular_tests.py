@@ -27,6 +27,7 @@ class _Reader:
     relation: Any = None
     depends_on: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    resource_type: str = "test"
 
 
 def discover(project: Project, described: Mapping[str, tuple[dict[str, Any], Path]]) -> Iterator[DataTest]:

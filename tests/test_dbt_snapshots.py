@@ -255,3 +255,13 @@ def test_data_tests_on_a_snapshot_and_fail_calc_are_dbts(make_dbt_project, cli):
     results = json.loads((root / "target" / "run_results.json").read_text())["results"]
     assert {entry["name"]: (entry["status"], entry["failures"]) for entry in results} == DBT_SALES_RESULTS
     assert "fail_calc 'sum(amount)' gave NULL" in result.output
+
+
+def test_an_error_in_a_snapshot_block_names_the_file_and_line(make_dbt_project, cli):
+    files = {"snapshots/orders_ts.sql": SHOP["snapshots/orders_ts.sql"].replace("ref('orders')", "ref('ordres')")}
+    root = make_dbt_project({**SHOP, **files})
+    result = _build(cli, root)
+    assert result.exit_code != 0
+    assert ("snapshots/orders_ts.sql:4: snapshot 'orders_ts' refers to 'ordres', which is neither a model, a seed "
+            "nor a snapshot") in result.output
+    assert "did you mean: orders" in result.output

@@ -44,9 +44,9 @@ def discover(project: Project, described: Mapping[str, tuple[dict[str, Any], Pat
             if not isinstance(relation, str) or not _RELATION.match(relation):
                 raise ConfigError(f"snapshot {name!r}: `relation` must be ref('name') or source('source', 'table'), "
                                   f"got {relation!r}", path=display_path(yaml_path))
-            line = _line_of(yaml_path, name)
-            found[name] = SnapshotNode(name=name, path=yaml_path, relpath=yaml_path.relative_to(project.root).as_posix(),
-                                       raw_sql="\n" * (line - 1) + f"select * from {{{{ {relation} }}}}",
+            raw_sql = "\n" * (_line_of(yaml_path, name) - 1) + f"select * from {{{{ {relation} }}}}"
+            found[name] = SnapshotNode(name=name, path=yaml_path,
+                                       relpath=yaml_path.relative_to(project.root).as_posix(), raw_sql=raw_sql,
                                        relation=Relation(project.target.schema, name), fqn=[config.name, name])
         elif name not in found:
             raise ConfigError(f"properties for snapshot {name!r}, but no such snapshot exists",
@@ -69,7 +69,7 @@ def parse(project: Project, snapshot: SnapshotNode) -> None:
     from ..project import _Recorder
 
     recorder = _Recorder(project, snapshot)
-    project.renderer.render_text(snapshot.raw_sql, snapshot.path, snapshot.name, recorder.functions())
+    project.renderer.render_part(snapshot.raw_sql, snapshot.path, snapshot.name, recorder.functions())
     check_keys(recorder.config, "snapshot", f"snapshot {snapshot.name!r}: config()", snapshot.path)
     merge_config(snapshot.config, recorder.config)
     check_config(snapshot)

@@ -1,5 +1,5 @@
 """What a dbt project may hold that smart-sql does not build yet. Each is refused, naming the file,
-rather than skipped: a build that silently left out a snapshot or a test would look complete."""
+rather than skipped: a build that silently left out an analysis or a package would look complete."""
 
 from __future__ import annotations
 
