@@ -87,7 +87,9 @@ class DataTest:
 
     @property
     def stores_failures(self) -> bool:
-        return bool(self.config.get("store_failures")) and self.config.get("store_failures_as") != "ephemeral"
+        """As dbt 1.11: `store_failures_as` decides when given (table, view: stored; ephemeral: not)."""
+        kind = self.config.get("store_failures_as")
+        return kind in ("table", "view") if kind is not None else bool(self.config.get("store_failures"))
 
     def macro_kwargs(self, model: str) -> dict[str, Any]:
         """The generic test macro's arguments, with `model` the relation (or its where-filtered subquery)."""

@@ -231,3 +231,26 @@ def test_an_unknown_generic_test_is_refused_naming_the_file(make_dbt_project, cl
     assert result.exit_code != 0
     assert "models/more.yml" in result.output and "unknown test 'is_even' on order_names" in result.output
     assert "{% test is_even(model, column_name) %}" in result.output
+
+
+def test_store_failures_as_decides_over_store_failures(make_dbt_project, cli):
+    """dbt 1.11: store_failures_as table or view stores the failures even with store_failures false;
+    ephemeral stores nothing even with store_failures true."""
+    root = make_dbt_project({
+        "seeds/s.csv": "id\n1\n1\n",
+        "models/p.yml": """\
+            seeds:
+              - name: s
+                columns:
+                  - name: id
+                    data_tests:
+                      - unique:
+                          config: {store_failures: false, store_failures_as: view}
+                      - not_null:
+                          config: {store_failures: true, store_failures_as: ephemeral}
+        """,
+    })
+    assert cli("build", "--project-dir", root, "--profiles-dir", root).exit_code == 1
+    built = relations(root / "target" / "dev.duckdb")
+    assert {name: kind for name, (kind, _, _) in built.items()} == {  # as dbt built them
+        "dev.main.s": "BASE TABLE", "dev.main_dbt_test__audit.unique_s_id": "VIEW"}
