@@ -22,6 +22,8 @@ def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: s
     if existing == "view":
         raise ModelError(f"snapshot {snapshot.name!r}: {relation.display} is a view, and a snapshot needs a table",
                          path=str(snapshot.relpath), hint=f"drop the view, or give the snapshot another alias")
+    if existing is not None:
+        _check_target(conn, snapshot)
     strategy = _strategy(conn, snapshot, sql, existing is not None)
     if existing is None:
         return materialize.create_table(conn, relation, snapshot_sql.build_table_sql(strategy, sql)), True
@@ -35,6 +37,17 @@ def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: s
     inserted = snapshot_sql.merge(conn, relation, staging, strategy.valid_to_current)
     conn.execute(f"drop table {staging}")
     return inserted, False
+
+
+def _check_target(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode) -> None:
+    """As dbt: a table to snapshot into must have the snapshot columns (it may be some other table)."""
+    columns = snapshot_sql.columns_of(conn, snapshot.relation)
+    missing = [name for name in ("dbt_scd_id", "dbt_valid_from", "dbt_valid_to") if name not in columns]
+    if missing:
+        raise ModelError(f"snapshot {snapshot.name!r}: {snapshot.relation.display} is missing the snapshot columns "
+                         f"{', '.join(missing)}, so it is not this snapshot's table", path=str(snapshot.relpath),
+                         hint="drop or rename that table (the first run creates it), or give the snapshot another "
+                              "alias or target_schema")
 
 
 def _strategy(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: str,

@@ -265,3 +265,17 @@ def test_an_error_in_a_snapshot_block_names_the_file_and_line(make_dbt_project, 
     assert ("snapshots/orders_ts.sql:4: snapshot 'orders_ts' refers to 'ordres', which is neither a model, a seed "
             "nor a snapshot") in result.output
     assert "did you mean: orders" in result.output
+
+
+def test_a_table_without_the_snapshot_columns_is_not_snapshotted_into(make_dbt_project, cli, query):
+    import duckdb
+
+    root = make_dbt_project(SHOP)
+    (root / "target").mkdir()
+    with duckdb.connect(str(root / "target" / "dev.duckdb")) as conn:
+        conn.execute("create schema snapshots; create table snapshots.orders_ts as select 1 as id")
+    result = _build(cli, root)
+    assert result.exit_code == 1
+    assert ("snapshot 'orders_ts': snapshots.orders_ts is missing the snapshot columns dbt_scd_id, dbt_valid_from, "
+            "dbt_valid_to") in result.output
+    assert query(root, "select * from snapshots.orders_ts") == [(1,)]
