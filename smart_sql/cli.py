@@ -135,10 +135,12 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     return main.command(name)(command)
 
 
-_run_command("build", "Seed, run and test the selected nodes in DAG order.", ("seed", "model", "test"))
+_run_command("build", "Seed, run, snapshot and test the selected nodes in DAG order.",
+             ("seed", "model", "snapshot", "test"))
 _run_command("run", "Build the selected models.", ("model",))
 _run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
 _run_command("test", "Run the data tests of the selected nodes.", ("test",), refresh=False)
+_run_command("snapshot", "Run the selected snapshots (dbt's type-2 history tables).", ("snapshot",), refresh=False)
 
 
 @main.command("compile")
@@ -164,7 +166,8 @@ def compile_command(project_dir, profiles_dir, target, vars_text, debug, select,
 @main.command("ls")
 @_common_options
 @_selection_options
-@click.option("--resource-type", "resource_types", multiple=True, type=click.Choice(["model", "seed", "test"]),
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "seed", "snapshot", "test"]),
               help="Only these kinds of node.")
 @_handles_errors
 def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types):
@@ -173,7 +176,7 @@ def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, excl
 
     project = _load(project_dir, profiles_dir, target, vars_text)
     graph = Graph(project)
-    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "test"))):
+    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "snapshot", "test"))):
         click.echo(uid)
 
 

@@ -15,8 +15,12 @@ _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "p
                 "meta", "docs", "group", "access"}
 MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract"}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
-TEST_KEYS = {"enabled", "severity", "meta"}
-CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS}
+TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
+             "store_failures", "store_failures_as", "schema", "alias", "database"}
+SNAPSHOT_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "meta", "docs", "group",
+                 "target_schema", "target_database", "unique_key", "strategy", "updated_at", "check_cols",
+                 "invalidate_hard_deletes", "hard_deletes", "dbt_valid_to_current"}
+CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snapshot": SNAPSHOT_KEYS}
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
 _WHY_NOT = {
@@ -25,11 +29,7 @@ _WHY_NOT = {
     "on_schema_change": "an incremental model's new columns are not added or dropped; "
                         "use --full-refresh after changing its columns",
     "sql_header": "run the statement in a pre_hook instead",
-    "store_failures": "failing rows are counted, not stored",
-    "where": "data tests run over the whole relation",
-    "warn_if": "a test fails on any failing row (use severity: warn)",
-    "error_if": "a test fails on any failing row (use severity: warn)",
-    "limit": "data tests count every failing row",
+    "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
 }
 INCREMENTAL_STRATEGIES = ("append", "delete+insert")
 
@@ -45,6 +45,9 @@ class ProjectConfig:
     model_paths: list[str] = field(default_factory=lambda: ["models"])
     macro_paths: list[str] = field(default_factory=lambda: ["macros"])
     seed_paths: list[str] = field(default_factory=lambda: ["seeds"])
+    test_paths: list[str] = field(default_factory=list)
+    """Folders of singular tests (*.sql) and, under generic/, generic test definitions (dbt's test-paths)."""
+    snapshot_paths: list[str] = field(default_factory=list)
     property_paths: list[str] | None = None
     """Folders whose YAML files describe nodes; default the model and seed paths."""
     target_path: str = "target"
@@ -56,6 +59,7 @@ class ProjectConfig:
     """Folder-level model config defaults, as dbt's `models:` block."""
     seeds: dict[str, Any] = field(default_factory=dict)
     data_tests: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, Any] = field(default_factory=dict)
     on_run_start: list[Any] = field(default_factory=list)
     on_run_end: list[Any] = field(default_factory=list)
     default_materialized: str = "table"

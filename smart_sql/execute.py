@@ -12,14 +12,17 @@ from typing import Iterable, Protocol
 import duckdb
 
 from . import connection, materialize
-from .datatests import DataTest, failing_rows_sql
+from .datatests import DataTest, limited, outcome_sql, status
+from .failures import PREVIEW_ROWS, format_rows, store_failures
+from .singular_tests import failing_rows_sql
 from .errors import ConfigError, SmartSqlError
 from .graph import Graph
 from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
 from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
-from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
+from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
+from .snapshot_run import run_snapshot
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from .sql_errors import error_place, error_text, placed_error
@@ -63,9 +66,9 @@ class CompiledModel:
 
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
-          resource_types: Iterable[str] = ("seed", "model", "test"), command: str = "build",
+          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
           debug: bool = False, stop: StopRequest | None = None) -> RunResults:
-    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`.
+    """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
     Once `stop` is requested the node running is stopped and rolled back, no other starts, and
     Interrupted is raised after run_results.json is written."""
@@ -133,6 +136,10 @@ def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (
 
 def seed(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
     return build(project, select, exclude, resource_types=("seed",), command="seed", **options)
+
+
+def snapshot(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("snapshot",), command="snapshot", **options)
 
 
 def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
@@ -228,7 +235,10 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
 
 def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
     """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
-    return project.renderer.render(model.path, model.name, _functions(project, model, incremental, ctes))
+    functions = _functions(project, model, incremental, ctes)
+    if isinstance(model, SnapshotNode):
+        return project.renderer.render_part(model.raw_sql, model.path, model.name, functions)
+    return project.renderer.render(model.path, model.name, functions)
 
 
 def _trimmed(rendered: str) -> str:
@@ -267,6 +277,8 @@ class _Runner:
         started = time.perf_counter()
         if isinstance(node, DataTest):
             result = self._test(node)
+        elif isinstance(node, SnapshotNode):
+            result = self._snapshot(node)
         elif isinstance(node, SeedNode):
             result = self._seed(node)
         else:
@@ -330,23 +342,65 @@ class _Runner:
         extras = getattr(self.sql_transform, "extras", None)
         return dict(extras(model)) if extras else {}
 
+    def _snapshot(self, snapshot: SnapshotNode) -> RunResult:
+        result = _result(snapshot, f"snapshotted {snapshot.relation.display}", self.project.root)
+        sql = None
+        try:
+            compiled = render_model(self.project, snapshot)
+            compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
+            sql = compiled.written_to(self.project.display(compiled_path))
+            materialize.ensure_schema(self.conn, snapshot.relation)
+            self._hooks(snapshot, "pre", inside_transaction=False)
+            with materialize.atomic(self.conn):
+                self._hooks(snapshot, "pre", inside_transaction=True)
+                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql)
+                self._hooks(snapshot, "post", inside_transaction=True)
+            self._hooks(snapshot, "post", inside_transaction=False)
+        except Exception as error:
+            return self._failed(result, snapshot, error, f"snapshot {snapshot.relation.display}", snapshot.path)
+        if not created:
+            result.description = f"snapshotted {snapshot.relation.display} (new versions inserted)"
+        return result
+
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project.root)
         try:
-            sql = failing_rows_sql(test)
-            compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
-            failures = self.conn.execute(f"select count(*) from (\n{sql}\n)").fetchone()[0]
+            ctes: dict[str, str] = {}
+            rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
+            sql = with_ctes(_trimmed(rendered), ctes)
+            compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            failing = sql
+            if test.stores_failures:
+                with materialize.atomic(self.conn):
+                    stored = store_failures(self.conn, self.project, test, limited(test, sql))
+                failing = f"select * from {stored}"
+                result.relation = stored.display
+            failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
+            if failures is None:
+                raise ConfigError(f"test {test.name!r}: fail_calc {test.config.get('fail_calc', 'count(*)')!r} gave "
+                                  f"NULL, not a number of failures", path=self.project.display(test.path),
+                                  hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
+            result.status = status(test, bool(should_warn), bool(should_error))
+            result.failures = 0 if result.status == "pass" else int(failures)
+            if result.status != "pass":
+                result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:
             return self._failed(result, test, error, test.name, test.path)
-        result.failures = failures
-        if failures:
-            result.status = "warn" if test.severity == "warn" else "fail"
-            result.message = (f"{test.kind} on {test.attached_name}.{test.column}: {failures} failing "
-                              f"row{'s' * (failures != 1)} (declared in {self.project.display(test.path)}; "
-                              f"query: {self.project.display(compiled)})")
-        else:
-            result.status = "pass"
         return result
+
+    def _failure_message(self, test: DataTest, result: RunResult, failing: str, compiled: Path) -> str:
+        """dbt's 'Got N results, configured to fail if != 0', with the first failing rows, so the user sees
+        what is wrong."""
+        condition = test.config.get("error_if" if result.status == "fail" else "warn_if", "!= 0")
+        verb = "fail" if result.status == "fail" else "warn"
+        head = (f"Got {result.failures} result{'s' * (result.failures != 1)}, configured to {verb} if "
+                f"{str(condition).strip()}")
+        cursor = self.conn.execute(f"select * from (\n{limited(test, failing)}\n) limit {PREVIEW_ROWS}")
+        rows = cursor.fetchall()
+        table = format_rows([column[0] for column in cursor.description], rows)
+        where = (f"declared in {self.project.display(test.path)}; query: {self.project.display(compiled)}"
+                 + (f"; failing rows stored in {result.relation}" if result.relation else ""))
+        return f"{head}; first failing rows:\n{table}\n({where})"
 
     def _failed(self, result: RunResult, node, error: Exception, description: str, path: Path,
                 hint: str | None = None, sql: str | None = None) -> RunResult:

@@ -105,7 +105,7 @@ def built_schemas(project: Project, results: list[RunResult]) -> dict[str, list]
     """on-run-end's `schemas` and `database_schemas`: where seeds and models were built successfully."""
     nodes = project.nodes()
     built = [nodes[result.unique_id].relation for result in results
-             if result.status == "success" and result.resource_type in ("seed", "model")]
+             if result.status == "success" and result.resource_type in ("seed", "model", "snapshot")]
     pairs = list(dict.fromkeys((relation.database or project.target.file_catalog, relation.schema)
                                for relation in built))
     return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs}

@@ -51,7 +51,7 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
 
 def ensure_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
     """Every schema the seeds and models among `nodes` are built in (before on-run-start, as dbt)."""
-    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model")]
+    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model", "snapshot")]
     for relation in dict.fromkeys(relations):
         ensure_schema(conn, relation)
 

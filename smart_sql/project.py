@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import project as dbt_project
+from .dbt import snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
-from .datatests import DataTest, Tested, parse_test
+from . import singular_tests
+from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
 from .hooks import Hook, parse_hooks
@@ -24,11 +26,10 @@ PROJECT_FILE = "smart_sql_project.yml"
 OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
 TMP_SUFFIX = "__smart_tmp"
-PROPERTY_KEYS = {"version", "models", "seeds", "sources", "macros", "exposures", "groups", "metrics",
+PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros", "exposures", "groups", "metrics",
                  "semantic_models", "saved_queries", "analyses", "data_tests"}
 """Top-level keys of a YAML properties file; all but models, seeds and sources only describe."""
-UNSUPPORTED_PROPERTY_KEYS = {"snapshots": "snapshots are not supported yet",
-                             "unit_tests": "unit tests are not supported yet",
+UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
                              "functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
              "group"}
@@ -36,6 +37,7 @@ SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "l
                "freshness", "tags", "config", "quoting"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
                      "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
+SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
@@ -153,6 +155,22 @@ class SeedNode:
 
 
 @dataclass
+class SnapshotNode(ModelNode):
+    """A snapshot: a `{% snapshot %}` block in the snapshot paths, or a YAML `snapshots:` entry with
+    `relation:`; `raw_sql` is its SELECT (padded to keep the file's line numbers)."""
+
+    resource_type: ClassVar[str] = "snapshot"
+
+    @property
+    def unique_id(self) -> str:
+        return f"snapshot.{self.name}"
+
+    @property
+    def materialized(self) -> str:
+        return "snapshot"
+
+
+@dataclass
 class Source:
     source_name: str
     name: str
@@ -170,7 +188,7 @@ class Source:
         return f"source.{self.source_name}.{self.name}"
 
 
-Node = ModelNode | SeedNode | DataTest
+Node = ModelNode | SeedNode | SnapshotNode | DataTest
 
 
 @dataclass
@@ -184,6 +202,7 @@ class Project:
     sources: dict[tuple[str, str], Source]
     tests: dict[str, DataTest]
     renderer: Renderer
+    snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -212,7 +231,7 @@ class Project:
 
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for group in (self.seeds, self.models, self.tests):
+        for group in (self.seeds, self.models, self.snapshots, self.tests):
             nodes.update({node.unique_id: node for node in group.values()})
         return nodes
 
@@ -227,8 +246,9 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     info = target_info(chosen)
     config = read_project_config(root, info, vars)
     all_vars = project_vars(config.vars, config.name, vars or {})
-    renderer = Renderer(_files(root, config.macro_paths, "*.sql"), vars=all_vars, target=info, display=display_path,
-                        builtins=naming.builtins(info))
+    macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
+                   *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
+    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)
@@ -237,9 +257,12 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
                       sources=sources, tests={}, renderer=renderer)
+    project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
         if model.config.get("enabled") is not False:
             _parse_model(project, model)
+    for snapshot in list(project.snapshots.values()):
+        dbt_snapshots.parse(project, snapshot)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
     _check_enabled_refs(project)
@@ -311,6 +334,9 @@ class _Properties:
     models: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     seeds: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     sources: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
+    """Singular tests described by name (their config and description)."""
+    snapshots: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -345,6 +371,14 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 into[entry["name"]] = (entry, path)
         properties.sources.extend((_rendered_source(entry, renderer, path), path)
                                   for entry in _entries(raw, "sources", path))
+        for entry in _entries(raw, "snapshots", path):
+            if entry["name"] in properties.snapshots:
+                raise ConfigError(f"snapshot {entry['name']!r} is described twice (also in "
+                                  f"{display_path(properties.snapshots[entry['name']][1])})", path=display_path(path))
+            properties.snapshots[entry["name"]] = (entry, path)
+        for entry in _entries(raw, "data_tests", path):
+            _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
+            properties.data_tests[entry["name"]] = (entry, path)
     return properties
 
 
@@ -499,10 +533,12 @@ def _place_nodes(project: Project) -> None:
     """Each seed's and model's relation from its final config (see smart_sql.naming); two nodes in one
     relation is an error."""
     placed: dict[Relation, Node] = {}
-    for node in [*project.seeds.values(), *project.models.values()]:
+    for node in [*project.seeds.values(), *project.models.values(), *project.snapshots.values()]:
         if getattr(node, "materialized", None) == "ephemeral":
             continue
         database, schema, identifier = relation_parts(_node_view(project, node), node.path, project.renderer)
+        database = node.config.get("target_database") or database
+        schema = node.config.get("target_schema") or schema
         node.relation = Relation(schema, identifier, None if database == project.target.file_catalog else database)
         other = placed.setdefault(node.relation, node)
         if other is not node:
@@ -533,12 +569,12 @@ def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:
 
 def _link_sources(project: Project) -> None:
     """A source that names a seed's or model's relation waits for it."""
-    creators = {node.relation: node.unique_id for group in (project.seeds, project.models)
+    creators = {node.relation: node.unique_id for group in (project.seeds, project.models, project.snapshots)
                 for node in group.values()}
     for source in project.sources.values():
         source.node_id = creators.get(source.relation)
     by_id = {source.unique_id: source for source in project.sources.values()}
-    for model in project.models.values():
+    for model in [*project.models.values(), *project.snapshots.values()]:
         for source_id in model.sources:
             creator = by_id[source_id].node_id
             if creator and creator not in model.depends_on and creator != model.unique_id:
@@ -580,11 +616,11 @@ def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | S
     if len(args) == 2 and args[0] == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
-        raise ConfigError(f"model {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
+        raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     name = args[0]
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"model {model.name!r} refers to {name!r}, which is neither a model nor a seed",
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
@@ -595,7 +631,7 @@ def resolve_source(project: Project, model: ModelNode, source_name: str, table_n
     source = project.sources.get((source_name, table_name))
     if source is None:
         known = [f"{s}.{t}" for s, t in project.sources]
-        raise ConfigError(f"model {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
+        raise ConfigError(f"{model.resource_type} {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
                           path=display_path(model.path),
                           hint=_did_you_mean(f"{source_name}.{table_name}", known)
                           or "declare it in a YAML file under models/: sources: [{name: ..., tables: [{name: ...}]}]")
@@ -611,17 +647,19 @@ def _parse_model(project: Project, model: ModelNode) -> None:
 
 
 def _check_enabled_refs(project: Project) -> None:
-    for model in project.models.values():
+    groups = {"model": project.models, "seed": project.seeds, "snapshot": project.snapshots}
+    for model in [*project.models.values(), *project.snapshots.values()]:
         for node_id in model.depends_on:
             kind, name = node_id.split(".", 1)
-            if name not in (project.models if kind == "model" else project.seeds):
-                raise ConfigError(f"model {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
+            if name not in groups[kind]:
+                raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
                                   path=display_path(model.path))
 
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     declared: list[tuple[Tested, Mapping[str, Any], Path]] = []
-    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds)):
+    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds),
+                             (properties.snapshots, project.snapshots)):
         for name, (entry, path) in described.items():
             node = nodes.get(name)
             if node is None:
@@ -632,19 +670,28 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             declared.append((Tested(node.unique_id, name, str(node.relation), (node.unique_id,)), entry, path))
     for source in project.sources.values():
         tested = Tested(source.unique_id, f"{source.source_name}.{source.name}", str(source.relation),
-                        (source.node_id,) if source.node_id else ())
+                        (source.node_id,) if source.node_id else (), source.source_name, source.name)
         declared.append((tested, source.entry, source.path))
 
+    known = set(BUILTIN_KINDS) | {name[5:] for name in project.renderer.macro_names if name.startswith("test_")}
     tests: dict[str, DataTest] = {}
     for tested, entry, path in declared:
         defaults = _test_defaults(project, path)
-        if defaults.get("enabled") is False:
-            continue
         for column, test_entry in _column_tests(entry, path):
-            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults,
+            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults, known=known,
                               resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
-            test.name = _unique_name(test.name, tests)
-            tests[test.name] = test
+            test.config = project.renderer.render_value(test.config, path)
+            test.declared_config = project.renderer.render_value(test.declared_config, path)
+            singular_tests.add_definition_config(project, test, defaults)
+            validate_keys(test.config, "test", f"test {test.name!r}", path)
+            if test.config.get("enabled") is not False:
+                test.name = _unique_name(test.name, tests)
+                tests[test.name] = test
+    for test in singular_tests.discover(project, properties.data_tests):
+        if test.name in tests:
+            raise ConfigError(f"two data tests are named {test.name!r}", path=display_path(test.path),
+                              hint="rename the singular test's file")
+        tests[test.name] = test
     return tests
 
 
@@ -682,9 +729,9 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
             raise ConfigError(f"relationships test points at undeclared source({name!r}, {table!r})",
                               path=display_path(path))
         return source.node_id, str(source.relation)
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"relationships test points at ref({name!r}), which is neither a model nor a seed",
+        raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
                           path=display_path(path), hint=_did_you_mean(name, [*project.models, *project.seeds]))
     return node.unique_id, str(node.relation)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -12,6 +13,8 @@ import jinja2
 from .errors import ModelError, SmartSqlError
 
 _MISSING = object()
+_TEST_BLOCK = re.compile(r"{%(-?)\s*test\s+(\w+)\s*\(")
+_END_TEST = re.compile(r"{%(-?)\s*endtest\s*(-?)%}")
 
 
 @dataclass
@@ -66,7 +69,15 @@ class Renderer:
                     **extra: Any) -> str:
         """A Jinja string (a hook) declared in `path`, with the macros and, if given, the model's functions."""
         with self._errors_located(path):
-            return self.env.from_string(text).render({**self._context(path, model_name, functions), **extra})
+            return self.env.from_string(text).render(self._context(path, model_name, functions, **extra))
+
+    def render_part(self, text: str, path: Path, model_name: str, functions: ModelFunctions) -> str:
+        """A part of the file `path` (a snapshot block, padded so that its lines are the file's lines), so
+        that an error names the file's line."""
+        with self._errors_located(path):
+            code = self.env.compile(text, name=str(path), filename=str(path))
+            template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
+            return template.render(self._context(path, model_name, functions))
 
     def call_macro(self, name: str, path: Path, model_name: str, *args: Any) -> str | None:
         """The project's macro `name` called with `args` (None when the project defines no such macro)."""
@@ -91,12 +102,15 @@ class Renderer:
         with self._errors_located(path):
             return self.env.from_string(text).render(context)
 
-    def _context(self, path: Path, model_name: str | None, functions: ModelFunctions | None) -> dict[str, Any]:
+    def _context(self, path: Path, model_name: str | None, functions: ModelFunctions | None,
+                 **extra: Any) -> dict[str, Any]:
+        """What a template and the macros it calls see; `extra` too (e.g. a test's should_store_failures)."""
         context: dict[str, Any] = {
             **self.env.globals,
             "var": self._var_function(path, model_name),
             "env_var": self._env_var_function(path),
             "target": self.target,
+            **extra,
         }
         if functions is not None:
             context.update(ref=functions.ref, source=functions.source, config=functions.config, this=functions.this,
@@ -181,6 +195,11 @@ class _LocatedErrors:
 
 def _load_file(name: str):
     path = Path(name)
-    source = path.read_text(encoding="utf-8")
+    source = generic_tests_as_macros(path.read_text(encoding="utf-8"))
     mtime = path.stat().st_mtime
     return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
+
+
+def generic_tests_as_macros(text: str) -> str:
+    """dbt's `{% test name(...) %}...{% endtest %}` is the macro `test_name`, as dbt compiles it."""
+    return _END_TEST.sub(r"{%\1 endmacro \2%}", _TEST_BLOCK.sub(r"{%\1 macro test_\2(", text))

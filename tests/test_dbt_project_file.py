@@ -190,7 +190,7 @@ def test_flag_skip_nodes_if_on_run_start_fails_skips_every_node(make_dbt_project
     ("models:\n  shop:\n    marts:\n      +persist_docs: {relation: true}\n", "models.shop.marts.+persist_docs"),
     ("models:\n  +grants: {select: [reporter]}\n", "models.+grants"),
     ("seeds:\n  shop:\n    +quote_column: true\n", "seeds.shop.+quote_column"),
-    ("data_tests:\n  +store_failures: true\n", "data_tests.+store_failures"),
+    ("data_tests:\n  +sql_header: select 1\n", "data_tests.+sql_header"),
     ("sources:\n  shop:\n    +enabled: false\n", "sources.shop.+enabled"),
 ])
 def test_an_unsupported_config_in_the_project_file_is_refused_naming_the_file_and_key(make_dbt_project, block, key):

@@ -17,16 +17,11 @@ select 1 as id
 
 
 @pytest.mark.parametrize("relpath, text, message", [
-    ("snapshots/orders_snapshot.sql", SNAPSHOT, "snapshots are not supported yet; this snapshot would not be built"),
-    ("tests/assert_positive_total.sql", "select * from {{ ref('m') }} where x < 0",
-     "singular data tests and generic test definitions are not supported yet"),
-    ("tests/generic/is_even.sql", "{% test is_even(model, column_name) %}select 1{% endtest %}",
-     "singular data tests and generic test definitions are not supported yet"),
+    ("macros/orders_snapshot.sql", SNAPSHOT, "a {% snapshot %} block is read from the snapshot paths"),
+    ("snapshots/open.sql", "{% snapshot s %}\nselect 1 as id\n", "must hold {% snapshot name %} ... {% endsnapshot %}"),
     ("analyses/revenue.sql", "select * from {{ ref('m') }}", "analyses are not supported yet"),
     ("functions/double_it.sql", "x * 2", "user-defined functions are not supported yet"),
     ("models/forecast.py", "def model(dbt, session):\n    return None\n", "Python models are not supported"),
-    ("macros/tests.sql", "{% macro x() %}1{% endmacro %}\n{% test positive(model, column_name) %}select 1{% endtest %}",
-     "generic test definitions ({% test %}) are not supported yet"),
     ("macros/mat.sql", "{% materialization fancy, default %}{% endmaterialization %}",
      "custom materializations are not supported"),
     ("packages.yml", "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
@@ -36,8 +31,11 @@ select 1 as id
     ("selectors.yml", "selectors:\n  - name: nightly\n    default: true\n    definition: 'tag:nightly'\n",
      "selector 'nightly' is the default selector, which is not supported"),
     ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n", "`unit_tests:` unit tests are not supported yet"),
-    ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n",
-     "`snapshots:` snapshots are not supported yet"),
+    ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n    config: {unique_key: x, strategy: check, "
+                            "check_cols: all, snapshot_meta_column_names: {dbt_valid_to: to}}\n",
+     "the snapshot config `snapshot_meta_column_names` is not supported"),
+    ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n    config: {unique_key: x, strategy: timestamp}\n",
+     "snapshot 's': the timestamp strategy needs `updated_at: <column>`"),
     ("models/props.yml", "modles:\n  - name: m\n", "properties file: unknown key(s) modles"),
 ])
 def test_what_is_not_built_is_refused_naming_the_file(make_dbt_project, relpath, text, message):
@@ -49,11 +47,11 @@ def test_what_is_not_built_is_refused_naming_the_file(make_dbt_project, relpath,
 
 
 def test_a_refused_file_in_a_configured_folder_names_that_folder_key(make_dbt_project):
-    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nsnapshot-paths: [history]\n",
-                             "history/s.sql": SNAPSHOT, "snapshots/ignored.txt": ""})
+    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nanalysis-paths: [reports]\n",
+                             "reports/r.sql": "select 1 as x", "analyses/ignored.txt": ""})
     with pytest.raises(ConfigError) as error:
         load_project(root)
-    assert error.value.path.endswith("history/s.sql") and "snapshot-paths" in error.value.hint
+    assert error.value.path.endswith("reports/r.sql") and "analysis-paths" in error.value.hint
 
 
 def test_empty_resource_folders_and_documentation_are_fine(make_dbt_project):

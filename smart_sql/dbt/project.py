@@ -23,7 +23,7 @@ from . import seeds, unsupported
 PROJECT_FILE = "dbt_project.yml"
 HONOURED = {"name", "profile", "model-paths", "source-paths", "seed-paths", "data-paths", "macro-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "data_tests", "tests", "on-run-start",
-            "on-run-end", "flags", "test-paths", "snapshot-paths", "analysis-paths", "function-paths",
+            "on-run-end", "flags", "test-paths", "snapshots", "snapshot-paths", "analysis-paths", "function-paths",
             "packages-install-path", "sources"}
 """`*-paths` of resources smart-sql does not build are honoured by refusing the files found there."""
 ACCEPTED = {
@@ -36,7 +36,6 @@ ACCEPTED = {
     "dispatch": "macro dispatch search order (adapter.dispatch is not provided)",
     "quoting": "DuckDB keeps the case of names quoted or not, so it changes nothing built",
     "query-comment": "a comment dbt adds to each query",
-    "snapshots": "configs of snapshots (snapshot files are refused)",
     "analyses": "configs of analyses (analysis files are refused)",
     "unit_tests": "configs of unit tests (unit tests are refused)",
     "functions": "configs of functions (function files are refused)",
@@ -81,13 +80,14 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         raise ConfigError("both `data_tests:` and `tests:` are given", path=display_path(path),
                           hint="keep `data_tests:` (dbt refuses both too)")
     blocks = {key: _mapping(raw, key, path) for key in ("vars", "models", "seeds", "data_tests", "tests", "flags",
-                                                        "sources")}
+                                                        "sources", "snapshots")}
     check_config_block(blocks["models"], "model", "models", path)
     check_config_block(blocks["seeds"], "seed", "seeds", path)
+    check_config_block(blocks["snapshots"], "snapshot", "snapshots", path)
     check_config_block(blocks["data_tests"] or blocks["tests"], "test", "data_tests", path)
     _check_source_configs(blocks["sources"], path)
     warnings: list[str] = []
-    for key in ("models", "seeds", "data_tests", "tests"):
+    for key in ("models", "seeds", "data_tests", "tests", "snapshots"):
         blocks[key] = _own_package(blocks[key], raw["name"], key, path, warnings)
     paths = _Paths(raw, path)
     config = ProjectConfig(
@@ -95,17 +95,19 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         model_paths=paths.get("model-paths", "models", alias="source-paths"),
         seed_paths=paths.get("seed-paths", "seeds", alias="data-paths"),
         macro_paths=paths.get("macro-paths", "macros"),
+        test_paths=paths.get("test-paths", "tests"), snapshot_paths=paths.get("snapshot-paths", "snapshots"),
         target_path=paths.folder("target-path", "target"),
         clean_targets=paths.get("clean-targets", None),
         vars=blocks["vars"], models=blocks["models"], seeds=blocks["seeds"],
-        data_tests=blocks["data_tests"] or blocks["tests"],
+        data_tests=blocks["data_tests"] or blocks["tests"], snapshots=blocks["snapshots"],
         on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
         default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
         nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
         warnings=warnings,
     )
     unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
-    config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths,
+    config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths, *config.test_paths,
+                             *config.snapshot_paths,
                              *(folder for folders in unsupported_paths.values() for folder in folders)]
     if target is not None:
         unsupported.check(path.parent, config, unsupported_paths,

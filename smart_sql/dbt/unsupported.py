@@ -1,5 +1,5 @@
 """What a dbt project may hold that smart-sql does not build yet. Each is refused, naming the file,
-rather than skipped: a build that silently left out a snapshot or a test would look complete."""
+rather than skipped: a build that silently left out an analysis or a package would look complete."""
 
 from __future__ import annotations
 
@@ -12,25 +12,19 @@ from ..errors import ConfigError, display_path
 from ..profiles import read_yaml
 
 PATH_KEYS = {
-    "snapshots": ("snapshot-paths", "snapshots"),
-    "tests": ("test-paths", "tests"),
     "analyses": ("analysis-paths", "analyses"),
     "functions": ("function-paths", "functions"),
 }
 """Resources by the project key of their folders and its default."""
 _FILES = {
-    "snapshots": (("*.sql",), "snapshots are not supported yet; this snapshot would not be built"),
-    "tests": (("*.sql",), "singular data tests and generic test definitions are not supported yet; "
-                          "this test would not run"),
     "analyses": (("*.sql",), "analyses are not supported yet; this analysis would not be compiled"),
     "functions": (("*.sql", "*.py"), "user-defined functions are not supported yet; this function would not "
                                      "be created"),
 }
-_BLOCKS = re.compile(r"{%-?\s*(test|materialization|snapshot)\s")
+_BLOCKS = re.compile(r"{%-?\s*(materialization|snapshot)\s")
 _BLOCK_REASONS = {
-    "test": "generic test definitions ({% test %}) are not supported yet",
     "materialization": "custom materializations are not supported",
-    "snapshot": "snapshots are not supported yet",
+    "snapshot": "a {% snapshot %} block is read from the snapshot paths (snapshots/), not from macros",
 }
 _MOVE_HINT = "remove the file (or move it out of the project's {key}) to build the rest of the project"
 
