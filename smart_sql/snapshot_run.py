@@ -21,7 +21,7 @@ def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: s
     existing = materialize.relation_type(conn, relation)
     if existing == "view":
         raise ModelError(f"snapshot {snapshot.name!r}: {relation.display} is a view, and a snapshot needs a table",
-                         path=str(snapshot.relpath), hint=f"drop the view, or give the snapshot another alias")
+                         path=str(snapshot.relpath), hint="drop the view, or give the snapshot another alias")
     if existing is not None:
         _check_target(conn, snapshot)
     strategy = _strategy(conn, snapshot, sql, existing is not None)
