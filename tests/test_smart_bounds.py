@@ -34,6 +34,21 @@ def test_upper_bound_covers_the_truth_with_the_promised_probability(population, 
     assert missed <= error
 
 
+@pytest.mark.parametrize("population, disagreeing, draws, error", [(200, 20, 50, 0.1), (500, 5, 100, 0.01),
+                                                                   (1000, 60, 300, 0.003)])
+def test_a_uniform_tie_break_makes_the_miss_probability_exactly_the_level(population, disagreeing, draws, error):
+    outcomes = np.arange(0, min(draws, disagreeing) + 1)[:, None]
+    tie_breaks = ((np.arange(4000) + 0.5) / 4000)[None, :]
+    bounds = disagreement_upper_bound(population, draws, outcomes, error, tie_breaks)
+    missed = hypergeom.pmf(outcomes[:, 0], population, disagreeing, draws) @ (bounds < disagreeing).mean(axis=1)
+    plain = disagreement_upper_bound(population, draws, outcomes[:, 0], error)
+    plain_missed = hypergeom.pmf(outcomes[:, 0], population, disagreeing, draws)[plain < disagreeing].sum()
+    assert missed == pytest.approx(error, abs=1e-3 * error + 1e-4)
+    assert plain_missed < missed
+    assert np.all(bounds <= plain[:, None])
+    assert np.all(disagreement_upper_bound(population, draws, outcomes[:, 0], error, 1.0) == plain)
+
+
 def test_upper_bound_accepts_one_error_level_per_bound():
     levels = np.array([0.1, 0.001])
     bounds = disagreement_upper_bound(1000, 100, np.array([5, 5]), levels)
@@ -77,8 +92,11 @@ def test_schedule_grows_geometrically_up_to_half_the_table():
 def test_allocation_spends_exactly_the_error():
     weights = np.array([[0, 0, 0], [1, 3, 1], [0.5, 0, 0]])
     allocation = ErrorAllocation.planned(0.05, weights)
-    assert allocation.stage_one.sum() + allocation.stage_two.sum() == pytest.approx(0.05)
-    assert allocation.stage_one[0].sum() == 0 and allocation.stage_two[0] == 0
+    assert allocation.stage_one.sum() + allocation.stage_two == pytest.approx(0.05)
+    assert allocation.stage_one[0].sum() == 0
+    levels = allocation.stage_two_levels([False, True, True])
+    assert levels[0] == 0 and levels[1] == levels[2] and levels.sum() == pytest.approx(allocation.stage_two)
+    assert allocation.stage_two_levels([False, True, False])[1] == pytest.approx(allocation.stage_two)
     uniform = ErrorAllocation.uniform(0.1, np.array([False, True, True]), 4)
     assert uniform.stage_one[1, 0] == pytest.approx(uniform.stage_one[2, 3])
 

@@ -34,18 +34,24 @@ def checkpoint_schedule(total_rows: int, first: int = FIRST_CHECKPOINT,
 class ErrorAllocation:
     """How the error probability 1 - confidence is split over every bound that may be used:
     stage_one[model, checkpoint] for the bound on a candidate's disagreeing rows at a checkpoint,
-    stage_two[model] for the rows the random assignment hands to that model. The shares are fixed
-    before the data the bounds use is seen (the pilot sample plans them; see docs/smart.md)."""
+    fixed before the rows those bounds use are seen (the pilot sample plans them), and stage_two
+    for the rows the random assignment hands to the models, split once the mix is known, before
+    the assignment is drawn (`stage_two_levels`; see docs/smart.md)."""
 
     stage_one: np.ndarray
-    stage_two: np.ndarray
+    stage_two: float
 
     @classmethod
     def planned(cls, error: float, weights: np.ndarray) -> "ErrorAllocation":
         """Split `error` in proportion to `weights` (models x checkpoints, reference row zero)."""
         weights = np.asarray(weights, dtype=float)
         shares = weights / weights.sum()
-        return cls(error * (1 - STAGE_TWO_SHARE) * shares, error * STAGE_TWO_SHARE * shares.sum(axis=1))
+        return cls(error * (1 - STAGE_TWO_SHARE) * shares, error * STAGE_TWO_SHARE)
+
+    def stage_two_levels(self, needs_bound: np.ndarray) -> np.ndarray:
+        """The stage-2 error split evenly over the models whose group needs a bound."""
+        needs_bound = np.asarray(needs_bound, dtype=bool)
+        return np.where(needs_bound, self.stage_two / max(int(needs_bound.sum()), 1), 0.0)
 
     @classmethod
     def uniform(cls, error: float, candidates: np.ndarray, checkpoints: int) -> "ErrorAllocation":
@@ -54,18 +60,25 @@ class ErrorAllocation:
         return cls.planned(error, weights)
 
 
-def disagreement_upper_bound(population: int, draws, disagreements, error) -> np.ndarray:
-    """Largest K such that P(Hypergeom(population, K, draws) <= disagreements) > error: with
-    probability >= 1 - error the population holds at most this many disagreeing rows. With no
-    error to spend (error <= 0) nothing is excluded."""
+def disagreement_upper_bound(population: int, draws, disagreements, error, tie_break=1.0) -> np.ndarray:
+    """Largest K such that P(H < disagreements) + tie_break * P(H = disagreements) > error, with
+    H ~ Hypergeom(population, K, draws): with probability >= 1 - error the population holds at most
+    this many disagreeing rows. With no error to spend (error <= 0) nothing is excluded.
+
+    tie_break = 1 is the exact (Clopper-Pearson type) bound, whose miss probability is at most
+    `error` and often well under it, because the count is discrete. A tie_break drawn uniformly on
+    [0, 1], independently of the sample, makes the miss probability exactly `error` (the randomized
+    probability integral transform) and the bound never looser."""
     from scipy.stats import hypergeom
 
     draws = np.asarray(draws, dtype=np.int64)
     seen = np.asarray(disagreements, dtype=np.int64)
-    draws, seen, error = np.broadcast_arrays(draws, seen, np.asarray(error, dtype=float))
+    draws, seen, error, tie_break = np.broadcast_arrays(draws, seen, np.asarray(error, dtype=float),
+                                                        np.asarray(tie_break, dtype=float))
 
     def plausible(k):
-        return hypergeom.cdf(seen, population, k, draws) > error
+        below = hypergeom.cdf(seen - 1, population, k, draws)
+        return below + tie_break * hypergeom.pmf(seen, population, k, draws) > error
 
     low, high = seen.copy(), population - (draws - seen)
     spent = error <= 0
@@ -129,6 +142,8 @@ def weighted_assigned_disagreement_bound(remaining_items: int, disagreeing_rows:
     Hoeffding's comparison theorem."""
     if assigned_items == 0 or disagreeing_rows <= 0:
         return 0.0
+    if error <= 0:
+        return float(min(disagreeing_rows, assigned_items * largest_count))
     share = assigned_items / remaining_items
     mean = share * disagreeing_rows
     variance = share * largest_count * disagreeing_rows

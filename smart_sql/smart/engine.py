@@ -123,8 +123,8 @@ class _Run:
         self.progress = progress
         self.reference = next(i for i, m in enumerate(models) if m.reference)
         self.candidates = [i for i in range(len(models)) if i != self.reference]
-        self.order_rng, self.plan_rng, self.assign_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+        self.order_rng, self.plan_rng, self.assign_rng, self.tie_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
         self.items = len(counts)
         self.rows = int(counts.sum())
         self.answers = np.full(self.items, None, dtype=object)
@@ -171,6 +171,8 @@ class _Run:
         setting = Setting(self._planning_costs(), self.reference, self.accuracy, self.rows, pilot,
                           self._remaining, single=self.method == "single")
         draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
+        tie_breaks = self.tie_rng.random((len(schedule), size))
+        """One uniform per (checkpoint, model) bound, drawn apart from the sample: exact-level bounds."""
         agreeing, disagreeing, certified = (np.zeros(size, dtype=np.int64) for _ in range(3))
         upper = np.full(size, self.rows, dtype=np.int64)
         """Certified bound on each candidate's disagreeing rows among the rows the bounds are about:
@@ -214,7 +216,8 @@ class _Run:
                 highest_rate[opened] = approximate_upper_rate(draws, agreeing[opened], nominal)
             else:
                 level = allocation.stage_one[opened, position - 1]
-                upper[opened] = disagreement_upper_bound(population, draws - pilot, certified[opened], level)
+                upper[opened] = disagreement_upper_bound(population, draws - pilot, certified[opened], level,
+                                                         tie_breaks[position, opened])
                 agreeing_after_pilot = draws - pilot - certified[opened]
                 highest_rate[opened] = approximate_upper_rate(draws - pilot, agreeing_after_pilot, level)
             self._update_decisions(opened, highest_rate, upper - certified, decision, is_open)
@@ -309,15 +312,17 @@ class _Run:
             sizes = np.floor(mix.shares * items).astype(np.int64)
             sizes[self.reference] += items - sizes.sum()
             wrong = np.zeros(len(self.models))
+            needs_bound = (sizes > 0) & (bounds > 0) & (bounds < rows)
+            needs_bound[self.reference] = False
+            levels = allocation.stage_two_levels(needs_bound)
             for i in np.flatnonzero(sizes):
                 if i == self.reference:
                     continue
                 if largest == 1:
-                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]),
-                                                           allocation.stage_two[i])
+                    wrong[i] = assigned_disagreement_bound(items, int(bounds[i]), int(sizes[i]), levels[i])
                 else:
                     wrong[i] = weighted_assigned_disagreement_bound(items, float(bounds[i]), int(sizes[i]),
-                                                                    largest, allocation.stage_two[i])
+                                                                    largest, levels[i])
             shortfall = self.accuracy * self.rows - (self.rows - float(np.sum(wrong)))
             if shortfall <= 0:
                 return sizes, wrong
