@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-import shutil
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -19,9 +20,9 @@ from .errors import ConfigError, SmartSqlError
 def _common_options(command):
     options = [
         click.option("--project-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="Folder holding smart_sql_project.yml."),
+                     help="Folder holding smart_sql_project.yml (or dbt_project.yml)."),
         click.option("--profiles-dir", default=None, type=click.Path(file_okay=False),
-                     help="Folder holding profiles.yml (default: project dir, then ~/.smart_sql)."),
+                     help="Folder holding profiles.yml (default: project dir, ~/.smart_sql, $DBT_PROFILES_DIR, ~/.dbt)."),
         click.option("--target", "-t", default=None, help="Output of the profile to use (default: its `target`)."),
         click.option("--vars", "vars_text", default=None, help="YAML mapping overriding project vars, e.g. '{days: 7}'."),
         click.option("--debug", is_flag=True, default=False, help="Show tracebacks."),
@@ -44,15 +45,27 @@ def _handles_errors(command):
         debug = kwargs.get("debug") or (click.get_current_context().find_root().params.get("debug"))
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:
+            _end_on_closed_pipe()
         except (SmartSqlError, OSError) as error:
             if debug:
                 traceback.print_exc()
             click.secho(f"Error: {error}", fg="red", err=True)
             sys.exit(error.exit_code if isinstance(error, SmartSqlError) else ConfigError.exit_code)
-        except KeyboardInterrupt:
-            click.secho("Interrupted.", fg="red", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as error:
+            click.secho(f"Interrupted ({error})." if str(error) else "Interrupted.", fg="red", err=True)
+            sys.exit(getattr(error, "exit_code", 130))
     return wrapper
+
+
+def _end_on_closed_pipe():
+    """The reader of the output has gone (`smart-sql compile | head`): end quietly, with the exit code
+    of a process that SIGPIPE ended, and keep the interpreter's last flush from failing again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def _load(project_dir, profiles_dir, target, vars_text):
@@ -105,25 +118,29 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     @_handles_errors
     def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
         from .execute import build
+        from .interrupts import stop_on_signals
         from .report import Reporter
 
         project = _load(project_dir, profiles_dir, target, vars_text)
         reporter = Reporter()
         debug = debug or click.get_current_context().find_root().params.get("debug")
-        results = build(project, select, exclude, full_refresh=full_refresh,
-                        sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
-                        reporter=reporter,
-                        resource_types=resource_types, command=name, debug=debug)
+        with stop_on_signals() as stop:
+            results = build(project, select, exclude, full_refresh=full_refresh,
+                            sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
+                            reporter=reporter,
+                            resource_types=resource_types, command=name, debug=debug, stop=stop)
         sys.exit(results.exit_code)
 
     command.__doc__ = help_text
     return main.command(name)(command)
 
 
-_run_command("build", "Seed, run and test the selected nodes in DAG order.", ("seed", "model", "test"))
+_run_command("build", "Seed, run, snapshot and test the selected nodes in DAG order.",
+             ("seed", "model", "snapshot", "test"))
 _run_command("run", "Build the selected models.", ("model",))
 _run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
 _run_command("test", "Run the data tests of the selected nodes.", ("test",), refresh=False)
+_run_command("snapshot", "Run the selected snapshots (dbt's type-2 history tables).", ("snapshot",), refresh=False)
 
 
 @main.command("compile")
@@ -149,7 +166,8 @@ def compile_command(project_dir, profiles_dir, target, vars_text, debug, select,
 @main.command("ls")
 @_common_options
 @_selection_options
-@click.option("--resource-type", "resource_types", multiple=True, type=click.Choice(["model", "seed", "test"]),
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "seed", "snapshot", "test"]),
               help="Only these kinds of node.")
 @_handles_errors
 def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types):
@@ -158,7 +176,7 @@ def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, excl
 
     project = _load(project_dir, profiles_dir, target, vars_text)
     graph = Graph(project)
-    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "test"))):
+    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "snapshot", "test"))):
         click.echo(uid)
 
 
@@ -200,28 +218,12 @@ def debug_command(project_dir, profiles_dir, target, vars_text, debug):
 @_common_options
 @_handles_errors
 def clean_command(project_dir, profiles_dir, target, vars_text, debug):
-    """Empty the target folder (compiled SQL, artifacts, the dev database if it lives there), keeping
-    the LLM response cache: answers already paid for stay free (`smart-sql cache clear` empties it)."""
-    from .project import DEFAULT_LLM_CACHE, read_project_config
+    """Empty the target folder (or the project's clean-targets), keeping the LLM response cache:
+    answers already paid for stay free (`smart-sql cache clear` empties it)."""
+    from .clean import clean
 
-    root = Path(project_dir).resolve()
-    target_path = root / read_project_config(root).target_path
-    if target_path.resolve() == root or root not in target_path.resolve().parents:
-        raise ConfigError(f"refusing to delete {target_path}: target-path must be a folder inside the project")
-    if not target_path.exists():
-        click.echo(f"nothing to clean ({target_path} does not exist)")
-        return
-    cache = [path for path in target_path.iterdir() if path.name.startswith(DEFAULT_LLM_CACHE)]
-    for path in target_path.iterdir():
-        if path in cache:
-            continue
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if cache:
-        click.echo(f"emptied {target_path}, keeping the LLM response cache {cache[0].name} "
-                   f"(`smart-sql cache clear` empties it)")
-    else:
-        target_path.rmdir()
-        click.echo(f"removed {target_path}")
+    for line in clean(Path(project_dir)):
+        click.echo(line)
 
 
 @main.command("init")

@@ -11,16 +11,24 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import materialize
-from .datatests import DataTest, failing_rows_sql
-from .errors import ConfigError, ModelError, SmartSqlError
+from . import connection, materialize
+from .datatests import DataTest, limited, outcome_sql, status
+from .failures import PREVIEW_ROWS, format_rows, store_failures
+from .singular_tests import failing_rows_sql
+from .errors import ConfigError, SmartSqlError
 from .graph import Graph
+from .interrupts import Interrupted, StopRequest
+from .positions import CompiledSQL
+from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
-from .project import ModelNode, Project, Relation, SeedNode, resolve_ref, resolve_source
+from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
+from .snapshot_run import run_snapshot
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
+from .sql_errors import error_place, error_text, placed_error
 
 CTE_PREFIX = "__smart_cte__"
+_REWRITTEN = "the SQL with its SMART_LLM calls rewritten (`smart-sql compile` shows it)"
 _LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
 
@@ -28,9 +36,12 @@ _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
 class SqlTransform(Protocol):
     """Called on a model's rendered SQL (ephemeral refs already inlined) inside its atomic unit, just
     before it is materialized; returns the SQL to run. If it raises, the model fails like a SQL error.
+    The SQL is a CompiledSQL: a str that can also say where each of its positions is in the model file.
 
     A transform may also have a method `extras(node) -> dict`, called when the model has finished
-    (successfully or not); what it returns goes into that model's RunResult.extras."""
+    (successfully or not); what it returns goes into that model's RunResult.extras; and a method
+    `stop()`, called from any thread when the build is interrupted, after which it raises
+    KeyboardInterrupt soon."""
 
     def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
 
@@ -55,37 +66,56 @@ class CompiledModel:
 
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
-          resource_types: Iterable[str] = ("seed", "model", "test"), command: str = "build",
-          debug: bool = False) -> RunResults:
-    """Seeds, models and tests in DAG order (as dbt's build); narrow with `resource_types`."""
+          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
+          debug: bool = False, stop: StopRequest | None = None) -> RunResults:
+    """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
+
+    Once `stop` is requested the node running is stopped and rolled back, no other starts, and
+    Interrupted is raised after run_results.json is written."""
     reporter = reporter or Reporter()
+    stop = stop or StopRequest()
     graph = Graph(project)
     chosen = graph.select(select, exclude, resource_types)
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
     write_manifest(project)
     reporter.info(run_header(project))
+    for warning in project.config.warnings:
+        reporter.info(f"Warning: {warning}")
     results = RunResults(command)
     started = time.perf_counter()
     if not order:
         reporter.info("Nothing to do: no node matches the selection.")
-    with connect(project) as conn:
+    with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
         upstream_failure: dict[str, str] = {}
         try:
+            materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
+            results.results += run_project_hooks(conn, project, "on-run-start", reporter)
+            if not results.success and not project.config.nodes_run_after_failed_start_hook:
+                upstream_failure = dict.fromkeys(order, "on-run-start")
             for index, uid in enumerate(order, start=1):
+                stop.check()
                 node = graph.nodes[uid]
                 if uid in upstream_failure:
                     result = _skipped(node, upstream_failure[uid], project.root)
                 else:
                     result = runner.run(node)
                 if result.status in FAILED:
+                    stop.check()
                     for descendant in graph.descendants(uid):
                         upstream_failure.setdefault(descendant, node.name)
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
+            results.results += run_project_hooks(conn, project, "on-run-end", reporter,
+                                                 **built_schemas(project, results.results))
         except KeyboardInterrupt:
-            reporter.info(f"Interrupted after {len(results.results)} of {len(order)} nodes; "
-                          f"what finished is in {project.display(project.target_path / 'run_results.json')}")
+            finished = sum(result.resource_type != "operation" for result in results.results)
+            reporter.info(f"Interrupted after {finished} of {len(order)} nodes; "
+                          f"what finished is in {project.display(project.target_path / 'run_results.json')}. "
+                          f"To resume, run the same command again: answers already received come from "
+                          f"the response cache at no cost.")
+            if stop.requested:
+                raise Interrupted(stop.signum) from None
             raise
         finally:
             results.elapsed_time = time.perf_counter() - started
@@ -94,12 +124,22 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     return results
 
 
+def _stoppers(conn: duckdb.DuckDBPyConnection, sql_transform: SqlTransform) -> list:
+    """What to call when the build is interrupted: stop the transform and the running statement."""
+    transform_stop = getattr(sql_transform, "stop", None)
+    return [transform_stop, conn.interrupt] if transform_stop else [conn.interrupt]
+
+
 def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
     return build(project, select, exclude, resource_types=("model",), command="run", **options)
 
 
 def seed(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
     return build(project, select, exclude, resource_types=("seed",), command="seed", **options)
+
+
+def snapshot(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
+    return build(project, select, exclude, resource_types=("snapshot",), command="snapshot", **options)
 
 
 def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
@@ -117,8 +157,9 @@ def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterab
         for uid in graph.order(chosen):
             node = graph.nodes[uid]
             sql = render_model(project, node, incremental=is_incremental_run(conn, node, False))
-            extra = explain(node, sql, conn) if explain else None
-            compiled.append(CompiledModel(node, sql, write_compiled(project, node.relpath, sql), extra))
+            path = write_compiled(project, node.relpath, sql)
+            sql = sql.written_to(project.display(path))
+            compiled.append(CompiledModel(node, sql, path, explain(node, sql, conn) if explain else None))
     return compiled
 
 
@@ -131,39 +172,58 @@ def run_header(project: Project) -> str:
 
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    """The target's database, with its extensions, attached databases and settings (smart_sql.connection)."""
     database = project.database
     if database != MEMORY:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(database)
+        conn = duckdb.connect(database)
     except duckdb.Error as error:
         raise ConfigError(f"cannot open the DuckDB database {database}: {error}", path=project.target.profiles_path,
                           hint="check `path:` of the target; another process may have the file open") from None
+    try:
+        connection.prepare(conn, project.target)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
-    """True when an incremental model's table exists and is to be added to, not rebuilt."""
-    return (model.materialized == "incremental" and not full_refresh
+    """True when an incremental model's table exists and is to be added to, not rebuilt (a model's
+    `full_refresh` config, when set, overrides --full-refresh, as in dbt)."""
+    refresh = model.config.get("full_refresh")
+    return (model.materialized == "incremental" and not (full_refresh if refresh is None else refresh)
             and materialize.relation_type(conn, model.relation) == "table")
 
 
-def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> str:
-    """The model's SQL as it will run: Jinja rendered, ephemeral models inlined as CTEs."""
+def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> CompiledSQL:
+    """The model's SQL as it will run: Jinja rendered, ephemeral models inlined as CTEs; it can say
+    where each of its positions is in the model file."""
     ctes: dict[str, str] = {}
-    sql = _render_body(project, model, incremental, ctes)
-    return with_ctes(sql, ctes)
+    rendered = _render(project, model, incremental, ctes)
+    body = _trimmed(rendered)
+    at, inserted = cte_insertion(body, ctes)
+    return CompiledSQL(body[:at] + inserted + body[at:], source=model.raw_sql, rendered=rendered,
+                       start=len(rendered) - len(rendered.lstrip()), inserted=(at, len(inserted)))
 
 
 def with_ctes(sql: str, ctes: dict[str, str]) -> str:
+    at, inserted = cte_insertion(sql, ctes)
+    return sql[:at] + inserted + sql[at:]
+
+
+def cte_insertion(sql: str, ctes: dict[str, str]) -> tuple[int, str]:
+    """Where in `sql` the definitions of `ctes` go, and the text that goes there: a WITH of its own,
+    or the first definitions of the WITH that `sql` starts with."""
     if not ctes:
-        return sql
+        return 0, ""
     definitions = ",\n".join(f"{name} as (\n{body}\n)" for name, body in ctes.items())
     start = _LEADING_COMMENTS.match(sql).end()
-    head, rest = sql[:start], sql[start:]
-    existing = _WITH.match(rest)
+    existing = _WITH.match(sql, start)
     if existing:
-        return f"{head}{rest[:existing.end()]}{definitions},\n{rest[existing.end():]}"
-    return f"{head}with {definitions}\n{rest}"
+        return existing.end(), f"{definitions},\n"
+    return start, f"with {definitions}\n"
 
 
 def write_compiled(project: Project, relpath: str, sql: str) -> Path:
@@ -173,23 +233,34 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
     return path
 
 
-def _render_body(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
+    """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
+    functions = _functions(project, model, incremental, ctes)
+    if isinstance(model, SnapshotNode):
+        return project.renderer.render_part(model.raw_sql, model.path, model.name, functions)
+    return project.renderer.render(model.path, model.name, functions)
+
+
+def _trimmed(rendered: str) -> str:
+    return rendered.strip().rstrip(";").rstrip()
+
+
+def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
+               ctes: dict[str, str]) -> ModelFunctions:
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
             name = CTE_PREFIX + node.name
             if name not in ctes:
-                ctes[name] = _render_body(project, node, False, ctes)
+                ctes[name] = _trimmed(_render(project, node, False, ctes))
             return name
         return node.relation
 
     def source(source_name: str, table_name: str) -> Relation:
         return resolve_source(project, model, source_name, table_name).relation
 
-    functions = ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
-                               is_incremental=incremental)
-    sql = project.renderer.render(model.path, model.name, functions)
-    return sql.strip().rstrip(";").rstrip()
+    return ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
+                          is_incremental=incremental)
 
 
 class _Runner:
@@ -206,6 +277,8 @@ class _Runner:
         started = time.perf_counter()
         if isinstance(node, DataTest):
             result = self._test(node)
+        elif isinstance(node, SnapshotNode):
+            result = self._snapshot(node)
         elif isinstance(node, SeedNode):
             result = self._seed(node)
         else:
@@ -217,8 +290,12 @@ class _Runner:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
         try:
             materialize.ensure_schema(self.conn, seed.relation)
+            self._hooks(seed, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
+                self._hooks(seed, "pre", inside_transaction=True)
                 result.rows_affected = materialize.load_seed(self.conn, seed)
+                self._hooks(seed, "post", inside_transaction=True)
+            self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
             return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
         return result
@@ -226,61 +303,118 @@ class _Runner:
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized
         result = _result(model, f"created {kind} {model.relation.display}", self.project.root)
-        compiled_path = None
+        compiled_path = sql = None
         try:
             incremental = is_incremental_run(self.conn, model, self.full_refresh)
-            sql = render_model(self.project, model, incremental=incremental)
-            compiled_path = write_compiled(self.project, model.relpath, sql)
+            compiled = render_model(self.project, model, incremental=incremental)
+            compiled_path = write_compiled(self.project, model.relpath, compiled)
+            compiled = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, model.relation)
+            self._hooks(model, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
-                sql = self.sql_transform(model, sql, self.conn)
+                self._hooks(model, "pre", inside_transaction=True)
+                sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.config.get("unique_key"))
+                                                                          model.incremental_key)
                     result.description = f"inserted into incremental {model.relation.display}"
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                self._hooks(model, "post", inside_transaction=True)
+            self._hooks(model, "post", inside_transaction=False)
         except Exception as error:
             hint = f"the SQL that ran is in {self.project.display(compiled_path)}" if compiled_path else None
-            self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint)
+            self._failed(result, model, error, f"creating {kind} {model.relation.display}", model.path, hint, sql)
         finally:
             result.extras.update(self._transform_extras(model))
         return result
+
+    def _hooks(self, node: ModelNode | SeedNode, when: str, *, inside_transaction: bool) -> None:
+        functions = _functions(self.project, node, False, {})
+        run_hooks(self.conn, node.pre_hooks if when == "pre" else node.post_hooks,
+                  lambda sql: self.project.renderer.render_text(sql, node.path, node.name, functions),
+                  inside_transaction=inside_transaction, label=f"{when}-hook of {node.resource_type} {node.name!r}",
+                  path=node.path)
 
     def _transform_extras(self, model: ModelNode) -> dict:
         extras = getattr(self.sql_transform, "extras", None)
         return dict(extras(model)) if extras else {}
 
+    def _snapshot(self, snapshot: SnapshotNode) -> RunResult:
+        result = _result(snapshot, f"snapshotted {snapshot.relation.display}", self.project.root)
+        sql = None
+        try:
+            compiled = render_model(self.project, snapshot)
+            compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
+            sql = compiled.written_to(self.project.display(compiled_path))
+            materialize.ensure_schema(self.conn, snapshot.relation)
+            self._hooks(snapshot, "pre", inside_transaction=False)
+            with materialize.atomic(self.conn):
+                self._hooks(snapshot, "pre", inside_transaction=True)
+                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql)
+                self._hooks(snapshot, "post", inside_transaction=True)
+            self._hooks(snapshot, "post", inside_transaction=False)
+        except Exception as error:
+            return self._failed(result, snapshot, error, f"snapshot {snapshot.relation.display}", snapshot.path)
+        if not created:
+            result.description = f"snapshotted {snapshot.relation.display} (new versions inserted)"
+        return result
+
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project.root)
         try:
-            sql = failing_rows_sql(test)
-            compiled = write_compiled(self.project, f"tests/{test.name}.sql", sql)
-            failures = self.conn.execute(f"select count(*) from (\n{sql}\n)").fetchone()[0]
+            ctes: dict[str, str] = {}
+            rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
+            sql = with_ctes(_trimmed(rendered), ctes)
+            compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            failing = sql
+            if test.stores_failures:
+                with materialize.atomic(self.conn):
+                    stored = store_failures(self.conn, self.project, test, limited(test, sql))
+                failing = f"select * from {stored}"
+                result.relation = stored.display
+            failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
+            if failures is None:
+                raise ConfigError(f"test {test.name!r}: fail_calc {test.config.get('fail_calc', 'count(*)')!r} gave "
+                                  f"NULL, not a number of failures", path=self.project.display(test.path),
+                                  hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
+            result.status = status(test, bool(should_warn), bool(should_error))
+            result.failures = 0 if result.status == "pass" else int(failures)
+            if result.status != "pass":
+                result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:
             return self._failed(result, test, error, test.name, test.path)
-        result.failures = failures
-        if failures:
-            result.status = "warn" if test.severity == "warn" else "fail"
-            result.message = (f"{test.kind} on {test.attached_name}.{test.column}: {failures} failing "
-                              f"row{'s' * (failures != 1)} (declared in {self.project.display(test.path)}; "
-                              f"query: {self.project.display(compiled)})")
-        else:
-            result.status = "pass"
         return result
 
+    def _failure_message(self, test: DataTest, result: RunResult, failing: str, compiled: Path) -> str:
+        """dbt's 'Got N results, configured to fail if != 0', with the first failing rows, so the user sees
+        what is wrong."""
+        condition = test.config.get("error_if" if result.status == "fail" else "warn_if", "!= 0")
+        verb = "fail" if result.status == "fail" else "warn"
+        head = (f"Got {result.failures} result{'s' * (result.failures != 1)}, configured to {verb} if "
+                f"{str(condition).strip()}")
+        cursor = self.conn.execute(f"select * from (\n{limited(test, failing)}\n) limit {PREVIEW_ROWS}")
+        rows = cursor.fetchall()
+        table = format_rows([column[0] for column in cursor.description], rows)
+        where = (f"declared in {self.project.display(test.path)}; query: {self.project.display(compiled)}"
+                 + (f"; failing rows stored in {result.relation}" if result.relation else ""))
+        return f"{head}; first failing rows:\n{table}\n({where})"
+
     def _failed(self, result: RunResult, node, error: Exception, description: str, path: Path,
-                hint: str | None = None) -> RunResult:
+                hint: str | None = None, sql: str | None = None) -> RunResult:
+        """`sql` is the model's SQL as materialized, when the error may be about a position in it."""
         result.status = "error"
         result.description = description
         if isinstance(error, SmartSqlError):
             result.message = str(error)
         else:
-            detail = f"{type(error).__name__}: {error}" if not isinstance(error, duckdb.Error) else str(error)
-            result.message = str(ModelError(f"{node.resource_type} {node.name!r} failed: {detail}",
-                                            path=self.project.display(path), hint=hint))
+            detail = f"{type(error).__name__}: {error}" if not isinstance(error, duckdb.Error) else error_text(error)
+            place = (error_place(error, sql, first_line=materialize.SQL_LINE, within=_REWRITTEN)
+                     if sql is not None and isinstance(error, duckdb.Error) else None)
+            result.message = str(placed_error(f"{node.resource_type} {node.name!r} failed: {detail}", place,
+                                              path=self.project.display(path), hint=hint))
         if self.debug:
             result.message += "\n" + "".join(traceback.format_exception(error))
         return result

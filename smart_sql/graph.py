@@ -12,7 +12,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .project import Node, Project
 
-_RANK = {"test": 0, "seed": 1, "model": 2}
+_RANK = {"test": 0, "seed": 1, "snapshot": 2, "model": 2}
 """Among nodes ready at once: tests first (right after what they test), then seeds, then models."""
 
 
@@ -52,7 +52,7 @@ class Graph:
         return _reach(uid, self.children)
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
-               resource_types: Iterable[str] = ("seed", "model", "test")) -> set[str]:
+               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test")) -> set[str]:
         """unique_ids chosen by dbt-style selectors; tests follow the node or source they are declared on."""
         chosen = self._with_tests(self._expand(select)) if _words(select) else set(self.nodes)
         chosen -= self._with_tests(self._expand(exclude))
@@ -60,8 +60,8 @@ class Graph:
         return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
 
     def _with_tests(self, chosen: set[str]) -> set[str]:
-        return chosen | {uid for uid, node in self.nodes.items()
-                         if node.resource_type == "test" and node.attached_to in chosen}
+        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
+                         and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 
     def _expand(self, selectors: Iterable[str]) -> set[str]:
         chosen: set[str] = set()
@@ -103,7 +103,7 @@ class Graph:
 
     def _readers(self, source_id: str) -> set[str]:
         return {uid for uid, node in self.nodes.items()
-                if node.resource_type == "model" and source_id in node.sources}
+                if node.resource_type in ("model", "snapshot") and source_id in node.sources}
 
     def _check_cycles(self) -> None:
         try:
@@ -124,9 +124,10 @@ class Graph:
         tests_of: dict[str, list[str]] = {}
         for uid, node in self.nodes.items():
             if node.resource_type == "test" and len(node.depends_on) <= 1:
-                tests_of.setdefault(node.attached_to, []).append(uid)
+                tested = node.attached_to or next(iter(node.depends_on), None)
+                tests_of.setdefault(tested, []).append(uid)
         for uid, node in self.nodes.items():
-            if node.resource_type == "model":
+            if node.resource_type in ("model", "snapshot"):
                 for read in [*self.parents[uid], *node.sources]:
                     self.parents[uid].update(tests_of.get(read, []))
 

@@ -65,7 +65,8 @@ def _task_lines(task: LLMTask, count: str | None) -> list[str]:
     lines = [f"-- {task.id} -> {task.table}: {'; '.join(task.calls)}",
              f"--   models: {models}; method {options.method}; accuracy {options.accuracy}, "
              f"confidence {options.confidence}; temperature {options.temperature}"
-             + (f"; max_tokens {options.max_tokens}" if options.max_tokens else "")]
+             + (f"; max_tokens {options.max_tokens}" if options.max_tokens else "")
+             + ("; empty texts sent" if options.empty_text == "send" else "")]
     if options.labels:
         lines.append(f"--   labels: {', '.join(options.labels)}")
     if task.depends_on:
@@ -89,7 +90,7 @@ class CompileHook:
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str | None:
         relpath = str(getattr(node, "relpath", node.name))
         rewritten = rewrite_sql(sql, self.config, path=relpath, table_prefix=result_table_prefix(node.name),
-                                source=getattr(node, "raw_sql", None))
+                                model=node.name)
         if not rewritten.tasks:
             return None
         text = plan_text(rewritten, count_inputs(conn, rewritten, self.config) if self.explain else None)

@@ -1,15 +1,18 @@
 """Running a model's LLM tasks in DuckDB.
 
 Each task's input set goes, whole, through one Python function registered in DuckDB
-(`smart_llm_batch`): it receives every distinct (prompt, text) pair with its row count as three
-aligned lists, runs the SMART engine over them (profiling, then the cheapest guaranteed mix of
-models through the provider) and returns the answer and the model of each, which land with their
-inputs in a temporary table that the rewritten SQL reads.
+(`smart_llm_batch`, see `batch_function`): it receives every distinct (prompt, text) pair with its
+row count as three aligned lists, runs the SMART engine over them (profiling, then the cheapest
+guaranteed mix of models through the provider) and returns the answer and the model of each, which
+land with their inputs in a temporary table that the rewritten SQL reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+import logging
 import re
 import threading
 import time
@@ -20,19 +23,50 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 import duckdb
 
-from .errors import ModelError, SmartSqlError
+from .errors import LLMError, ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.config import LLMConfig
+from .llm.stopping import RequestsStopped, stop_sending_when
 from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
-from .smart.agreement import canonical
 
 if TYPE_CHECKING:
     from .rewrite.plan import LLMTask, RewrittenSQL
+
+log = logging.getLogger(__name__)
 
 BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
 _COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
 _ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
+STOP_GRACE_SECONDS = 3.0
+"""How long requests in flight may still bring their answers (to the cache) once a build is stopping."""
+
+_batches: dict[str, Callable[[list, list, list], dict]] = {}
+"""What each running task's call of the batch function does, by the key the call passes."""
+_batch_keys = itertools.count(1)
+
+
+def _run_batch(key: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
+    return _batches[key](prompts, texts, counts)
+
+
+def batch_function(conn: duckdb.DuckDBPyConnection) -> str:
+    """The name under which `conn` runs the batch function, registering it when needed.
+
+    It is registered once per connection and serves every runner. DuckDB undoes a registration made
+    inside a transaction that is rolled back (a failed model) yet keeps its name taken, and removing a
+    function inside a transaction crashes it at rollback; so a name lost that way is never reused.
+    """
+    for number in itertools.count(1):
+        name = BATCH_FUNCTION if number == 1 else f"{BATCH_FUNCTION}_{number}"
+        if conn.execute("select 1 from duckdb_functions() where function_name = ?", [name]).fetchall():
+            return name
+        try:
+            conn.create_function(name, _run_batch, [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS],
+                                 _ANSWERS, side_effects=True)
+            return name
+        except duckdb.NotImplementedException:
+            continue
 
 
 @dataclass
@@ -63,12 +97,31 @@ class _LoopThread:
     def run(self, coroutine: Coroutine) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
+    def cancel_after(self, seconds: float) -> None:
+        """Cancel whatever runs on the loop `seconds` from now; callable from any thread (or a signal handler)."""
+        try:
+            self.loop.call_soon_threadsafe(self.loop.call_later, seconds, _cancel_all, self.loop)
+        except RuntimeError:
+            pass
+
     def close(self) -> None:
         """Cancel what still runs (after an interrupt), so that no caller waits forever, then stop."""
         asyncio.run_coroutine_threadsafe(_cancel_others(), self.loop).result()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+
+
+async def _others_done() -> None:
+    """Wait for the loop's other tasks: when one batch stops, batches for other models that ran beside
+    it may still have answers in flight (the grace period's cancellation bounds the wait)."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 async def _cancel_others() -> None:
@@ -84,12 +137,12 @@ class LLMRunner:
     One runner serves a whole build: for a model with LLM tasks it opens the provider and closes it
     (flushing the response cache) when the tasks are done, keeps a report per model
     (`reports[model_name]`) and drops a model's temporary result tables when the next model starts
-    or the runner closes.
+    or the runner closes. After `stop()` it sends no request and raises KeyboardInterrupt.
     """
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
                  provider: Provider | None = None, progress: Callable[[str], None] | None = None,
-                 progress_every: float = 10.0):
+                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS):
         self.config = config
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
@@ -98,7 +151,8 @@ class LLMRunner:
         self.simulated: bool | None = None if provider is None else provider.simulated
         """Whether the answers came from the simulated provider; None before any call."""
         self._loop: _LoopThread | None = None
-        self._running: dict[str, tuple[LLMTask, TaskReport]] = {}
+        self._stopping = threading.Event()
+        self.grace_seconds = grace_seconds
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
@@ -118,8 +172,7 @@ class LLMRunner:
         from .rewrite.plan import rewrite_sql
 
         name, path = _node_name(node), _node_path(node)
-        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name),
-                                source=getattr(node, "raw_sql", None))
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name), model=name)
         if rewritten.tasks and getattr(node, "materialized", None) == "view":
             raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
@@ -141,36 +194,51 @@ class LLMRunner:
     def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
                   path: str | Path | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
         """Fill the result table of every task, in order, appending each finished task's report to
-        `reports` (so a model that fails in a later task still accounts for the earlier ones)."""
+        `reports` (so a model that fails in a later task still accounts for the earlier ones).
+        Before any call, the statement and every task's input must bind (see `check_binds`)."""
         reports = [] if reports is None else reports
         if not rewritten.tasks:
             return reports
-        self._register(conn)
+        from .llm_check import check_binds
+
+        self._result_tables.extend((conn, task.table) for task in rewritten.tasks)
+        check_binds(conn, rewritten, path=path)
+        function = batch_function(conn)
         for task in rewritten.tasks:
+            if self._stopping.is_set():
+                raise KeyboardInterrupt
             report = TaskReport(task)
-            self._running[task.id] = (task, report)
+            key = str(next(_batch_keys))
+            _batches[key] = functools.partial(self._batch, task, report)
             try:
-                self._fill(conn, task, path)
+                self._fill(conn, task, function, key, path)
             finally:
-                del self._running[task.id]
+                del _batches[key]
             reports.append(report)
         return reports
 
-    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, path) -> None:
+    def stop(self) -> None:
+        """Stop for an interrupted build, from any thread: no request is sent from now on, those in
+        flight have `grace_seconds` to bring their answers (cached as they come), then what still runs
+        is cancelled and the running task raises KeyboardInterrupt."""
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.cancel_after(0 if self.simulated else self.grace_seconds)
+
+    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, function: str, key: str, path) -> None:
         self._failure = None
         statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
                      f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
                      f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
-                     f"FROM (SELECT prompts, texts, {BATCH_FUNCTION}(?, prompts, texts, counts) AS result "
+                     f"FROM (SELECT prompts, texts, {function}(?, prompts, texts, counts) AS result "
                      f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
                      f"list(n ORDER BY i) AS counts "
                      f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
-        self._result_tables.append((conn, task.table))
         try:
-            conn.execute(statement, [task.id])
+            conn.execute(statement, [key])
         except duckdb.Error as error:
             calls, failure = ", ".join(task.calls), self._failure
-            if isinstance(failure, KeyboardInterrupt):
+            if self._stopping.is_set() or isinstance(failure, KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             if isinstance(failure, SmartSqlError):
                 raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
@@ -180,17 +248,9 @@ class LLMRunner:
                              hint="check the columns the call reads; calls inside correlated subqueries "
                                   "are not supported") from None
 
-    def _register(self, conn: duckdb.DuckDBPyConnection) -> None:
-        try:
-            conn.remove_function(BATCH_FUNCTION)
-        except duckdb.Error:
-            pass
-        conn.create_function(BATCH_FUNCTION, self._batch,
-                             [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS], _ANSWERS, side_effects=True)
-
-    def _batch(self, task_id: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
-        """The registered function: every distinct input of a task in, one answer and model each out."""
-        task, report = self._running[task_id]
+    def _batch(self, task: LLMTask, report: TaskReport, prompts: list[str], texts: list[str],
+               counts: list[int]) -> dict:
+        """What the batch function does for `task`: every distinct input in, one answer and model each out."""
         self._say(task, f"{len(prompts)} distinct inputs from {sum(counts)} rows")
         try:
             answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
@@ -204,27 +264,52 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
-        from .smart.engine import run_smart
+        from .llm.served import ServedVersions
+        from .smart.engine import InvalidAnswers, run_smart
 
+        if self._stopping.is_set():
+            raise RequestsStopped("stopped before the task started")
+        stop_sending_when(self._stopping)
         provider = self._open_provider()
+        served = ServedVersions()
         options = task.options
         request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
                                          labels=options.labels)
 
         async def answer(model: str, indices: Sequence[int]):
-            return await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
-                                            for i in indices], on_response=self._counter(task, model, len(indices)))
+            responses = await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
+                                                 for i in indices], on_response=self._counter(task, model, len(indices)))
+            served.add(model, responses)
+            return responses
 
-        result = await run_smart(counts, self._ladder(task), answer,
-                                 accuracy=options.accuracy, confidence=options.confidence, seed=options.seed,
-                                 method=options.method, labels=list(options.labels) if options.labels else None,
-                                 progress=self._phases(task))
-        answers = [canonical(a, options.labels) if options.labels else a for a in result.answers]
-        return answers, list(result.models), result.account.to_dict()
+        try:
+            result = await run_smart(counts, self._ladder(task), answer,
+                                     accuracy=options.accuracy, confidence=options.confidence,
+                                     seed=task.seed,
+                                     method=options.method, labels=list(options.labels) if options.labels else None,
+                                     compare=options.compare, max_invalid_share=options.max_invalid_share,
+                                     progress=self._phases(task))
+        except RequestsStopped:
+            await _others_done()
+            raise
+        except InvalidAnswers as error:
+            raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
+                                            "raise `max_invalid_share` on the call or in the llm block to accept "
+                                            "more NULL answers") from None
+        self._warn(task, served.warning())
+        return result.answers, list(result.models), result.account.to_dict()
 
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:
             self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
+
+    def _warn(self, task: LLMTask, warning: str | None) -> None:
+        if warning is None:
+            return
+        if self.progress is not None:
+            self._say(task, warning)
+        else:
+            log.warning("%s: %s", task.id, warning)
 
     def _counter(self, task: LLMTask, model: str, total: int):
         """An on_response callback that says how far a batch has come, at most every `progress_every` s."""
@@ -317,6 +402,18 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     if bounds:
         low = min(bound for bound, _ in bounds)
         text += f"; agreement with the reference >= {low:.3f} certified"
+    short = [a for a in accounts if a.get("lower_bound", 1.0) < a.get("accuracy", 0.0) - 1e-12]
+    if short:
+        text += (f" (under the requested accuracy {max(a['accuracy'] for a in short):g}: the reference model "
+                 f"itself answered {sum(a.get('reference_invalid_rows', 0) for a in short)} rows invalidly)")
+    invalid = Counter()
+    for account in accounts:
+        invalid.update({name: usage.get("invalid_answers", 0) for name, usage in account.get("usage", {}).items()})
+    null_rows = sum(a.get("null_rows", 0) for a in accounts)
+    if null_rows or sum(invalid.values()):
+        by_model = ", ".join(f"{name} {count}" for name, count in invalid.items() if count)
+        text += (f"; {null_rows} rows NULL because their answer was empty or named no label "
+                 f"(invalid answers by model: {by_model})")
     if simulated:
         text += " [simulated provider: answers are not from a real model]"
     return text

@@ -2,6 +2,8 @@
 
 Each function runs inside the caller's transaction (see `atomic`): a new relation is built under
 `<name>__smart_tmp` and swapped in, so a failure leaves the previous relation as it was.
+Every statement that holds a model's SQL starts it on the statement's line SQL_LINE, so that the
+positions in DuckDB's errors can be taken back to the model's SQL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     import duckdb
 
     from .project import Relation, SeedNode
+
+SQL_LINE = 2
 
 
 @contextmanager
@@ -43,6 +47,13 @@ def relation_type(conn: duckdb.DuckDBPyConnection, relation: Relation) -> str | 
 def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
     prefix = f"{quote(relation.database)}." if relation.database else ""
     conn.execute(f"create schema if not exists {prefix}{quote(relation.schema)}")
+
+
+def ensure_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
+    """Every schema the seeds and models among `nodes` are built in (before on-run-start, as dbt)."""
+    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model", "snapshot")]
+    for relation in dict.fromkeys(relations):
+        ensure_schema(conn, relation)
 
 
 def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> int:
@@ -76,7 +87,9 @@ def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql:
 
 def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
     options = ["header = true"]
-    column_types = seed.config.get("column_types") or {}
+    if "delimiter" in seed.config:
+        options.append(f"delim = {literal(seed.config['delimiter'])}")
+    column_types = seed.column_types()
     if column_types:
         types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
         options.append(f"types = {{{types}}}")

@@ -10,12 +10,15 @@ from typing import Any, Mapping
 import jinja2
 import yaml
 
+from . import connection
+from .connection import MEMORY, Attachment, Extension
+from .dbt.profiles import dbt_profiles_dirs
 from .errors import ConfigError
 from .llm.config import LLMConfig, parse_llm_config
 
 PROFILES_FILE = "profiles.yml"
 USER_PROFILES_DIR = Path("~/.smart_sql")
-MEMORY = ":memory:"
+OUTPUT_KEYS = ("type", "path", "schema", "database", "threads", "extensions", "settings", "attach", "llm")
 
 
 @dataclass(frozen=True)
@@ -30,20 +33,34 @@ class Target:
     schema: str
     llm: LLMConfig
     profiles_path: Path
+    catalog: str = "memory"
+    """The catalog models are built in by default (dbt-duckdb's `database`)."""
+    threads: int = 1
+    """Stored for `target.threads`; nodes are built one at a time."""
+    extensions: tuple[Extension, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def file_catalog(self) -> str:
+        """The catalog of the database file itself; relations there need no database prefix."""
+        return connection.catalog_of(self.database)
 
 
 def find_profiles_file(project_dir: Path, profiles_dir: str | Path | None = None) -> Path:
-    """`--profiles-dir` if given, else the project directory, else `~/.smart_sql/`."""
+    """`--profiles-dir` if given; else the project directory, `~/.smart_sql/`, then dbt's places:
+    `$DBT_PROFILES_DIR` and `~/.dbt/`."""
     if profiles_dir is not None:
         candidates = [Path(profiles_dir) / PROFILES_FILE]
     else:
-        candidates = [project_dir / PROFILES_FILE, USER_PROFILES_DIR.expanduser() / PROFILES_FILE]
+        folders = [project_dir, USER_PROFILES_DIR.expanduser(), *dbt_profiles_dirs()]
+        candidates = [folder / PROFILES_FILE for folder in folders]
     for path in candidates:
         if path.is_file():
             return path
     looked = ", ".join(str(p) for p in candidates)
     raise ConfigError(f"no {PROFILES_FILE} found (looked in: {looked})",
-                      hint="create one next to smart_sql_project.yml, or pass --profiles-dir "
+                      hint="create one next to the project file, or pass --profiles-dir "
                            "(see profiles.yml.example)")
 
 
@@ -54,7 +71,7 @@ def load_target(profile_name: str, project_dir: Path, *, profiles_dir: str | Pat
     if not isinstance(profiles, Mapping) or profile_name not in profiles:
         known = ", ".join(sorted(profiles)) if isinstance(profiles, Mapping) else "none"
         raise ConfigError(f"profile {profile_name!r} not found (profiles here: {known})", path=path,
-                          hint=f"add a `{profile_name}:` entry, or change `profile:` in smart_sql_project.yml")
+                          hint=f"add a `{profile_name}:` entry, or change `profile:` in the project file")
     profile = profiles[profile_name]
     if not isinstance(profile, Mapping) or not isinstance(profile.get("outputs"), Mapping):
         raise ConfigError(f"profile {profile_name!r} needs an `outputs:` mapping of targets", path=path)
@@ -111,10 +128,10 @@ def _render_string(text: str, path: Path) -> Any:
         rendered = env.from_string(text).render()
     except jinja2.TemplateError as error:
         raise ConfigError(f"cannot render {text!r}: {error}", path=path) from None
-    return _as_scalar(rendered)
+    return typed_scalar(rendered)
 
 
-def _as_scalar(rendered: str) -> Any:
+def typed_scalar(rendered: str) -> Any:
     """Numbers and booleans become typed values (e.g. max_concurrency); everything else stays text."""
     try:
         loaded = yaml.safe_load(rendered)
@@ -130,15 +147,45 @@ def _parse_output(output: Any, profile_name: str, target_name: str, project_dir:
     kind = output.get("type")
     if kind != "duckdb":
         raise ConfigError(f"{where}: unsupported type {kind!r}", path=path, hint="use `type: duckdb`")
-    unknown = sorted(set(output) - {"type", "path", "schema", "llm"})
+    unknown = sorted(set(output) - set(OUTPUT_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}", path=path,
-                          hint="allowed: type, path, schema, llm")
-    database = str(output.get("path") or MEMORY)
-    if database != MEMORY:
-        database = str((project_dir / database).resolve())
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}", path=path,
+                          hint=f"allowed: {', '.join(OUTPUT_KEYS)}")
+    database = _database_path(output.get("path"), project_dir, where, path)
     schema = output.get("schema", "main")
     if not isinstance(schema, str) or not schema:
         raise ConfigError(f"{where}: `schema` must be a name", path=path)
+    threads = output.get("threads", 1)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"{where}: `threads` must be a whole number of at least 1, got {threads!r}", path=path)
+    attachments = connection.parse_attach(output.get("attach"), where, path, project_dir)
     return Target(profile_name=profile_name, name=target_name, type=kind, database=database, schema=schema,
-                  llm=parse_llm_config(output.get("llm"), source=str(path)), profiles_path=path)
+                  llm=parse_llm_config(output.get("llm"), source=str(path)), profiles_path=path,
+                  catalog=_catalog(output.get("database"), database, attachments, where, path), threads=threads,
+                  extensions=connection.parse_extensions(output.get("extensions"), where, path),
+                  settings=connection.parse_settings(output.get("settings"), where, path), attachments=attachments)
+
+
+def _database_path(value: Any, project_dir: Path, where: str, path: Path) -> str:
+    """The DuckDB file as an absolute path: relative ones are inside the project (their folder is created
+    on connect); an absolute one must name an existing folder."""
+    database = str(value or MEMORY)
+    if database == MEMORY:
+        return database
+    if Path(database).is_absolute() and not Path(database).parent.is_dir():
+        raise ConfigError(f"{where}: the folder of `path: {database}` does not exist", path=path,
+                          hint="create it, or give a path relative to the project")
+    return str((project_dir / database).resolve())
+
+
+def _catalog(value: Any, database: str, attachments: tuple[Attachment, ...], where: str, path: Path) -> str:
+    """dbt-duckdb's rule: `database` is the file's own catalog name or the alias of an attached database."""
+    own = connection.catalog_of(database)
+    if value is None:
+        return own
+    allowed = [own, *(a.alias for a in attachments if a.alias)]
+    if value not in allowed:
+        raise ConfigError(f"{where}: `database: {value}` names neither the database in `path` nor an attached one",
+                          path=path, hint=f"use one of: {', '.join(allowed)} (the file's catalog is named after "
+                                          f"the file), or leave `database` out")
+    return str(value)

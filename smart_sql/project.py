@@ -1,27 +1,47 @@
-"""Loading a project: smart_sql_project.yml, the target, models, seeds, macros, sources and YAML properties."""
+"""Loading a project: the project file (ours or dbt's), the target, models, seeds, macros, sources and
+YAML properties, and where each node is built."""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
-from .datatests import DataTest, Tested, parse_test
-from .errors import ConfigError
+from .dbt import project as dbt_project
+from .dbt import snapshots as dbt_snapshots
+from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
+                     config_paths, folder_config, merge_config, project_vars, validate_config)
+from . import singular_tests
+from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
+from .errors import ConfigError, display_path
 from .graph import Graph
+from .hooks import Hook, parse_hooks
+from . import naming
+from .naming import ConfigView, NodeView, relation_parts
 from .profiles import Target, load_target, read_yaml
 from .render import ModelFunctions, Renderer, TargetInfo
 
 PROJECT_FILE = "smart_sql_project.yml"
-MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
+OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
+            "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
 TMP_SUFFIX = "__smart_tmp"
-NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs"}
-SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta"}
-SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests", "meta"}
-COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote"}
-DEFAULT_LLM_CACHE = "llm_cache.duckdb"
-"""The response cache's file in the target folder, unless the llm block sets `cache_path`."""
+PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros", "exposures", "groups", "metrics",
+                 "semantic_models", "saved_queries", "analyses", "data_tests"}
+"""Top-level keys of a YAML properties file; all but models, seeds and sources only describe."""
+UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
+                             "functions": "user-defined functions are not supported yet"}
+NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
+             "group"}
+SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
+               "freshness", "tags", "config", "quoting"}
+SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
+                     "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
+SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
+COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
+DEFAULT_LLM_CACHE = "llm_cache.sqlite"
+"""The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
+keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,7 @@ class Relation:
     schema: str
     identifier: str
     database: str | None = None
+    """None: the target's own database file."""
 
     def __str__(self) -> str:
         parts = [self.database, self.schema, self.identifier] if self.database else [self.schema, self.identifier]
@@ -40,24 +61,11 @@ class Relation:
 
     @property
     def display(self) -> str:
-        return f"{self.schema}.{self.identifier}"
+        return f"{self.schema}.{self.identifier}" if self.database is None else \
+            f"{self.database}.{self.schema}.{self.identifier}"
 
     def temporary(self) -> Relation:
         return Relation(self.schema, self.identifier + TMP_SUFFIX, self.database)
-
-
-@dataclass
-class ProjectConfig:
-    name: str
-    profile: str
-    model_paths: list[str] = field(default_factory=lambda: ["models"])
-    macro_paths: list[str] = field(default_factory=lambda: ["macros"])
-    seed_paths: list[str] = field(default_factory=lambda: ["seeds"])
-    target_path: str = "target"
-    vars: dict[str, Any] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict)
-    """Folder-level model config defaults, as dbt's `models:` block."""
-    seeds: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +83,8 @@ class ModelNode:
     """unique_ids of the models and seeds this model reads (via ref and source)."""
     sources: list[str] = field(default_factory=list)
     """unique_ids of the source tables this model reads."""
+    fqn: list[str] = field(default_factory=list)
+    """Project name, folders inside the model path, name: what `models:` config paths match."""
 
     resource_type: ClassVar[str] = "model"
 
@@ -90,6 +100,19 @@ class ModelNode:
     def tags(self) -> list[str]:
         return self.config.get("tags", [])
 
+    @property
+    def incremental_key(self) -> str | list[str] | None:
+        """The key whose rows an incremental run replaces; none with incremental_strategy append (as dbt)."""
+        return None if self.config.get("incremental_strategy") == "append" else self.config.get("unique_key")
+
+    @property
+    def pre_hooks(self) -> list[Hook]:
+        return parse_hooks(self.config.get("pre_hook"))
+
+    @property
+    def post_hooks(self) -> list[Hook]:
+        return parse_hooks(self.config.get("post_hook"))
+
 
 @dataclass
 class SeedNode:
@@ -101,6 +124,9 @@ class SeedNode:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    fqn: list[str] = field(default_factory=list)
+    infer_types: Callable[[Path, str], dict[str, str]] | None = None
+    """(path, delimiter) -> column types where the project types seeds itself (dbt's way); None: DuckDB's."""
 
     resource_type: ClassVar[str] = "seed"
     materialized: ClassVar[str] = "seed"
@@ -112,6 +138,36 @@ class SeedNode:
     @property
     def tags(self) -> list[str]:
         return self.config.get("tags", [])
+
+    @property
+    def pre_hooks(self) -> list[Hook]:
+        return parse_hooks(self.config.get("pre_hook"))
+
+    @property
+    def post_hooks(self) -> list[Hook]:
+        return parse_hooks(self.config.get("post_hook"))
+
+    def column_types(self) -> dict[str, str]:
+        """The types the seed's table is created with: dbt's inferred ones (dbt projects) under the
+        `column_types` config."""
+        inferred = self.infer_types(self.path, self.config.get("delimiter", ",")) if self.infer_types else {}
+        return {**inferred, **(self.config.get("column_types") or {})}
+
+
+@dataclass
+class SnapshotNode(ModelNode):
+    """A snapshot: a `{% snapshot %}` block in the snapshot paths, or a YAML `snapshots:` entry with
+    `relation:`; `raw_sql` is its SELECT (padded to keep the file's line numbers)."""
+
+    resource_type: ClassVar[str] = "snapshot"
+
+    @property
+    def unique_id(self) -> str:
+        return f"snapshot.{self.name}"
+
+    @property
+    def materialized(self) -> str:
+        return "snapshot"
 
 
 @dataclass
@@ -132,7 +188,7 @@ class Source:
         return f"source.{self.source_name}.{self.name}"
 
 
-Node = ModelNode | SeedNode | DataTest
+Node = ModelNode | SeedNode | SnapshotNode | DataTest
 
 
 @dataclass
@@ -146,6 +202,7 @@ class Project:
     sources: dict[tuple[str, str], Source]
     tests: dict[str, DataTest]
     renderer: Renderer
+    snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -164,9 +221,17 @@ class Project:
         configured = self.target.llm.cache_path
         return self.root / configured if configured else self.target_path / DEFAULT_LLM_CACHE
 
+    @property
+    def on_run_start(self) -> list[Hook]:
+        return parse_hooks(self.config.on_run_start)
+
+    @property
+    def on_run_end(self) -> list[Hook]:
+        return parse_hooks(self.config.on_run_end)
+
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for group in (self.seeds, self.models, self.tests):
+        for group in (self.seeds, self.models, self.snapshots, self.tests):
             nodes.update({node.unique_id: node for node in group.values()})
         return nodes
 
@@ -174,47 +239,60 @@ class Project:
         return display_path(path)
 
 
-def display_path(path: Path) -> str:
-    """A path as the user will recognise it: relative to the working directory when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None = None, target: str | None = None,
                  vars: Mapping[str, Any] | None = None) -> Project:
     root = Path(project_dir).resolve()
-    config = read_project_config(root)
-    chosen = load_target(config.profile, root, profiles_dir=profiles_dir, target=target)
-    all_vars = {**config.vars, **(vars or {})}
-    properties = _read_properties(root, config)
+    chosen = load_target(read_project_config(root).profile, root, profiles_dir=profiles_dir, target=target)
+    info = target_info(chosen)
+    config = read_project_config(root, info, vars)
+    all_vars = project_vars(config.vars, config.name, vars or {})
+    macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
+                   *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
+    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
+    properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)
     _check_names(models, seeds)
     _check_properties_match(properties, models, seeds)
-    sources = _sources(properties, chosen.schema, models, seeds)
-    renderer = Renderer(_files(root, config.macro_paths, "*.sql"), vars=all_vars,
-                        target=TargetInfo(chosen.name, chosen.profile_name, chosen.schema), display=display_path)
+    sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
                       sources=sources, tests={}, renderer=renderer)
+    project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
         if model.config.get("enabled") is not False:
             _parse_model(project, model)
+    for snapshot in list(project.snapshots.values()):
+        dbt_snapshots.parse(project, snapshot)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
     _check_enabled_refs(project)
+    _place_nodes(project)
+    _link_sources(project)
+    config.warnings += _unused_config_paths(project)
     project.tests = _tests(project, properties)
     Graph(project)
     return project
 
 
-def read_project_config(root: Path) -> ProjectConfig:
+def target_info(target: Target) -> TargetInfo:
+    return TargetInfo(target.name, target.profile_name, target.schema, target.type, database=target.catalog,
+                      threads=target.threads, path=target.database)
+
+
+def read_project_config(root: Path, target: TargetInfo | None = None,
+                        cli_vars: Mapping[str, Any] | None = None) -> ProjectConfig:
+    """smart_sql_project.yml when there is one, else dbt_project.yml (read by smart_sql.dbt)."""
     path = root / PROJECT_FILE
-    if not path.is_file():
-        raise ConfigError(f"no {PROJECT_FILE} in {display_path(root)}",
-                          hint="run smart-sql from the project directory, pass --project-dir, "
-                               "or create a project with `smart-sql init NAME`")
+    if path.is_file():
+        return _read_our_project(path)
+    if (root / dbt_project.PROJECT_FILE).is_file():
+        return dbt_project.read_project(root / dbt_project.PROJECT_FILE, target, cli_vars)
+    raise ConfigError(f"no {PROJECT_FILE} or {dbt_project.PROJECT_FILE} in {display_path(root)}",
+                      hint="run smart-sql from the project directory, pass --project-dir, "
+                           "or create a project with `smart-sql init NAME`")
+
+
+def _read_our_project(path: Path) -> ProjectConfig:
     raw = read_yaml(path)
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{PROJECT_FILE} must be a mapping", path=display_path(path))
@@ -222,14 +300,14 @@ def read_project_config(root: Path) -> ProjectConfig:
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"`{key}:` is required", path=display_path(path),
                               hint="e.g. name: my_project, profile: my_project")
-    known = {"name", "profile", "version", "config-version", "model-paths", "macro-paths", "seed-paths",
-             "target-path", "vars", "models", "seeds"}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - OUR_KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}", path=display_path(path),
-                          hint=f"allowed: {', '.join(sorted(known))}")
+                          hint=f"allowed: {', '.join(sorted(OUR_KEYS))}")
 
-    def paths(key: str, default: str) -> list[str]:
+    def paths(key: str, default: str | None) -> list[str] | None:
+        if key not in raw and default is None:
+            return None
         value = raw.get(key, [default])
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -239,54 +317,16 @@ def read_project_config(root: Path) -> ProjectConfig:
     for key in ("vars", "models", "seeds"):
         if not isinstance(raw.get(key) or {}, Mapping):
             raise ConfigError(f"`{key}:` must be a mapping", path=display_path(path))
-    return ProjectConfig(name=raw["name"], profile=raw["profile"], model_paths=paths("model-paths", "models"),
-                         macro_paths=paths("macro-paths", "macros"), seed_paths=paths("seed-paths", "seeds"),
-                         target_path=str(raw.get("target-path", "target")), vars=dict(raw.get("vars") or {}),
-                         models=dict(raw.get("models") or {}), seeds=dict(raw.get("seeds") or {}))
-
-
-def folder_config(block: Mapping[str, Any], folders: list[str], project_name: str) -> dict[str, Any]:
-    """Config defaults for a file in `folders` from a dbt-style `models:`/`seeds:` block.
-
-    Keys with a leading `+`, or whose value is not a mapping, are configs; other keys are sub-folders.
-    Deeper folders override shallower ones; tags accumulate.
-    """
-    level: Any = block[project_name] if isinstance(block.get(project_name), Mapping) else block
-    config: dict[str, Any] = {}
-    for folder in [None, *folders]:
-        if folder is not None:
-            level = level.get(folder)
-        if not isinstance(level, Mapping):
-            break
-        for key, value in level.items():
-            if key.startswith("+") or not isinstance(value, Mapping):
-                merge_config(config, {key.lstrip("+"): value})
-    return config
-
-
-def merge_config(config: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in update.items():
-        if key == "tags":
-            tags = [value] if isinstance(value, str) else list(value or [])
-            config["tags"] = list(dict.fromkeys([*config.get("tags", []), *tags]))
-        else:
-            config[key] = value
-    return config
-
-
-def validate_config(config: Mapping[str, Any], where: str, path: Path) -> None:
-    materialized = config.get("materialized", "table")
-    if materialized not in MATERIALIZATIONS:
-        raise ConfigError(f"{where}: unknown materialization {materialized!r}", path=display_path(path),
-                          hint=f"use one of: {', '.join(MATERIALIZATIONS)}")
-    tags = config.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise ConfigError(f"{where}: `tags` must be a name or a list of names", path=display_path(path))
-    key = config.get("unique_key")
-    if key is not None and not (isinstance(key, str) or (isinstance(key, list) and key
-                                                         and all(isinstance(k, str) for k in key))):
-        raise ConfigError(f"{where}: `unique_key` must be a column name or a list of column names",
-                          path=display_path(path))
+    hooks = {key: [raw[key]] if isinstance(raw.get(key), str) else list(raw.get(key) or [])
+             for key in ("on-run-start", "on-run-end")}
+    check_config_block(raw.get("models") or {}, "model", "models", path)
+    check_config_block(raw.get("seeds") or {}, "seed", "seeds", path)
+    return ProjectConfig(name=raw["name"], profile=raw["profile"], path=path,
+                         model_paths=paths("model-paths", "models"), macro_paths=paths("macro-paths", "macros"),
+                         seed_paths=paths("seed-paths", "seeds"), target_path=str(raw.get("target-path", "target")),
+                         clean_targets=paths("clean-targets", None), vars=dict(raw.get("vars") or {}),
+                         models=dict(raw.get("models") or {}), seeds=dict(raw.get("seeds") or {}),
+                         on_run_start=hooks["on-run-start"], on_run_end=hooks["on-run-end"])
 
 
 @dataclass
@@ -294,6 +334,9 @@ class _Properties:
     models: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     seeds: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     sources: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
+    """Singular tests described by name (their config and description)."""
+    snapshots: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -307,23 +350,54 @@ def _relpath(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _read_properties(root: Path, config: ProjectConfig) -> _Properties:
+def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _Properties:
     properties = _Properties()
-    folders = config.model_paths + config.seed_paths
+    folders = list(dict.fromkeys(config.property_paths or [*config.model_paths, *config.seed_paths]))
     for path in _files(root, folders, "*.yml") + _files(root, folders, "*.yaml"):
         raw = read_yaml(path) or {}
         if not isinstance(raw, Mapping):
             raise ConfigError("a properties file must be a mapping (models:, seeds:, sources:)",
                               path=display_path(path))
+        _check_property_keys(raw, path)
         for key, into in (("models", properties.models), ("seeds", properties.seeds)):
             for entry in _entries(raw, key, path):
                 _check_keys(entry, NODE_KEYS, f"{key[:-1]} {entry['name']!r}", path)
                 if entry["name"] in into:
                     raise ConfigError(f"{key[:-1]} {entry['name']!r} is described twice "
                                       f"(also in {display_path(into[entry['name']][1])})", path=display_path(path))
+                if isinstance(entry.get("config"), Mapping):
+                    entry["config"] = {key: value if canonical_key(key) in HOOK_KEYS else renderer.render_value(value, path)
+                                       for key, value in entry["config"].items()}
                 into[entry["name"]] = (entry, path)
-        properties.sources.extend((entry, path) for entry in _entries(raw, "sources", path))
+        properties.sources.extend((_rendered_source(entry, renderer, path), path)
+                                  for entry in _entries(raw, "sources", path))
+        for entry in _entries(raw, "snapshots", path):
+            if entry["name"] in properties.snapshots:
+                raise ConfigError(f"snapshot {entry['name']!r} is described twice (also in "
+                                  f"{display_path(properties.snapshots[entry['name']][1])})", path=display_path(path))
+            properties.snapshots[entry["name"]] = (entry, path)
+        for entry in _entries(raw, "data_tests", path):
+            _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
+            properties.data_tests[entry["name"]] = (entry, path)
     return properties
+
+
+def _check_property_keys(raw: Mapping[str, Any], path: Path) -> None:
+    for key in raw:
+        if key in UNSUPPORTED_PROPERTY_KEYS:
+            raise ConfigError(f"`{key}:` {UNSUPPORTED_PROPERTY_KEYS[key]}", path=display_path(path),
+                              hint=f"remove the `{key}:` entries to build the rest of the project")
+    _check_keys(raw, PROPERTY_KEYS, "properties file", path)
+
+
+def _rendered_source(entry: dict[str, Any], renderer: Renderer, path: Path) -> dict[str, Any]:
+    """A source's schema, database and identifier may use var, env_var and target (as in dbt)."""
+    names = ("schema", "database", "identifier")
+    entry.update({key: renderer.render_value(entry[key], path) for key in names if key in entry})
+    for table in entry.get("tables") or []:
+        if isinstance(table, dict):
+            table.update({key: renderer.render_value(table[key], path) for key in names if key in table})
+    return entry
 
 
 def _entries(raw: Mapping[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
@@ -352,10 +426,12 @@ def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str, path: P
                           hint=f"allowed: {', '.join(sorted(allowed))}")
 
 
-def _yaml_config(entry: Mapping[str, Any] | None, path: Path | None) -> dict[str, Any]:
+def _yaml_config(entry: Mapping[str, Any] | None, path: Path | None, kind: str) -> dict[str, Any]:
     config = (entry or {}).get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(f"{entry['name']}: `config:` must be a mapping", path=display_path(path))
+    if config:
+        validate_keys(config, kind, f"{kind} {entry['name']!r}", path)
     return dict(config)
 
 
@@ -365,15 +441,17 @@ def _discover_seeds(root: Path, config: ProjectConfig, schema: str, properties: 
         for path in _files(root, [seed_path], "*.csv"):
             folders = list(path.relative_to(root / seed_path).parent.parts)
             entry, yaml_path = properties.seeds.get(path.stem, (None, None))
-            seed_config = merge_config(folder_config(config.seeds, folders, config.name),
-                                       _yaml_config(entry, yaml_path))
+            seed_config = merge_config(folder_config(config.seeds, [*folders, path.stem], config.name),
+                                       _yaml_config(entry, yaml_path, "seed"))
             if seed_config.get("enabled") is False:
                 continue
+            validate_config(seed_config, f"seed {path.stem!r}", path, kind="seed")
             _check_duplicate(seeds, path.stem, path, root)
             seeds[path.stem] = SeedNode(name=path.stem, path=path, relpath=_relpath(root, path),
                                         relation=Relation(schema, path.stem), config=seed_config,
                                         description=str((entry or {}).get("description") or ""),
-                                        columns=_columns(entry, yaml_path) if entry else {})
+                                        columns=_columns(entry, yaml_path) if entry else {},
+                                        fqn=[config.name, *folders, path.stem], infer_types=config.seed_types)
     return seeds
 
 
@@ -381,17 +459,23 @@ def _discover_models(root: Path, config: ProjectConfig, schema: str,
                      properties: _Properties) -> dict[str, ModelNode]:
     models: dict[str, ModelNode] = {}
     for model_path in config.model_paths:
+        python = _files(root, [model_path], "*.py")
+        if python:
+            raise ConfigError("Python models are not supported", path=display_path(python[0]),
+                              hint="write the model as a SQL SELECT, or move the file out of the model paths")
         for path in _files(root, [model_path], "*.sql"):
             folders = list(path.relative_to(root / model_path).parent.parts)
             entry, yaml_path = properties.models.get(path.stem, (None, None))
-            model_config = merge_config(folder_config(config.models, folders, config.name),
-                                        _yaml_config(entry, yaml_path))
+            model_config = merge_config({"materialized": config.default_materialized},
+                                        folder_config(config.models, [*folders, path.stem], config.name))
+            merge_config(model_config, _yaml_config(entry, yaml_path, "model"))
             _check_duplicate(models, path.stem, path, root)
             models[path.stem] = ModelNode(name=path.stem, path=path, relpath=_relpath(root, path),
                                           raw_sql=path.read_text(encoding="utf-8"),
                                           relation=Relation(schema, path.stem), config=model_config,
                                           description=str((entry or {}).get("description") or ""),
-                                          columns=_columns(entry, yaml_path) if entry else {})
+                                          columns=_columns(entry, yaml_path) if entry else {},
+                                          fqn=[config.name, *folders, path.stem])
     return models
 
 
@@ -423,9 +507,7 @@ def _did_you_mean(name: str, known: Any) -> str | None:
     return f"did you mean: {', '.join(close)}?" if close else None
 
 
-def _sources(properties: _Properties, schema: str, models: Mapping[str, ModelNode],
-             seeds: Mapping[str, SeedNode]) -> dict[tuple[str, str], Source]:
-    creators = {node.relation: node.unique_id for group in (seeds, models) for node in group.values()}
+def _sources(properties: _Properties, config: ProjectConfig, target: Target) -> dict[tuple[str, str], Source]:
     sources: dict[tuple[str, str], Source] = {}
     for entry, path in properties.sources:
         tables = entry.get("tables") or []
@@ -434,15 +516,69 @@ def _sources(properties: _Properties, schema: str, models: Mapping[str, ModelNod
             raise ConfigError(f"source {entry['name']!r}: `tables:` must be a list of mappings with `name:`",
                               path=display_path(path))
         _check_keys(entry, SOURCE_KEYS, f"source {entry['name']!r}", path)
+        default_schema = entry["name"] if config.sources_default_to_their_name else target.schema
         for table in tables:
             _check_keys(table, SOURCE_TABLE_KEYS, f"source table {entry['name']}.{table['name']}", path)
-            relation = Relation(str(table.get("schema") or entry.get("schema") or schema),
+            database = table.get("database") or entry.get("database")
+            relation = Relation(str(table.get("schema") or entry.get("schema") or default_schema),
                                 str(table.get("identifier") or table["name"]),
-                                table.get("database") or entry.get("database"))
+                                None if database in (None, target.file_catalog) else str(database))
             sources[(entry["name"], table["name"])] = Source(
-                entry["name"], table["name"], relation, path, creators.get(relation),
+                entry["name"], table["name"], relation, path,
                 description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table))
     return sources
+
+
+def _place_nodes(project: Project) -> None:
+    """Each seed's and model's relation from its final config (see smart_sql.naming); two nodes in one
+    relation is an error."""
+    placed: dict[Relation, Node] = {}
+    for node in [*project.seeds.values(), *project.models.values(), *project.snapshots.values()]:
+        if getattr(node, "materialized", None) == "ephemeral":
+            continue
+        database, schema, identifier = relation_parts(_node_view(project, node), node.path, project.renderer)
+        database = node.config.get("target_database") or database
+        schema = node.config.get("target_schema") or schema
+        node.relation = Relation(schema, identifier, None if database == project.target.file_catalog else database)
+        other = placed.setdefault(node.relation, node)
+        if other is not node:
+            raise ConfigError(f"{other.resource_type} {other.name!r} ({other.relpath}) and {node.resource_type} "
+                              f"{node.name!r} are both built as {node.relation.display}", path=display_path(node.path),
+                              hint="give one of them another `alias` or `schema`")
+
+
+def _unused_config_paths(project: Project) -> list[str]:
+    """Paths of the `models:`/`seeds:` blocks that match no node (a misspelt folder configures nothing)."""
+    config = project.config
+    unused = []
+    for kind, block, nodes in (("models", config.models, project.models), ("seeds", config.seeds, project.seeds)):
+        fqns = [tuple(node.fqn) for node in nodes.values()]
+        for path in config_paths(block):
+            full = path if path[0] == config.name else (config.name, *path)
+            if not any(fqn[:len(full)] == full for fqn in fqns):
+                unused.append(f"{display_path(config.path)}: {kind}.{'.'.join(path)} matches no {kind[:-1]}; "
+                              f"its configs apply to nothing (check the folder's name)")
+    return unused
+
+
+def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:
+    return NodeView(name=node.name, resource_type=node.resource_type, package_name=project.name, fqn=node.fqn,
+                    original_file_path=node.relpath, path="/".join([*node.fqn[1:-1], node.path.name]),
+                    config=ConfigView({"materialized": node.materialized, **node.config}))
+
+
+def _link_sources(project: Project) -> None:
+    """A source that names a seed's or model's relation waits for it."""
+    creators = {node.relation: node.unique_id for group in (project.seeds, project.models, project.snapshots)
+                for node in group.values()}
+    for source in project.sources.values():
+        source.node_id = creators.get(source.relation)
+    by_id = {source.unique_id: source for source in project.sources.values()}
+    for model in [*project.models.values(), *project.snapshots.values()]:
+        for source_id in model.sources:
+            creator = by_id[source_id].node_id
+            if creator and creator not in model.depends_on and creator != model.unique_id:
+                model.depends_on.append(creator)
 
 
 class _Recorder:
@@ -464,8 +600,6 @@ class _Recorder:
 
     def source(self, source_name: str, table_name: str) -> Relation:
         source = resolve_source(self.project, self.model, source_name, table_name)
-        if source.node_id and source.node_id not in self.model.depends_on:
-            self.model.depends_on.append(source.node_id)
         if source.unique_id not in self.model.sources:
             self.model.sources.append(source.unique_id)
         return source.relation
@@ -482,11 +616,11 @@ def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | S
     if len(args) == 2 and args[0] == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
-        raise ConfigError(f"model {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
+        raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     name = args[0]
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"model {model.name!r} refers to {name!r}, which is neither a model nor a seed",
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
@@ -497,7 +631,7 @@ def resolve_source(project: Project, model: ModelNode, source_name: str, table_n
     source = project.sources.get((source_name, table_name))
     if source is None:
         known = [f"{s}.{t}" for s, t in project.sources]
-        raise ConfigError(f"model {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
+        raise ConfigError(f"{model.resource_type} {model.name!r} uses source({source_name!r}, {table_name!r}), which is not declared",
                           path=display_path(model.path),
                           hint=_did_you_mean(f"{source_name}.{table_name}", known)
                           or "declare it in a YAML file under models/: sources: [{name: ..., tables: [{name: ...}]}]")
@@ -507,22 +641,25 @@ def resolve_source(project: Project, model: ModelNode, source_name: str, table_n
 def _parse_model(project: Project, model: ModelNode) -> None:
     recorder = _Recorder(project, model)
     project.renderer.render(model.path, model.name, recorder.functions())
+    validate_keys(recorder.config, "model", f"model {model.name!r}: config()", model.path)
     merge_config(model.config, recorder.config)
     validate_config(model.config, f"model {model.name!r}", model.path)
 
 
 def _check_enabled_refs(project: Project) -> None:
-    for model in project.models.values():
+    groups = {"model": project.models, "seed": project.seeds, "snapshot": project.snapshots}
+    for model in [*project.models.values(), *project.snapshots.values()]:
         for node_id in model.depends_on:
             kind, name = node_id.split(".", 1)
-            if name not in (project.models if kind == "model" else project.seeds):
-                raise ConfigError(f"model {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
+            if name not in groups[kind]:
+                raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
                                   path=display_path(model.path))
 
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     declared: list[tuple[Tested, Mapping[str, Any], Path]] = []
-    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds)):
+    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds),
+                             (properties.snapshots, project.snapshots)):
         for name, (entry, path) in described.items():
             node = nodes.get(name)
             if node is None:
@@ -533,17 +670,39 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             declared.append((Tested(node.unique_id, name, str(node.relation), (node.unique_id,)), entry, path))
     for source in project.sources.values():
         tested = Tested(source.unique_id, f"{source.source_name}.{source.name}", str(source.relation),
-                        (source.node_id,) if source.node_id else ())
+                        (source.node_id,) if source.node_id else (), source.source_name, source.name)
         declared.append((tested, source.entry, source.path))
 
+    known = set(BUILTIN_KINDS) | {name[5:] for name in project.renderer.macro_names if name.startswith("test_")}
     tests: dict[str, DataTest] = {}
     for tested, entry, path in declared:
+        defaults = _test_defaults(project, path)
         for column, test_entry in _column_tests(entry, path):
-            test = parse_test(test_entry, tested=tested, column=column, path=path,
+            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults, known=known,
                               resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
-            test.name = _unique_name(test.name, tests)
-            tests[test.name] = test
+            test.config = project.renderer.render_value(test.config, path)
+            test.declared_config = project.renderer.render_value(test.declared_config, path)
+            singular_tests.add_definition_config(project, test, defaults)
+            validate_keys(test.config, "test", f"test {test.name!r}", path)
+            if test.config.get("enabled") is not False:
+                test.name = _unique_name(test.name, tests)
+                tests[test.name] = test
+    for test in singular_tests.discover(project, properties.data_tests):
+        if test.name in tests:
+            raise ConfigError(f"two data tests are named {test.name!r}", path=display_path(test.path),
+                              hint="rename the singular test's file")
+        tests[test.name] = test
     return tests
+
+
+def _test_defaults(project: Project, yaml_path: Path) -> dict[str, Any]:
+    """The project's `data_tests:` config for the tests declared in a YAML file (by the file's folders)."""
+    config = project.config
+    for folder in config.property_paths or [*config.model_paths, *config.seed_paths]:
+        base = project.root / folder
+        if base in yaml_path.parents:
+            return folder_config(config.data_tests, list(yaml_path.relative_to(base).parent.parts), config.name)
+    return folder_config(config.data_tests, [], config.name)
 
 
 def _column_tests(entry: Mapping[str, Any], path: Path) -> list[tuple[str | None, Any]]:
@@ -570,9 +729,9 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
             raise ConfigError(f"relationships test points at undeclared source({name!r}, {table!r})",
                               path=display_path(path))
         return source.node_id, str(source.relation)
-    node = project.models.get(name) or project.seeds.get(name)
+    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
-        raise ConfigError(f"relationships test points at ref({name!r}), which is neither a model nor a seed",
+        raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
                           path=display_path(path), hint=_did_you_mean(name, [*project.models, *project.seeds]))
     return node.unique_id, str(node.relation)
 

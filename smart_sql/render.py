@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -12,6 +13,8 @@ import jinja2
 from .errors import ModelError, SmartSqlError
 
 _MISSING = object()
+_TEST_BLOCK = re.compile(r"{%(-?)\s*test\s+(\w+)\s*\(")
+_END_TEST = re.compile(r"{%(-?)\s*endtest\s*(-?)%}")
 
 
 @dataclass
@@ -33,51 +36,104 @@ class TargetInfo:
     profile_name: str
     schema: str
     type: str = "duckdb"
+    database: str = "memory"
+    """The catalog models are built in by default (dbt's `target.database`)."""
+    threads: int = 1
+    path: str = ":memory:"
 
 
 class Renderer:
     """Renders model files with every macro of the project in scope."""
 
     def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
-                 display: Callable[[Path], str] = str):
+                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None):
+        """`builtins`: functions every template and macro may call, which the project's macros may replace."""
         self.vars = dict(vars)
         self.target = target
         self.display = display
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+        self.env.globals.update(builtins or {})
         self.macro_templates = [self._template(path) for path in macro_files]
+        self.macro_names: set[str] = set()
+        for path, template in zip(macro_files, self.macro_templates):
+            with self._errors_located(path):
+                self.macro_names |= {name for name, value in template.module.__dict__.items()
+                                     if isinstance(value, jinja2.runtime.Macro)}
 
     def render(self, path: Path, model_name: str, functions: ModelFunctions) -> str:
+        with self._errors_located(path):
+            return self._template(path).render(self._context(path, model_name, functions))
+
+    def render_text(self, text: str, path: Path, model_name: str, functions: ModelFunctions | None = None,
+                    **extra: Any) -> str:
+        """A Jinja string (a hook) declared in `path`, with the macros and, if given, the model's functions."""
+        with self._errors_located(path):
+            return self.env.from_string(text).render(self._context(path, model_name, functions, **extra))
+
+    def render_part(self, text: str, path: Path, model_name: str, functions: ModelFunctions) -> str:
+        """A part of the file `path` (a snapshot block, padded so that its lines are the file's lines), so
+        that an error names the file's line."""
+        with self._errors_located(path):
+            code = self.env.compile(text, name=str(path), filename=str(path))
+            template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
+            return template.render(self._context(path, model_name, functions))
+
+    def call_macro(self, name: str, path: Path, model_name: str, *args: Any) -> str | None:
+        """The project's macro `name` called with `args` (None when the project defines no such macro)."""
+        if name not in self.macro_names:
+            return None
+        with self._errors_located(path):
+            return str(self._context(path, model_name, None)[name](*args))
+
+    def render_value(self, value: Any, path: Path) -> Any:
+        """Every string of a YAML value rendered with var, env_var and target (as dbt renders properties)."""
+        if isinstance(value, str):
+            return self._render_yaml_string(value, path) if "{" in value else value
+        if isinstance(value, Mapping):
+            return {key: self.render_value(item, path) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.render_value(item, path) for item in value]
+        return value
+
+    def _render_yaml_string(self, text: str, path: Path) -> str:
+        context = {"var": self._var_function(path, None), "env_var": self._env_var_function(path),
+                   "target": self.target}
+        with self._errors_located(path):
+            return self.env.from_string(text).render(context)
+
+    def _context(self, path: Path, model_name: str | None, functions: ModelFunctions | None,
+                 **extra: Any) -> dict[str, Any]:
+        """What a template and the macros it calls see; `extra` too (e.g. a test's should_store_failures)."""
         context: dict[str, Any] = {
             **self.env.globals,
-            "ref": functions.ref,
-            "source": functions.source,
-            "config": functions.config,
-            "this": functions.this,
-            "is_incremental": lambda: functions.is_incremental,
             "var": self._var_function(path, model_name),
             "env_var": self._env_var_function(path),
             "target": self.target,
+            **extra,
         }
-        with self._errors_located(path):
-            for template in self.macro_templates:
-                module = template.make_module(vars=context, shared=True)
-                context.update({name: getattr(module, name) for name in module.__dict__
-                                if isinstance(getattr(module, name), jinja2.runtime.Macro)})
-            return self._template(path).render(context)
+        if functions is not None:
+            context.update(ref=functions.ref, source=functions.source, config=functions.config, this=functions.this,
+                           is_incremental=lambda: functions.is_incremental)
+        for template in self.macro_templates:
+            module = template.make_module(vars=context, shared=True)
+            context.update({name: getattr(module, name) for name in module.__dict__
+                            if isinstance(getattr(module, name), jinja2.runtime.Macro)})
+        return context
 
     def _template(self, path: Path) -> jinja2.Template:
         with self._errors_located(path):
             return self.env.get_template(str(path))
 
-    def _var_function(self, path: Path, model_name: str):
+    def _var_function(self, path: Path, model_name: str | None):
         def var(name: str, default: Any = _MISSING) -> Any:
             if name in self.vars:
                 return self.vars[name]
             if default is not _MISSING:
                 return default
-            raise ModelError(f"var({name!r}) is not defined for model {model_name!r}", path=self.display(path),
-                             hint=f"add it under `vars:` in smart_sql_project.yml, pass --vars '{{{name}: ...}}', "
+            subject = f" for model {model_name!r}" if model_name else ""
+            raise ModelError(f"var({name!r}) is not defined{subject}", path=self.display(path),
+                             hint=f"add it under `vars:` in the project file, pass --vars '{{{name}: ...}}', "
                                   f"or give a default: var('{name}', ...)")
         return var
 
@@ -139,6 +195,11 @@ class _LocatedErrors:
 
 def _load_file(name: str):
     path = Path(name)
-    source = path.read_text(encoding="utf-8")
+    source = generic_tests_as_macros(path.read_text(encoding="utf-8"))
     mtime = path.stat().st_mtime
     return source, str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
+
+
+def generic_tests_as_macros(text: str) -> str:
+    """dbt's `{% test name(...) %}...{% endtest %}` is the macro `test_name`, as dbt compiles it."""
+    return _END_TEST.sub(r"{%\1 endmacro \2%}", _TEST_BLOCK.sub(r"{%\1 macro test_\2(", text))

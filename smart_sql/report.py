@@ -71,8 +71,8 @@ class Reporter:
 
     def summary(self, results: RunResults) -> None:
         for result in results.results:
-            if result.status in FAILED and result.message:
-                label = "Failure in" if result.status == "fail" else "Error in"
+            if (result.status in FAILED or result.status == "warn") and result.message:
+                label = {"fail": "Failure in", "warn": "Warning in"}.get(result.status, "Error in")
                 self.info(f"\n{label} {result.resource_type} {result.name} ({result.path})\n  {_indent(result.message)}")
             if isinstance(result.extras.get("summary"), str):
                 self.info(f"\n{result.name}: {result.extras['summary']}")
@@ -125,7 +125,8 @@ def write_manifest(project: Project) -> Path:
                                  "depends_on": sorted(node.depends_on)}
         if node.resource_type == "test":
             entry.update(kind=node.kind, attached_to=node.attached_to, column=node.column,
-                         severity=node.severity, arguments=node.arguments,
+                         severity=node.severity, arguments=node.arguments, config=node.config, alias=node.alias,
+                         dbt_unique_id=".".join(filter(None, ["test", project.name, node.name, node.metadata_hash])),
                          path=node.path.relative_to(project.root).as_posix())
         else:
             entry.update(path=node.relpath, relation=node.relation.display, config=node.config,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -68,3 +69,55 @@ def query() -> Callable[[Path, str], list[tuple]]:
         with duckdb.connect(str(root / "target" / "dev.duckdb"), read_only=True) as conn:
             return conn.execute(sql).fetchall()
     return run
+
+
+def smart_sql_command() -> list[str]:
+    """The installed `smart-sql` command, to run as a process of its own."""
+    script = Path(sys.executable).with_name("smart-sql")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from smart_sql.cli import main; main()"]
+
+
+DBT_PROJECT_YML = """\
+name: shop
+config-version: 2
+profile: shop
+"""
+
+DBT_PROFILES_YML = """\
+shop:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: target/dev.duckdb
+      threads: 1
+"""
+
+
+@pytest.fixture
+def make_dbt_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a dbt project: dbt_project.yml (name/profile `shop`) and profiles.yml (DuckDB at
+    target/dev.duckdb) unless given, no smart_sql_project.yml; file texts are dedented."""
+    def make(files: dict[str, str] | None = None, *, folder: str = "dbt_project") -> Path:
+        root = tmp_path / folder
+        contents = {"dbt_project.yml": DBT_PROJECT_YML, "profiles.yml": DBT_PROFILES_YML, **(files or {})}
+        for relpath, text in contents.items():
+            write(root, relpath, text)
+        return root
+    return make
+
+
+def relations(database: Path) -> dict[str, tuple[str, list[tuple[str, str]], list[tuple]]]:
+    """Every table and view in a DuckDB file and the databases attached to it as they are after a
+    build: 'catalog.schema.name' -> (kind, [(column, type)], sorted rows)."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        found = {}
+        for catalog, schema, name, kind in conn.execute(
+                "select table_catalog, table_schema, table_name, table_type from information_schema.tables "
+                "where table_catalog not in ('system', 'temp') order by all").fetchall():
+            columns = conn.execute("select column_name, data_type from information_schema.columns where "
+                                   "table_catalog = ? and table_schema = ? and table_name = ? "
+                                   "order by ordinal_position", [catalog, schema, name]).fetchall()
+            rows = conn.execute(f'select * from "{catalog}"."{schema}"."{name}" order by all').fetchall()
+            found[f"{catalog}.{schema}.{name}"] = (kind, columns, rows)
+        return found

@@ -188,7 +188,7 @@ def test_relationships_test_finds_orphans(make_project, cli):
     })
     result = cli("build", "--project-dir", root)
     assert result.exit_code == 1
-    assert "FAIL relationships_orders_customer_id__customers" in result.output
+    assert "FAIL relationships_orders_customer_id__customer_id__ref_customers_" in result.output
     assert "[1 failing row in" in result.output
 
 
@@ -359,11 +359,12 @@ def test_tests_on_sources_and_the_source_selector(make_project, cli, query):
         "models/other.sql": "select 1 as x",
     })
     listed = cli("ls", "--project-dir", root, "--select", "source:shop+")
-    assert listed.output.split() == ["test.accepted_values_shop_orders_status", "model.paid"]
+    assert listed.output.split() == ["test.source_accepted_values_shop_orders_status__paid__refunded", "model.paid"]
     result = cli("build", "--project-dir", root)
     assert result.exit_code == 1
-    assert "FAIL accepted_values_shop_orders_status" in result.output
-    assert "accepted_values on shop.orders.status: 1 failing row" in result.output
+    assert "FAIL source_accepted_values_shop_orders_status__paid__refunded" in result.output
+    assert "Got 1 result, configured to fail if != 0; first failing rows:\n  value_field | n_records" in result.output
+    assert "  lost        | 1" in result.output
     assert "SKIP" in result.output and query(root, "select count(*) from information_schema.tables "
                                                    "where table_name = 'paid'") == [(0,)]
     assert query(root, "select x from other") == [(1,)]

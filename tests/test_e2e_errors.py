@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
+from conftest import smart_sql_command
+
 
 def _fails(result, exit_code: int, *fragments: str) -> None:
     assert result.exit_code == exit_code, result.output
@@ -143,3 +149,119 @@ def test_debug_flag_shows_the_traceback(make_project, cli):
     result = cli("--debug", "build", "--project-dir", root)
     assert result.exit_code == 2
     assert "Traceback" in result.output
+
+
+BASE = "select 1 as id, 'high' as priority, 'Printer is on fire' as body"
+
+
+def test_sql_error_names_the_line_and_column_of_the_model_file_and_shows_it(make_project, cli):
+    root = make_project({"models/base.sql": BASE, "models/m.sql": "select id,\n       foo\nfrom {{ ref('base') }}\n"})
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:2:8: model 'm' failed: Binder Error: "
+           'Referenced column "foo" not found', "  2 |        foo\n", "    |        ^\n")
+    assert "LINE 3" not in cli("build", "--project-dir", root).output, "DuckDB's line counts its wrapped statement"
+
+
+def test_sql_error_after_a_jinja_header_and_an_ephemeral_model_keeps_the_file_line(make_project, cli):
+    root = make_project({
+        "models/base.sql": BASE,
+        "models/eph.sql": "{{ config(materialized='ephemeral') }}\nselect *\nfrom {{ ref('base') }}",
+        "models/m.sql": "{{ config(materialized='table') }}\n\nselect id,\n  {{ 'prio' ~ 'rity' }}, foo\n"
+                        "from {{ ref('eph') }}\n",
+    })
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:26: model 'm' failed", '"foo" not found',
+           "  4 |   {{ 'prio' ~ 'rity' }}, foo\n")
+
+
+@pytest.mark.parametrize("config, wrong_when", [("materialized='view'", "true"),
+                                                ("materialized='incremental'", "is_incremental()"),
+                                                ("materialized='incremental', unique_key='id'", "is_incremental()")])
+def test_views_and_incremental_inserts_place_their_errors_too(make_project, cli, config, wrong_when):
+    line = f"  {{% if {wrong_when} %}}nope{{% else %}}body{{% endif %}} as b"
+    root = make_project({"models/base.sql": BASE, "models/m.sql": f"{{{{ config({config}) }}}}\nselect id,\n{line}\n"
+                                                                  "from {{ ref('base') }}\n"})
+    if wrong_when != "true":
+        assert cli("build", "--project-dir", root).exit_code == 0
+    _fails(cli("build", "--project-dir", root), 1, f"models/m.sql:3:{line.index('nope') + 1}: model 'm' failed",
+           '"nope" not found', f"  3 | {line}\n")
+
+
+def test_an_error_in_the_output_of_a_multi_line_macro_names_the_compiled_line(make_project, cli):
+    root = make_project({
+        "models/base.sql": BASE,
+        "macros/columns.sql": "{% macro columns() %}\n  id,\n  nope\n{% endmacro %}",
+        "models/m.sql": "select {{ columns() }}\nfrom {{ ref('base') }}\n",
+    })
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql: model 'm' failed", '"nope" not found',
+           "at line 3, column 3 of the compiled SQL at ", "target/compiled/models/m.sql (after Jinja",
+           "  3 |   nope\n")
+
+
+LLM_MODEL = """\
+{{ config(materialized='table') }}
+
+select t.id,
+       %s
+       SMART_LLM('Urgent?', t.body, labels => ['yes', 'no']) as urgent,
+       SMART_LLM('Team?', t.body) as team
+from {{ ref('base') }} as t
+"""
+
+
+def openai_project(make_project, server, model_sql):
+    return make_project({"models/base.sql": BASE, "models/m.sql": model_sql, "profiles.yml": f"""\
+        demo:
+          target: dev
+          outputs:
+            dev:
+              type: duckdb
+              path: target/dev.duckdb
+              llm:
+                provider: openai
+                base_url: {server.base_url}
+                api_key: sk-local-test-key
+                models:
+                  - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
+    """})
+
+
+@pytest.fixture
+def server():
+    from smart_sql.llm.local_server import LocalLLMServer
+    from smart_sql.llm.simulated import Simulator
+
+    with LocalLLMServer(Simulator("sim-large", {})) as running:
+        yield running
+
+
+def test_a_binder_error_in_a_model_with_llm_columns_costs_no_call_and_names_the_users_line(make_project, cli,
+                                                                                            server):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priorty,")
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:8: the SQL does not bind: Binder Error",
+           'does not have a column named "priorty"', "  4 |        t.priorty,\n", "nothing was paid")
+    assert server.log.requests == 0
+
+
+def test_a_stray_comma_in_a_model_with_llm_columns_fails_as_in_a_plain_model(make_project, cli, server):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priority,,")
+    _fails(cli("build", "--project-dir", root), 1, "models/m.sql:4:19: cannot parse the SQL: Parser Error",
+           "  4 |        t.priority,,\n")
+    assert server.log.requests == 0
+
+
+def test_llm_columns_build_over_http_once_the_sql_is_right(make_project, cli, server, query):
+    root = openai_project(make_project, server, LLM_MODEL % "t.priority,")
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert server.log.requests == 2
+    assert query(root, "select priority, urgent in ('yes', 'no'), team is not null from m") == [("high", True, True)]
+
+
+@pytest.mark.parametrize("command", ["compile", "ls"])
+def test_a_closed_pipe_ends_the_output_quietly(make_project, command):
+    root = make_project({f"models/m{i}.sql": "select 1 as x" for i in range(3)})
+    process = subprocess.Popen([*smart_sql_command(), command, "--project-dir", str(root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) in (0, 141)
+    assert errors == ""

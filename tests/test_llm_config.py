@@ -23,6 +23,7 @@ def test_openai_block():
     assert config.reference.name == "gpt-4o"
     assert config.model("gpt-4o-mini").cost(1_000_000, 1_000_000) == pytest.approx(0.75)
     assert config.max_concurrency == 8 and config.accuracy == 0.95
+    assert config.retry_timeout_seconds == 300
     assert "sk-secret" not in repr(config)
 
 
@@ -36,6 +37,8 @@ def test_openai_block():
     ({"accuracy": 1.5}, "`accuracy` must be in (0, 1]"),
     ({"confidence": 1.0}, "`confidence` must be in (0, 1)"),
     ({"max_concurrency": 0}, "`max_concurrency` must be >= 1"),
+    ({"retry_timeout_seconds": -1}, "`retry_timeout_seconds` must be >= 0.0"),
+    ({"max_retries": 6}, "`max_retries` is no longer read"),
     ({"method": "cheapest"}, "unknown method 'cheapest'"),
     ({"colour": "red"}, "unknown key(s) colour"),
     ({"simulated": {"agreement": {"nope": 0.5}}}, "unknown model 'nope'"),
@@ -47,3 +50,30 @@ def test_bad_blocks_name_the_file_and_the_fix(block, fragment):
     assert fragment in str(error.value)
     assert str(error.value).startswith("profiles.yml: llm:")
     assert error.value.exit_code == 2
+
+
+def test_the_example_profile_pins_dated_model_names_and_parses():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    example = yaml.safe_load((Path(__file__).resolve().parent.parent / "profiles.yml.example").read_text())
+    block = dict(example["smart_sql_example"]["outputs"]["prod"]["llm"], api_key="sk-test")
+    config = parse_llm_config(block, source="profiles.yml.example")
+    assert all(re.search(r"-\d{4}-\d{2}-\d{2}$", m.name) for m in config.models)
+
+
+@pytest.mark.parametrize("block, message", [
+    ({"compare": "fuzzy"}, "unknown compare 'fuzzy'"),
+    ({"max_invalid_share": 1.5}, "max_invalid_share"),
+])
+def test_bad_value_options_are_refused(block, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_llm_config(block)
+
+
+def test_value_options_default_and_parse():
+    assert (parse_llm_config(None).compare, parse_llm_config(None).max_invalid_share) == ("normalized", 0.05)
+    config = parse_llm_config({"compare": "exact", "max_invalid_share": 0.2})
+    assert (config.compare, config.max_invalid_share) == ("exact", 0.2)

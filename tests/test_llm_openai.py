@@ -1,7 +1,10 @@
 """The openai provider over real HTTP against the local OpenAI-compatible server."""
 
 import asyncio
+import email.utils
 import logging
+import time
+import types
 
 import pytest
 
@@ -9,7 +12,8 @@ from smart_sql.errors import LLMError
 from smart_sql.llm.base import LLMRequest, RequestOptions
 from smart_sql.llm.config import parse_llm_config
 from smart_sql.llm.factory import make_provider, open_provider
-from smart_sql.llm.local_server import LocalLLMServer
+from smart_sql.llm.local_server import OFF_LABEL_ANSWER, LocalLLMServer
+from smart_sql.llm.openai_provider import retry_after_seconds
 from smart_sql.llm.simulated import Simulator
 
 API_KEY = "sk-test-0123456789abcdefSECRET"
@@ -25,7 +29,7 @@ def server():
 
 def config(server, **overrides):
     block = {"provider": "openai", "base_url": server.base_url, "api_key": API_KEY,
-             "max_concurrency": 8, "timeout_seconds": 5, "max_retries": 4,
+             "max_concurrency": 8, "timeout_seconds": 5, "retry_timeout_seconds": 20,
              "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True},
                         {"name": "sim-small", "input_price_per_1m": 1, "output_price_per_1m": 2}]}
     block.update(overrides)
@@ -94,11 +98,48 @@ def test_retry_after_is_honoured(server):
         assert len(times) == 2 and times[1] - times[0] >= 0.4
 
 
-def test_a_burst_of_rate_limits_halves_concurrency_then_it_recovers(server):
+@pytest.mark.parametrize("headers, seconds", [
+    ({"retry-after": "2"}, 2.0), ({"retry-after": "0.25"}, 0.25), ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+    ({"retry-after": "in 30 s, as a date"}, 30.0), ({"retry-after": "soon"}, None), ({}, None)])
+def test_retry_after_is_read_in_seconds_milliseconds_or_as_a_date(headers, seconds):
+    if headers.get("retry-after") == "in 30 s, as a date":
+        headers = {"retry-after": email.utils.formatdate(time.time() + 30, usegmt=True)}
+    error = types.SimpleNamespace(response=types.SimpleNamespace(headers=headers))
+    assert retry_after_seconds(error) == (pytest.approx(seconds, abs=1.5) if seconds else None)
+
+
+def test_a_request_refused_more_than_six_times_in_a_row_still_gets_its_answer(server):
+    server.faults.rate_limit = 0.3
+    server.faults.server_error = 0.2
+    server.faults.fault_attempts = 8
+    server.faults.retry_after = "0.01"
+    block = {"provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+             "models": [{"name": "sim-small", "input_price_per_1m": 1, "output_price_per_1m": 2, "reference": True}]}
+    requests = batch(20)
+    responses = complete(make_provider(parse_llm_config(block)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert max(server.log.attempts.values()) == 9
+    assert set(server.log.completions.values()) == {1}
+
+
+def test_a_request_waiting_out_retry_after_leaves_its_slot_to_the_others(server):
+    server.faults.rate_limit = 0.3
+    server.faults.retry_after = "0.3"
+    requests = batch(8)
+    complete(make_provider(config(server, max_concurrency=1)), requests)
+    refused = [times for times in server.log.attempt_times.values() if len(times) == 2]
+    assert refused
+    others = [times[0] for times in server.log.attempt_times.values()]
+    for first, second in refused:
+        assert second - first >= 0.3
+        assert any(first < other < second for other in others)
+
+
+def test_a_server_allowing_four_in_flight_brings_the_limit_down_and_answers_every_request(server):
     server.faults.max_concurrency = 4
     server.faults.latency_ms = 20
     server.faults.retry_after = "0.02"
-    provider = make_provider(config(server, max_concurrency=16, max_retries=20))
+    provider = make_provider(config(server, max_concurrency=16))
     requests = batch(120)
     responses = complete(provider, requests)
     assert [r.answer for r in responses] == expected(requests)
@@ -109,16 +150,18 @@ def test_a_burst_of_rate_limits_halves_concurrency_then_it_recovers(server):
 
 def test_rate_limits_beyond_the_retry_budget_stop_with_advice(server):
     server.faults.rate_limit = 1.0
-    with pytest.raises(LLMError, match="(?s)HTTP 429.*lower max_concurrency or raise max_retries"):
-        complete(make_provider(config(server, max_retries=0)), batch(2))
+    server.faults.fault_attempts = 1000
+    with pytest.raises(LLMError, match="(?s)last: HTTP 429.*lower max_concurrency"):
+        complete(make_provider(config(server, retry_timeout_seconds=0)), batch(2))
     assert set(server.log.by_status) == {429}
+    assert set(server.log.attempts.values()) == {1}
 
 
-def test_an_unreachable_server_is_reported_after_the_retries(server):
+def test_an_unreachable_server_is_reported_after_the_retry_budget(server):
     url = server.base_url
     server.stop()
-    block = {"base_url": url, "max_retries": 1, "timeout_seconds": 0.5}
-    with pytest.raises(LLMError, match="(?s)could not connect after 1 retries.*check base_url"):
+    block = {"base_url": url, "retry_timeout_seconds": 1, "timeout_seconds": 0.5}
+    with pytest.raises(LLMError, match="(?s)still failing after .* attempts.*could not connect.*check base_url"):
         complete(make_provider(config(server, **block)), batch(1))
 
 
@@ -157,6 +200,75 @@ def test_models_that_refuse_temperature_get_their_default(server, caplog):
     assert "accepts only its default temperature" in caplog.text
 
 
+def test_a_server_down_longer_than_the_retry_budget_fails_the_model_and_keeps_the_answers(server, tmp_path):
+    server.faults.outage_after = 12
+    server.faults.retry_after = "0.05"
+    cache_path = tmp_path / "llm_cache.duckdb"
+    requests = batch(40)
+    started = time.monotonic()
+    with pytest.raises(LLMError) as raised:
+        complete(open_provider(config(server, max_concurrency=2, retry_timeout_seconds=0.6), cache_path), requests)
+    assert 0.5 <= time.monotonic() - started < 5
+    message = str(raised.value)
+    for fragment in ("'sim-small'", server.base_url, "HTTP 503", "0.6 s", "retry_timeout_seconds",
+                     "answers received so far are cached"):
+        assert fragment in message
+    assert API_KEY not in message
+    paid = set(server.log.completions)
+    assert len(paid) == 12
+
+    server.faults.outage_after = None
+    server.reset_log()
+    responses = complete(open_provider(config(server), cache_path), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert {r.text for r, response in zip(requests, responses) if response.cached} == {key[2] for key in paid}
+    assert not paid & set(server.log.attempts)
+
+
+@pytest.mark.parametrize("fault, labels", [("empty", None), ("null", None), ("empty", LABELS), ("null", LABELS),
+                                           ("off_label", LABELS)])
+def test_an_invalid_answer_is_asked_for_once_more(server, fault, labels):
+    setattr(server.faults, fault, 0.3)
+    requests = batch(20, labels=labels)
+    responses = complete(make_provider(config(server)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert not any(r.invalid for r in responses)
+    faulted = {r.text for r in requests if server.faults.pick(r.model, r.prompt, r.text) == fault}
+    assert faulted
+    assert {key[2] for key, count in server.log.completions.items() if count == 2} == faulted
+    assert max(server.log.completions.values()) == 2
+
+
+def test_an_answer_outside_the_labels_is_valid_for_a_call_without_labels(server):
+    server.faults.off_label = 0.3
+    responses = complete(make_provider(config(server)), batch(20))
+    assert OFF_LABEL_ANSWER in [r.answer for r in responses]
+    assert set(server.log.completions.values()) == {1}
+
+
+@pytest.mark.parametrize("fault, labels, excerpt", [("empty", None, ""), ("null", LABELS, "null"),
+                                                    ("off_label", LABELS, OFF_LABEL_ANSWER)])
+def test_an_answer_invalid_twice_is_none_with_an_excerpt_and_is_cached(server, tmp_path, fault, labels, excerpt):
+    setattr(server.faults, fault, 0.3)
+    server.faults.fault_attempts = 10
+    cache_path = tmp_path / "llm_cache.duckdb"
+    requests = batch(20, labels=labels)
+    first = complete(open_provider(config(server), cache_path), requests)
+    faulted = [server.faults.pick(r.model, r.prompt, r.text) == fault for r in requests]
+    assert any(faulted)
+    for request, response, bad in zip(requests, first, faulted):
+        if bad:
+            assert response.answer is None and response.invalid == excerpt
+            assert server.log.completions[request[:3]] == 2
+            assert response.input_tokens == 2 * SIMULATOR.usage(request.prompt, request.text, "")[0]
+        else:
+            assert response.invalid is None and response.answer is not None
+    server.reset_log()
+    again = complete(open_provider(config(server), cache_path), requests)
+    assert server.log.requests == 0
+    assert [(r.answer, r.invalid, r.cached) for r in again] == [(r.answer, r.invalid, True) for r in first]
+
+
 @pytest.mark.parametrize("change, status, message", [
     ({"api_key": "sk-wrong-key-0123456789abcdef"}, 401, "(?s)HTTP 401.*api_key"),
     ({"models": [{"name": "gpt-nope", "input_price_per_1m": 1, "output_price_per_1m": 1, "reference": True}]},
@@ -182,7 +294,7 @@ def test_the_key_never_reaches_logs_errors_or_the_cache(server, tmp_path, caplog
     caplog.set_level(logging.DEBUG)
     server.faults.rate_limit = 0.3
     server.faults.server_error = 0.2
-    cache_path = tmp_path / "llm_cache.duckdb"
+    cache_path = tmp_path / "llm_cache.sqlite"
     provider = open_provider(config(server), cache_path)
     complete(provider, batch(20, labels=LABELS))
     with pytest.raises(LLMError) as raised:
@@ -197,7 +309,7 @@ def test_the_key_never_reaches_logs_errors_or_the_cache(server, tmp_path, caplog
 
 def test_an_interrupted_run_over_http_never_asks_again_for_an_answer_received(server, tmp_path):
     server.faults.latency_ms = 10
-    cache_path = tmp_path / "llm_cache.duckdb"
+    cache_path = tmp_path / "llm_cache.sqlite"
     requests = batch(60)
     received = []
 
@@ -228,3 +340,13 @@ def test_no_key_without_base_url_is_a_configuration_problem(monkeypatch):
         {"name": "gpt-4o", "input_price_per_1m": 2.5, "output_price_per_1m": 10, "reference": True}]}
     with pytest.raises(LLMError, match="(?s)no API key.*OPENAI_API_KEY"):
         make_provider(parse_llm_config(block))
+
+
+def test_the_served_model_version_is_recorded_and_cached_with_each_answer(server, tmp_path):
+    server.system_fingerprint = "fp_2024"
+    first = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), batch(6))
+    assert {r.served_model for r in first} == {"sim-small (fp_2024)"}
+    server.system_fingerprint = None
+    cached = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), batch(8))
+    assert [r.served_model for r in cached] == ["sim-small (fp_2024)"] * 6 + ["sim-small"] * 2
+    assert [r.cached for r in cached] == [True] * 6 + [False] * 2

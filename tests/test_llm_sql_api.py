@@ -8,6 +8,7 @@ import pytest
 import smart_sql
 from smart_sql import api
 from smart_sql.errors import LLMError, ModelError
+from smart_sql.llm.config import parse_llm_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::smart_sql.api.SimulatedAnswersWarning")
 
@@ -116,3 +117,57 @@ def test_ctrl_c_while_answering_stops_the_run_instead_of_failing_one_model(conn,
     monkeypatch.setattr(llm_sql._LoopThread, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         smart_sql.sql(conn, "select SMART_LLM('Summarize', body) as s from notes")
+
+
+class RecordingProvider:
+    """The simulated provider, keeping the texts it is asked about."""
+
+    name, simulated = "simulated", True
+
+    def __init__(self, config):
+        from smart_sql.llm.simulated import SimulatedProvider
+
+        self.inner = SimulatedProvider(config)
+        self.endpoint = self.inner.endpoint
+        self.texts = []
+
+    async def complete(self, requests, on_response=None):
+        self.texts.extend(request.text for request in requests)
+        return await self.inner.complete(requests, on_response)
+
+    async def aclose(self):
+        return None
+
+
+BLANK_TEXTS = ["", "   ", "\t\n", "\u00a0\u3000"]
+
+
+SIMULATED = {"provider": "simulated", "cache": False}
+
+
+def test_empty_and_blank_texts_answer_null_without_a_call_unless_the_call_sends_them():
+    conn = duckdb.connect()
+    conn.execute("create table notes (id int, body varchar)")
+    conn.executemany("insert into notes values (?, ?)", list(enumerate([*BLANK_TEXTS, None, "buy milk"])))
+    config = parse_llm_config(SIMULATED)
+    provider = RecordingProvider(config)
+    result = api.run(conn, "select id, SMART_LLM('Chore?', body) as chore from notes order by id", config,
+                     provider=provider)
+    answers = [chore for _, chore in result.relation.fetchall()]
+    assert set(provider.texts) == {"buy milk"}
+    assert answers[:5] == [None] * 5 and answers[5] is not None
+    assert result.reports[0].rows == 1
+
+    provider.texts.clear()
+    result = api.run(conn, "select id, SMART_LLM('Chore?', body, empty_text => 'send') as chore from notes "
+                           "order by id", config, provider=provider)
+    assert set(provider.texts) == {*BLANK_TEXTS, "buy milk"}
+    assert [chore is None for _, chore in result.relation.fetchall()] == [False] * 4 + [True, False]
+
+
+def test_a_binder_error_is_placed_in_the_statement_before_any_call(conn):
+    provider = RecordingProvider(parse_llm_config(SIMULATED))
+    with pytest.raises(ModelError) as caught:
+        api.run(conn, "select id,\n  SMART_LLM('p', body) as s,\n  nope\nfrom notes", provider=provider)
+    assert str(caught.value).startswith('<sql>:3:3: the SQL does not bind: Binder Error: Referenced column "nope"')
+    assert provider.texts == []

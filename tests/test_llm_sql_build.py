@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import write
 
 REVIEWS_CSV = "review_id,body\n1,Great kettle\n2,Great kettle\n3,Leaks water\n4,\n5,Stopped working\n"
@@ -57,7 +59,7 @@ def test_rebuild_answers_from_the_cache_at_no_cost(make_project, cli):
 def test_no_cache_pays_again_and_leaves_the_cache_alone(make_project, cli):
     root = project(make_project)
     assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
-    assert not (root / "target" / "llm_cache.duckdb").exists()
+    assert not (root / "target" / "llm_cache.sqlite").exists()
     assert cli("build", "--project-dir", root).exit_code == 0
     assert cli("build", "--project-dir", root, "--no-cache").exit_code == 0
     account = llm_extras(root)["tasks"][0]["account"]
@@ -87,7 +89,7 @@ def test_compile_explain_shows_tasks_and_counts_without_calling_a_model(make_pro
     assert "for output (a label each)" in result.output
     plan = root / "target" / "compiled" / "models" / "review_moods.llm_plan.sql"
     assert "rewritten SQL" in plan.read_text()
-    assert not (root / "target" / "llm_cache.duckdb").exists(), "compile never opens the provider"
+    assert not (root / "target" / "llm_cache.sqlite").exists(), "compile never opens the provider"
 
 
 def test_a_view_cannot_hold_llm_columns(make_project, cli):
@@ -126,6 +128,24 @@ def test_clean_keeps_the_response_cache_so_a_rebuild_pays_nothing(make_project, 
     assert cli("build", "--project-dir", root).exit_code == 0
     result = cli("clean", "--project-dir", root)
     assert result.exit_code == 0 and "keeping the LLM response cache" in result.output
-    assert [p.name for p in (root / "target").iterdir() if not p.name.endswith(".wal")] == ["llm_cache.duckdb"]
+    assert [p.name for p in (root / "target").iterdir() if not p.name.endswith(("-wal", "-shm"))] == ["llm_cache.sqlite"]
     assert cli("build", "--project-dir", root).exit_code == 0
     assert llm_extras(root)["tasks"][0]["account"]["total_cost"] == 0
+
+
+@pytest.mark.parametrize("failing_sql, cause", [
+    ("select no_such_column, SMART_LLM('Topic?', body) as topic from {{ ref('reviews') }}", "no_such_column"),
+    ("select SMART_LLM('Topic?', error('no text yet')) as topic from {{ ref('reviews') }}", "no text yet"),
+], ids=["column typo", "failing input query"])
+def test_a_failed_llm_model_leaves_nothing_behind_for_the_next_ones(make_project, cli, query, failing_sql, cause):
+    root = make_project({"seeds/reviews.csv": REVIEWS_CSV,
+                         "models/a_llm.sql": failing_sql,
+                         "models/b_llm.sql": "select review_id, SMART_LLM('Mood?', body) as mood from {{ ref('reviews') }}",
+                         "models/c_after.sql": "select count(*) as temp_tables from duckdb_tables() where temporary"})
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1
+    assert "ERROR creating table main.a_llm" in result.output and cause in result.output
+    assert "OK created table main.b_llm" in result.output, result.output
+    assert "already created" not in result.output
+    assert query(root, "select count(mood) from b_llm") == [(4,)]
+    assert query(root, "select temp_tables from c_after") == [(0,)]

@@ -75,22 +75,26 @@ def naive_sql(sql: str, conn) -> str:
     """The same query with each SMART_LLM call replaced by a per-row Python UDF on the reference model."""
     provider = SimulatedProvider(CONFIG)
 
-    def naive_llm(prompt, text, labels_json):
+    def naive_llm(prompt, text, labels_json, empty_text):
+        if prompt is None or text is None or (not text.strip() and empty_text != "send"):
+            return None
         labels = tuple(json.loads(labels_json)) or None
         request = LLMRequest(REFERENCE, prompt, text, RequestOptions(labels=labels))
         (response,) = asyncio.run(provider.complete([request]))
         return canonical(response.answer, labels) if labels else response.answer
 
-    conn.create_function("naive_llm", naive_llm, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
+    conn.create_function("naive_llm", naive_llm, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR",
+                         null_handling="special", side_effects=False)
 
     def replace(node):
         if isinstance(node, exp.Anonymous) and node.name.upper() == "SMART_LLM":
             prompt, text, *named = node.expressions
-            labels = [[item.this for item in arg.expression.expressions] for arg in named
-                      if arg.this.name.lower() == "labels"]
+            options = {arg.this.name.lower(): arg.expression for arg in named}
+            labels = [item.this for item in options["labels"].expressions] if "labels" in options else []
+            empty_text = options["empty_text"].this if "empty_text" in options else "null"
             return exp.func("naive_llm", exp.cast(prompt.transform(replace), "VARCHAR"),
                             exp.cast(text.transform(replace), "VARCHAR"),
-                            exp.Literal.string(json.dumps(labels[0] if labels else [])))
+                            exp.Literal.string(json.dumps(labels)), exp.Literal.string(empty_text))
         return node
 
     return sqlglot.parse_one(sql, read="duckdb").transform(replace).sql(dialect="duckdb")
@@ -157,6 +161,7 @@ SHAPES = {
                             "qualify row_number() over (partition by lang order by id) = 1",
     "star and a call over values": "select *, SMART_LLM('p', v{o}) as s from (values ('a'), ('b'), (null), ('a')) t(v)",
     "distinct": "select distinct SMART_LLM('Lang?', lang{o}) as l from reviews",
+    "empty texts sent": "select id, SMART_LLM('Sentiment of:', review, empty_text => 'send'{o}) as s from reviews",
 }
 
 
@@ -180,14 +185,15 @@ def test_exact_plan_matches_naive_per_row_evaluation(conn, shape):
 
 @pytest.mark.parametrize("shape, distinct_sql", [
     ("where with cheap filters",
-     "select count(distinct review) from reviews where stars >= 3 and lang = 'en' and review is not null"),
+     "select count(distinct review) from reviews where stars >= 3 and lang = 'en' and review <> ''"),
     ("case branches",
      "select count(distinct review) filter (where stars >= 4) + count(distinct review) filter (where stars < 4) "
-     "from reviews where review is not null"),
+     "from reviews where review <> ''"),
     ("order by and limit in the select",
-     "select count(distinct review) from (select review from reviews order by id desc limit 3) where review is not null"),
+     "select count(distinct review) from (select review from reviews order by id desc limit 3) where review <> ''"),
     ("empty input", "select 0"),
-    ("identical calls", "select count(distinct review) from reviews where review is not null"),
+    ("identical calls", "select count(distinct review) from reviews where review <> ''"),
+    ("empty texts sent", "select count(distinct review) from reviews"),
 ])
 def test_provider_is_asked_once_per_distinct_input_that_reaches_the_call(conn, shape, distinct_sql):
     provider = CountingProvider()

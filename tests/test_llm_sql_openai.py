@@ -1,5 +1,7 @@
 """SMART_LLM end to end through the openai provider, over real HTTP to the local server."""
 
+import logging
+
 import duckdb
 import pytest
 
@@ -40,3 +42,88 @@ def test_exact_column_over_http_matches_the_reference_and_sends_each_input_once(
     assert server.log.by_model == {"sim-large": distinct}
     assert set(server.log.attempts.values()) == {1}
     assert API_KEY not in result.rewritten_sql + repr([r.to_dict() for r in result.reports])
+
+
+@pytest.mark.parametrize("latency, grace", [(0.2, 5.0), (5.0, 0.3)], ids=["answers within grace", "grace runs out"])
+def test_a_stopped_task_sends_nothing_more_and_waits_for_requests_in_flight_at_most_the_grace(
+        server, tmp_path, latency, grace):
+    import threading
+    import time
+
+    from smart_sql.llm.cache import cache_stats
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    server.faults.latency_ms = latency * 1000
+    config = parse_llm_config({"provider": "openai", "base_url": server.base_url, "api_key": API_KEY,
+                               "max_concurrency": 4, "timeout_seconds": 30,
+                               "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30,
+                                           "reference": True}]})
+    conn = duckdb.connect()
+    conn.execute("create table docs as select 'doc ' || i as body from range(40) r(i)")
+    runner = LLMRunner(config, cache_path=tmp_path / "cache.duckdb", grace_seconds=grace)
+    stopped = []
+
+    def stop_when_four_are_in_flight():
+        while len(server.log.arrival_times) < 4:
+            time.sleep(0.002)
+        stopped.append(time.monotonic())
+        runner.stop()
+
+    threading.Thread(target=stop_when_four_are_in_flight).start()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_tasks(conn, rewrite_sql("select SMART_LLM('Topic?', body) as t from docs", config))
+    waited = time.monotonic() - stopped[0]
+    runner.close()
+    assert len(server.log.arrival_times) == 4
+    assert waited < min(latency, grace) + 0.5
+    cached = cache_stats(tmp_path / "cache.duckdb")["entries"]
+    assert cached == (4 if latency < grace else 0)
+
+
+def test_a_model_that_fails_for_good_lets_the_other_models_answers_in_flight_land_in_the_cache(server, tmp_path):
+    from smart_sql.errors import LLMError
+    from smart_sql.llm.cache import cache_stats
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    server.faults.model_latency_ms = {"sim-large": 300}
+    config = parse_llm_config({
+        "provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+        "timeout_seconds": 30,
+        "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True},
+                   {"name": "sim-retired", "input_price_per_1m": 1, "output_price_per_1m": 2}]})
+    conn = duckdb.connect()
+    conn.execute("create table docs as select 'doc ' || i as body from range(200) r(i)")
+    runner = LLMRunner(config, cache_path=tmp_path / "cache.duckdb")
+    with pytest.raises(LLMError, match="sim-retired"):
+        runner.run_tasks(conn, rewrite_sql("select SMART_LLM('Topic?', body) as t from docs", config))
+    runner.close()
+    sent = server.log.by_model.get("sim-large", 0)
+    assert sent > 0
+    assert cache_stats(tmp_path / "cache.duckdb")["entries"] == sent
+
+
+def test_a_task_answered_by_two_versions_of_a_model_says_so(server, tmp_path, caplog):
+    from smart_sql.llm_sql import LLMRunner
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    config = parse_llm_config({
+        "provider": "openai", "base_url": server.base_url, "api_key": API_KEY, "max_concurrency": 8,
+        "models": [{"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True}]})
+    conn = duckdb.connect()
+    conn.execute("create table tickets as select i as id, 'ticket ' || i as body from range(40) r(i)")
+    query = "select id, SMART_LLM('Urgent or normal?', body, labels => ['urgent', 'normal']) as kind from tickets"
+    server.system_fingerprint = "fp_old"
+    with caplog.at_level(logging.WARNING):
+        api.run(conn, query.replace("from tickets", "from tickets where id < 25"), config,
+                cache_path=tmp_path / "cache.sqlite")
+    assert "served versions" not in caplog.text
+
+    server.system_fingerprint = "fp_new"
+    lines = []
+    with LLMRunner(config, cache_path=tmp_path / "cache.sqlite", progress=lines.append) as runner:
+        runner.run_tasks(conn, rewrite_sql(query, config, path="<sql>", table_prefix="__smart_llm_t"))
+    warnings = [line for line in lines if "served versions" in line]
+    assert len(warnings) == 1
+    assert "sim-large from 2 served versions (sim-large (fp_new), sim-large (fp_old))" in warnings[0]

@@ -36,7 +36,7 @@ def test_order_puts_parents_first_and_tests_right_after_their_model(graph):
     order = graph.order()
     assert order[0] == "seed.raw"
     assert order.index("model.stg") < order.index("test.unique_stg_id") < order.index("model.wide")
-    relationships = "test.relationships_wide_id__other"
+    relationships = "test.relationships_wide_id__id__ref_other_"  # dbt's name for it
     assert order.index(relationships) > max(order.index("model.wide"), order.index("model.other"))
 
 

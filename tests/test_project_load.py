@@ -135,7 +135,7 @@ def test_custom_paths_and_cli_vars(make_project):
     assert list(project.models) == ["m"]
     assert project.target_path == root / "out"
     assert project.vars == {"a": 1, "b": 5}
-    assert project.llm_cache_path == root / "out" / "llm_cache.duckdb"
+    assert project.llm_cache_path == root / "out" / "llm_cache.sqlite"
 
 
 def test_model_level_tests_name_their_column(make_project):

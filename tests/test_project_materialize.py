@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import duckdb
 import pytest
 
 from smart_sql import materialize
-from smart_sql.datatests import DataTest, failing_rows_sql
+from smart_sql.datatests import BUILTIN_TESTS_FILE, DataTest
 from smart_sql.project import Relation
+from smart_sql.render import ModelFunctions, Renderer, TargetInfo
+from smart_sql.singular_tests import failing_rows_sql
 
 T = Relation("main", "t")
 
@@ -91,7 +95,9 @@ def test_failing_rows_sql_counts_the_rows_that_break_each_test(conn, tmp_path, k
     conn.execute("create table c as select * from (values ('a'), ('a'), ('b'), ('z'), (null)) v(k)")
     conn.execute("create table p as select 'a' as id")
     test = DataTest(name="t", kind=kind, attached_to="model.c", attached_name="c", relation=str(Relation("main", "c")),
-                    column="k", arguments=arguments, severity="error", path=tmp_path / "schema.yml",
-                    to_relation=str(Relation("main", "p")))
-    failing = conn.execute(f"select count(*) from ({failing_rows_sql(test)})").fetchone()[0]
+                    column="k", arguments=arguments, config={}, path=tmp_path / "schema.yml",
+                    relations={"to": str(Relation("main", "p"))} if "to" in arguments else {})
+    project = SimpleNamespace(renderer=Renderer([BUILTIN_TESTS_FILE], vars={}, target=TargetInfo("dev", "p", "main")))
+    functions = ModelFunctions(ref=None, source=None, config=lambda **_: "", this=None)
+    failing = conn.execute(f"select count(*) from ({failing_rows_sql(project, test, functions)})").fetchone()[0]
     assert failing == expected

@@ -77,6 +77,7 @@ def test_reference_override_joins_the_ladder():
     ("'p', text, max_tokens => 0", ["`max_tokens` must be >= 1"]),
     ("'p', text, max_tokens => 2.5", ["`max_tokens` must be an integer"]),
     ("'p', text, temperature => -1", ["`temperature` must be >= 0"]),
+    ("'p', text, empty_text => 'drop'", ["`empty_text` must be one of 'null', 'send'"]),
 ])
 def test_bad_arguments_are_reported_with_file_position_and_rule(arguments, words):
     sql = f"select id,\n       SMART_LLM({arguments}) as s\nfrom t"
@@ -107,3 +108,11 @@ def test_unsupported_positions_are_clear_errors(sql, words):
     with pytest.raises(ModelError) as caught:
         rewrite_sql(sql, CONFIG, path=PATH)
     assert words in str(caught.value) and PATH in str(caught.value)
+
+
+def test_sql_that_duckdb_would_reject_is_rejected_with_its_line_and_column():
+    sql = "select t.id,\n       t.priority,,\n       SMART_LLM('p', t.body) as s\nfrom t"
+    with pytest.raises(ModelError) as caught:
+        rewrite_sql(sql, CONFIG, path=PATH)
+    assert str(caught.value).startswith(f"{PATH}:2:19: cannot parse the SQL: Parser Error: syntax error")
+    assert "  2 |        t.priority,,\n    |                   ^" in str(caught.value)

@@ -39,12 +39,20 @@ class LLMRequest(NamedTuple):
 
 
 class LLMResponse(NamedTuple):
-    """An answer with the token usage the server reported. `cached` answers cost nothing."""
+    """An answer with the token usage the server reported. `cached` answers cost nothing.
+    `served_model` is the model version the server says answered (its `model` and
+    `system_fingerprint`), None when it says nothing (and for simulated answers).
 
-    answer: str
+    `answer` is None when the server's answer stayed invalid (empty, null, or none of the call's
+    labels) after being asked once more; `invalid` then holds a short excerpt of what it sent.
+    """
+
+    answer: str | None
     input_tokens: int
     output_tokens: int
     cached: bool = False
+    served_model: str | None = None
+    invalid: str | None = None
 
 
 OnResponse = Callable[[int, LLMResponse], None]

@@ -1,137 +1,267 @@
-"""The response cache: a DuckDB file of answers already received, so a rebuild never pays twice.
+"""The response cache: every answer already received, so a rebuild never pays twice.
 
-Rows are keyed by a hash of (provider endpoint, model, prompt, text, options). Only hashes, the model
-name, the answer and its token usage are stored; never the prompt, the text or any credential.
-Answers are written as they arrive and committed in small batches, so an interrupted build keeps
-what it already paid for.
+Entries are keyed by a hash of (provider endpoint, model, prompt, text, options) and hold the model
+name, the answer (None for an invalid answer, kept so that it is not paid again), its token usage,
+the model version that served it and a confidence score; never the prompt, the text or a credential.
+The file (cache_store) may be shared by any number of builds at once. Lookups run off the event
+loop; answers are handed to a writer thread (cache_writer) that commits them within
+`flush_seconds`. When the file cannot take them (full disk, read-only location) the cause is
+reported, the answers are kept in memory and tried again, and at the end of the run any left are
+saved in a journal (cache_journal) that the next run imports: a paid answer is never dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import hashlib
 import json
+import logging
+import sqlite3
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import LLMError
+from . import cache_journal, cache_legacy
 from .base import LLMRequest, LLMResponse, OnResponse, Provider, RequestOptions
+from .cache_store import Entry, NotACache, Store, cause
+from .cache_writer import Writer
+
+log = logging.getLogger(__name__)
 
 KEY_VERSION = 1
-FLUSH_ROWS = 4096
 FLUSH_SECONDS = 0.25
 PAID_FLUSH_SECONDS = 0.05
 """Paid answers are committed sooner: a process killed outright loses at most this much of them."""
 
-_SCHEMA = """
-create table if not exists llm_responses (
-    key varchar primary key,
-    model varchar not null,
-    answer varchar not null,
-    input_tokens bigint not null,
-    output_tokens bigint not null,
-    created_at timestamp not null default current_timestamp
-)
-"""
+
+def request_key(endpoint: str, request: LLMRequest) -> bytes:
+    return request_keys(endpoint, [request])[0]
 
 
-def request_key(endpoint: str, request: LLMRequest) -> str:
-    digest = hashlib.blake2b(digest_size=20)
-    for part in (endpoint, request.model, request.prompt, request.text, _options_text(request.options)):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.hexdigest()
+def request_keys(endpoint: str, requests: Sequence[LLMRequest]) -> list[bytes]:
+    """The hash of (endpoint, model, prompt, text, options) of each request, each field length-prefixed.
+    The hash of the fields before the text is computed once per (model, prompt) and copied."""
+    heads: dict[tuple[str, str], hashlib.blake2b] = {}
+    keys = []
+    options, options_field = None, b""
+    for request in requests:
+        head = heads.get((request.model, request.prompt))
+        if head is None:
+            head = heads[request.model, request.prompt] = hashlib.blake2b(digest_size=20)
+            for part in (endpoint, request.model, request.prompt):
+                head.update(_field(part))
+        if request.options is not options:
+            options, options_field = request.options, _options_field(request.options)
+        digest = head.copy()
+        text = request.text.encode("utf-8", "surrogatepass")
+        digest.update(len(text).to_bytes(8, "big") + text + options_field)
+        keys.append(digest.digest())
+    return keys
+
+
+def _field(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data).to_bytes(8, "big") + data
 
 
 @functools.lru_cache(maxsize=256)
-def _options_text(options: RequestOptions) -> str:
+def _options_field(options: RequestOptions) -> bytes:
     labels = list(options.labels) if options.labels is not None else None
-    return json.dumps([KEY_VERSION, options.max_tokens, float(options.temperature), labels], ensure_ascii=False)
+    return _field(json.dumps([KEY_VERSION, options.max_tokens, float(options.temperature), labels],
+                             ensure_ascii=False))
 
 
 class ResponseCache:
+    """Lookups (from any thread) and writes (handed to the writer thread) on one cache file."""
+
     def __init__(self, path: str | Path, flush_seconds: float = FLUSH_SECONDS):
+        self.path = Path(path)
+        self.flush_seconds = flush_seconds
+        self.failure: str | None = None
+        """Why the file could not be written, as last reported; None while all is well."""
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Lock()
+        self._closed = False
+        if cache_legacy.is_old_format(self.path):
+            raise cache_legacy.refusal(self.path)
+        self._store = self._open()
+        self._writer = Writer(self._open_for_writing, flush_seconds, self._write_failed, self._write_recovered)
+        _open_caches.add(self)
+
+    def _open(self) -> Store | None:
+        try:
+            store = self._open_for_writing()
+        except (sqlite3.Error, OSError) as error:
+            self._report(error, "answers it holds are served, new ones kept in memory until the run ends")
+            return self._open_for_reading()
+        self._import_kept_answers(store)
+        return store
+
+    def _open_for_writing(self) -> Store:
+        return _store(self.path)
+
+    def _open_for_reading(self) -> Store | None:
+        if not self.path.exists():
+            return None
+        try:
+            return _store(self.path, read_only=True)
+        except (sqlite3.Error, OSError) as error:
+            self._report(error, "no answer is served from it")
+            return None
+
+    def _import_kept_answers(self, store: Store) -> None:
+        """Journals of earlier runs and an old-format cache beside this one, imported once."""
+        journals = cache_journal.find(self.path)
+        old = cache_legacy.old_cache_beside(self.path)
+        if not journals and old is None:
+            return
+        try:
+            with store.transaction():
+                for journal in journals:
+                    store.insert(cache_journal.read(journal))
+                imported = self._import_old_cache(store, old) if old is not None and old.exists() else 0
+        except (sqlite3.Error, OSError) as error:
+            self._report(error, "earlier answers kept in journals or an old cache are imported by a later run")
+            return
+        for journal in journals:
+            journal.unlink(missing_ok=True)
+        if imported is not None and old is not None:
+            try:
+                retired = cache_legacy.retire(old)
+            except FileNotFoundError:
+                return  # another process imported it at the same time
+            except OSError as error:
+                log.warning("imported the old-format response cache %s into %s but cannot rename it (%s); "
+                            "the next run imports it again, which changes nothing", old, self.path, error)
+                return
+            log.warning("imported %d answers of the old-format response cache %s into %s; the old file is "
+                        "kept as %s and can be deleted", imported, old, self.path, retired.name)
+
+    @staticmethod
+    def _import_old_cache(store: Store, old: Path) -> int | None:
         import duckdb
 
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._connection = duckdb.connect(str(self.path))
+            return store.insert(cache_legacy.read_old_cache(old))
         except duckdb.Error as error:
-            raise LLMError(f"cannot open the response cache: {error}", path=self.path,
-                           hint="another smart-sql process may be using it; wait for it, "
-                                "or run with --no-cache") from None
-        self._connection.execute(_SCHEMA)
-        self.flush_seconds = flush_seconds
-        self._pending: list[tuple[str, str, str, int, int]] = []
-        self._last_flush = time.monotonic()
+            log.warning("the old-format response cache %s cannot be imported yet (%s); its answers are not "
+                        "used by this run", old, error)
+            return None
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, LLMResponse]:
-        if not keys:
-            return {}
-        rows = self._connection.execute(
-            "select key, answer, input_tokens, output_tokens from llm_responses "
-            "where key in (select unnest($keys))", {"keys": list(keys)}).fetchall()
-        found = {key: LLMResponse(answer, input_tokens, output_tokens, cached=True)
-                 for key, answer, input_tokens, output_tokens in rows}
-        wanted = set(keys)
-        for key, _model, answer, input_tokens, output_tokens in self._pending:
-            if key in wanted and key not in found:
-                found[key] = LLMResponse(answer, input_tokens, output_tokens, cached=True)
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, LLMResponse]:
+        """The cached answer of each key that has one; safe to call from any thread."""
+        found, missing = {}, []
+        unwritten = self._writer.unwritten
+        for key in keys:
+            entry = unwritten.get(key)
+            if entry is None:
+                missing.append(key)
+            else:
+                found[key] = LLMResponse(entry.answer, entry.input_tokens, entry.output_tokens, True,
+                                         entry.served_model, entry.invalid)
+        if missing and self._store is not None:
+            with self._lock:
+                found.update(self._store.get_many(missing))
         return found
 
-    def put(self, key: str, model: str, response: LLMResponse) -> None:
-        self._pending.append((key, model, response.answer, response.input_tokens, response.output_tokens))
-        if len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
+    def put(self, key: bytes, model: str, response: LLMResponse) -> None:
+        self._writer.put(Entry(key, model, response.answer, response.input_tokens, response.output_tokens,
+                               response.served_model, time.time(), response.invalid))
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Answers handed over and not committed yet."""
+        return len(self._writer.unwritten)
 
     def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._pending:
-            return
-        columns = list(zip(*self._pending))
-        self._connection.execute(
-            "insert into llm_responses (key, model, answer, input_tokens, output_tokens) "
-            "select unnest($k), unnest($m), unnest($a), unnest($i), unnest($o) on conflict do nothing",
-            {"k": list(columns[0]), "m": list(columns[1]), "a": list(columns[2]),
-             "i": list(columns[3]), "o": list(columns[4])})
-        self._pending.clear()
+        """Wait until every answer put so far is committed (or kept in memory after a failure)."""
+        self._writer.flush()
 
     def stats(self) -> dict:
         self.flush()
-        rows = self._connection.execute(
-            "select model, count(*), sum(input_tokens), sum(output_tokens) from llm_responses "
-            "group by model order by model").fetchall()
-        models = {model: {"entries": count, "input_tokens": int(inp), "output_tokens": int(out)}
-                  for model, count, inp, out in rows}
+        models = {}
+        if self._store is not None:
+            with self._lock:
+                models = self._store.stats()
         return {"path": str(self.path), "entries": sum(m["entries"] for m in models.values()),
                 "models": models}
 
     def clear(self) -> int:
-        self._pending.clear()
-        removed = self._connection.execute("select count(*) from llm_responses").fetchone()[0]
-        self._connection.execute("delete from llm_responses")
-        self._connection.execute("checkpoint")
-        return removed
+        self.flush()
+        if self._store is None or self._store.read_only:
+            raise LLMError(f"cannot clear the response cache: {self.failure}", path=self.path)
+        with self._lock:
+            return self._store.clear()
 
     def close(self) -> None:
-        if self._connection is None:
+        """Commit what is left; answers that still cannot be committed go to a journal."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            _open_caches.discard(self)
+            left = self._writer.close()
+            if left:
+                self._save_journal(left)
+            if self._store is not None:
+                with self._lock:
+                    self._store.close()
+                self._store = None
+
+    def _save_journal(self, entries: list[Entry]) -> None:
+        try:
+            journal = cache_journal.save(self.path, entries)
+        except OSError as error:
+            log.error("%d answers received could not be stored in the response cache %s (%s) nor in a "
+                      "journal: %s; they will be paid for again", len(entries), self.path, self.failure, error)
             return
-        self.flush()
-        self._connection.close()
-        self._connection = None
+        log.warning("%d answers received could not be stored in the response cache %s (%s); they are saved "
+                    "in %s, which the next run that can write the cache imports", len(entries), self.path,
+                    self.failure, journal)
+
+    def _write_failed(self, error: BaseException, kept: int) -> None:
+        self._report(error, f"{kept} answers are kept in memory and tried again, a last time when the run ends")
+
+    def _write_recovered(self, committed: int) -> None:
+        log.warning("the response cache %s can be written again: the %d answers waiting are committed",
+                    self.path, committed)
+        self.failure = None
+        self._reported.clear()
+
+    def _report(self, error: BaseException, consequence: str) -> None:
+        """Say once per cause why the file cannot be written, and what happens to the answers."""
+        self.failure = cause(error, self.path)
+        if self.failure not in self._reported:
+            self._reported.add(self.failure)
+            log.warning("the response cache %s cannot be written: %s; %s", self.path, self.failure, consequence)
+
+
+_open_caches: "weakref.WeakSet[ResponseCache]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_caches() -> None:
+    """An interpreter that exits without closing a cache still commits what it received."""
+    for cache in list(_open_caches):
+        cache.close()
+
+
+def _store(path: Path, read_only: bool = False) -> Store:
+    try:
+        return Store(path, read_only=read_only)
+    except NotACache as error:
+        raise LLMError(str(error), hint="point cache_path at another file, or move this one away") from None
 
 
 def cache_stats(path: str | Path) -> dict:
     """Entries and token totals per model; an absent file is an empty cache (and is not created)."""
-    if not Path(path).exists():
+    if not _exists(Path(path)):
         return {"path": str(path), "entries": 0, "models": {}}
     cache = ResponseCache(path)
     try:
@@ -142,7 +272,7 @@ def cache_stats(path: str | Path) -> dict:
 
 def clear_cache(path: str | Path) -> int:
     """Delete every cached answer; returns how many there were."""
-    if not Path(path).exists():
+    if not _exists(Path(path)):
         return 0
     cache = ResponseCache(path)
     try:
@@ -151,9 +281,13 @@ def clear_cache(path: str | Path) -> int:
         cache.close()
 
 
+def _exists(path: Path) -> bool:
+    return path.exists() or cache_legacy.old_cache_beside(path) is not None or bool(cache_journal.find(path))
+
+
 class CachedProvider:
     """Serves answers already in the cache (cached=True, free) and sends only the rest, each
-    distinct request once; every answer received is written to the cache as it arrives."""
+    distinct request once; every answer received is handed to the cache as it arrives."""
 
     def __init__(self, provider: Provider, cache: ResponseCache):
         self.provider = provider
@@ -163,19 +297,20 @@ class CachedProvider:
         self.endpoint = provider.endpoint
         self.hits = 0
         self.misses = 0
-        self._flush_timer: asyncio.TimerHandle | None = None
 
     async def complete(self, requests: Sequence[LLMRequest],
                        on_response: OnResponse | None = None) -> list[LLMResponse]:
-        keys = [request_key(self.endpoint, request) for request in requests]
-        found = self.cache.get_many(keys)
+        keys, found = await asyncio.get_running_loop().run_in_executor(None, self._look_up, requests)
         responses: list[LLMResponse | None] = [None] * len(requests)
-        waiting: dict[str, list[int]] = {}
+        waiting: dict[bytes, list[int]] = {}
         for index, key in enumerate(keys):
-            if key in found:
-                self._deliver(responses, [index], found[key], on_response)
-            else:
+            response = found.get(key)
+            if response is None:
                 waiting.setdefault(key, []).append(index)
+                continue
+            responses[index] = response
+            if on_response is not None:
+                on_response(index, response)
         self.hits += len(requests) - len(waiting)
         self.misses += len(waiting)
         to_send = list(waiting)
@@ -184,16 +319,15 @@ class CachedProvider:
             key = to_send[position]
             first, *repeats = waiting[key]
             self.cache.put(key, requests[first].model, response)
-            self._schedule_flush()
             self._deliver(responses, [first], response, on_response)
-            self._deliver(responses, repeats, _as_cached(response), on_response)
+            self._deliver(responses, repeats, response._replace(cached=True), on_response)
 
-        try:
-            await self.provider.complete([requests[waiting[key][0]] for key in to_send], received)
-        finally:
-            self._cancel_flush()
-            self.cache.flush()
+        await self.provider.complete([requests[waiting[key][0]] for key in to_send], received)
         return responses  # type: ignore[return-value]
+
+    def _look_up(self, requests: Sequence[LLMRequest]) -> tuple[list[bytes], dict[bytes, LLMResponse]]:
+        keys = request_keys(self.endpoint, requests)
+        return keys, self.cache.get_many(keys)
 
     @staticmethod
     def _deliver(responses: list, indexes: Iterable[int], response: LLMResponse,
@@ -203,26 +337,8 @@ class CachedProvider:
             if on_response is not None:
                 on_response(index, response)
 
-    def _schedule_flush(self) -> None:
-        if self._flush_timer is None and self.cache.pending:
-            loop = asyncio.get_running_loop()
-            self._flush_timer = loop.call_later(self.cache.flush_seconds, self._timed_flush)
-
-    def _timed_flush(self) -> None:
-        self._flush_timer = None
-        self.cache.flush()
-
-    def _cancel_flush(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-
     async def aclose(self) -> None:
         try:
             await self.provider.aclose()
         finally:
-            self.cache.close()
-
-
-def _as_cached(response: LLMResponse) -> LLMResponse:
-    return LLMResponse(response.answer, response.input_tokens, response.output_tokens, cached=True)
+            await asyncio.get_running_loop().run_in_executor(None, self.cache.close)

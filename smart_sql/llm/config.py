@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..smart.agreement import COMPARISONS
 from .base import ModelSpec
 
 PROVIDERS = ("simulated", "openai")
@@ -38,16 +39,22 @@ class LLMConfig:
     base_url: str | None = None
     max_concurrency: int = 16
     timeout_seconds: float = 60.0
-    max_retries: int = 6
+    """How long one attempt may take."""
+    retry_timeout_seconds: float = 300.0
+    """How long one request may go on being retried (transient failures) before its model fails."""
     cache: bool = True
     cache_path: str | None = None
-    """DuckDB file of the response cache; default `<target-path>/llm_cache.duckdb`."""
+    """The response cache's file (SQLite); default `<target-path>/llm_cache.sqlite`."""
     accuracy: float = 0.9
     confidence: float = 0.95
     method: str = "mix"
     max_tokens: int | None = None
     temperature: float = 0.0
     seed: int = 0
+    compare: str = "normalized"
+    """How answers without `labels` are compared and stored: see smart_sql.smart.agreement."""
+    max_invalid_share: float = 0.05
+    """Share of the reference model's answers that may be invalid before a task fails."""
     simulated: SimulatedSettings = field(default_factory=SimulatedSettings)
 
     @property
@@ -68,9 +75,13 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
     def fail(message: str, hint: str | None = None) -> ConfigError:
         return ConfigError(f"llm: {message}", path=source, hint=hint)
 
+    if "max_retries" in block:
+        raise fail("`max_retries` is no longer read: a request is retried for up to `retry_timeout_seconds` "
+                   "(default 300) however many attempts that takes",
+                   "remove max_retries, or replace it with retry_timeout_seconds: <seconds>")
     known = {"provider", "models", "api_key", "base_url", "max_concurrency", "timeout_seconds",
-             "max_retries", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
-             "temperature", "seed", "simulated"}
+             "retry_timeout_seconds", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
+             "temperature", "seed", "compare", "max_invalid_share", "simulated"}
     unknown = sorted(set(block) - known)
     if unknown:
         raise fail(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(known))}")
@@ -101,6 +112,9 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
     method = block.get("method", "mix")
     if method not in METHODS:
         raise fail(f"unknown method {method!r}", f"use one of: {', '.join(METHODS)}")
+    compare = block.get("compare", "normalized")
+    if compare not in COMPARISONS:
+        raise fail(f"unknown compare {compare!r}", f"use one of: {', '.join(COMPARISONS)}")
 
     return LLMConfig(
         provider=provider,
@@ -109,7 +123,7 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
         base_url=_optional_str(block.get("base_url"), "base_url", fail),
         max_concurrency=_number(block, "max_concurrency", 16, fail, int, low=1),
         timeout_seconds=_number(block, "timeout_seconds", 60.0, fail, float, low=0.001),
-        max_retries=_number(block, "max_retries", 6, fail, int, low=0),
+        retry_timeout_seconds=_number(block, "retry_timeout_seconds", 300.0, fail, float, low=0.0),
         cache=bool(block.get("cache", True)),
         cache_path=_optional_str(block.get("cache_path"), "cache_path", fail),
         accuracy=_probability(block, "accuracy", 0.9, fail, allow_one=True),
@@ -118,6 +132,8 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
         max_tokens=_number(block, "max_tokens", None, fail, int, low=1),
         temperature=_number(block, "temperature", 0.0, fail, float, low=0.0),
         seed=_number(block, "seed", 0, fail, int),
+        compare=compare,
+        max_invalid_share=_probability(block, "max_invalid_share", 0.05, fail, allow_one=True, allow_zero=True),
         simulated=simulated,
     )
 

@@ -6,8 +6,10 @@ HTTP. Standard library only; binds 127.0.0.1 on a free port in a background thre
     with LocalLLMServer(Simulator("sim-large", {"sim-small": 0.9})) as server:
         config = LLMConfig(provider="openai", base_url=server.base_url, api_key=server.api_key, ...)
 
-Faults hit the first attempt of a share of the distinct requests (picked by a hash of model, prompt
-and text), so a retried request then succeeds with the answer it would have had without the fault.
+Faults hit the first `fault_attempts` attempts of a share of the distinct requests (picked by a hash
+of model, prompt and text), so a request retried often enough then gets the answer it would have had
+without the fault. Refusals (429) are answered at once, as a gateway in front of a model would; every
+other answer waits `latency_ms` (plus `spike_ms` for the requests a latency spike hits).
 """
 
 from __future__ import annotations
@@ -24,21 +26,38 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .openai_provider import INSTRUCTION_MARKER, LABELS_LINE
 from .simulated import Simulator, unit_interval
 
-FAULT_KINDS = ("rate_limit", "server_error", "malformed", "timeout", "drop")
+FAULT_KINDS = ("rate_limit", "server_error", "malformed", "timeout", "drop", "empty", "null", "off_label")
+OFF_LABEL_ANSWER = "I cannot tell."
+"""What an `off_label` fault answers: a sentence naming none of the labels."""
 
 
 @dataclass
 class Faults:
-    """What the server does wrong. Shares are of distinct requests; each fault hits a first attempt."""
+    """What the server does wrong. Shares are of distinct requests; a fault hits the first `fault_attempts`."""
 
     latency_ms: float = 0.0
+    model_latency_ms: dict = field(default_factory=dict)
+    """Latency per model name, in place of `latency_ms` for the models it names."""
     rate_limit: float = 0.0
     server_error: float = 0.0
     malformed: float = 0.0
     timeout: float = 0.0
     drop: float = 0.0
-    retry_after: str = "0.05"
-    """Sent as Retry-After with each 429 and 500 (seconds)."""
+    empty: float = 0.0
+    """Answer with empty content."""
+    null: float = 0.0
+    """Answer with `"content": null`."""
+    off_label: float = 0.0
+    """Answer with OFF_LABEL_ANSWER, which names none of the labels."""
+    fault_attempts: int = 1
+    """How many attempts of a picked request its fault hits, counting from the first."""
+    spike: float = 0.0
+    """Share of requests whose first attempt waits `spike_ms` longer."""
+    spike_ms: float = 0.0
+    outage_after: int | None = None
+    """After letting this many requests through the server is down: every request gets 503 (with Retry-After)."""
+    retry_after: str | None = "0.05"
+    """Sent as Retry-After with each 429, 500 and 503 (seconds); None sends none."""
     timeout_seconds: float = 2.0
     """How long a `timeout` fault keeps the client waiting before answering."""
     max_concurrency: int | None = None
@@ -69,7 +88,15 @@ class ServerLog:
     """Responses per HTTP status; 0 counts connections dropped without one."""
     attempts: Counter = field(default_factory=Counter)
     """Attempts per (model, prompt, text)."""
+    let_through: int = 0
+    """Requests that met no outage."""
+    completions: Counter = field(default_factory=Counter)
+    """Answers sent (HTTP 200 with a completion, the ones a real server bills) per (model, prompt, text)."""
     attempt_times: dict = field(default_factory=dict)
+    arrival_times: list = field(default_factory=list)
+    """time.monotonic() of every request's arrival, before any latency."""
+    answer_times: dict = field(default_factory=dict)
+    """time.monotonic() at which each answer (a 200 completion) was sent, per (model, prompt, text)."""
     in_flight: int = 0
     max_in_flight: int = 0
     authorization_headers: set = field(default_factory=set)
@@ -100,6 +127,8 @@ class LocalLLMServer:
         self.api_key = api_key
         self.faults = faults or Faults()
         self.log = ServerLog()
+        self.system_fingerprint: str | None = "fp_local"
+        """Sent with each completion, as OpenAI names its backend configuration; tests change it."""
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self.base_url: str | None = None
@@ -157,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server_state
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with state.lock:
+            state.log.arrival_times.append(time.monotonic())
             state.log.requests += 1
             state.log.in_flight += 1
             state.log.max_in_flight = max(state.log.max_in_flight, state.log.in_flight)
@@ -173,8 +203,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, state: LocalLLMServer, body: bytes, over_limit: bool) -> int:
         faults = state.faults
-        if faults.latency_ms:
-            time.sleep(faults.latency_ms / 1000)
+        latency = faults.latency_ms
+        if faults.model_latency_ms:
+            try:
+                latency = faults.model_latency_ms.get(json.loads(body).get("model"), latency)
+            except (ValueError, AttributeError):
+                pass
+        if latency:
+            time.sleep(latency / 1000)
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._error(404, f"no route {self.path}", "not_found")
         if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
@@ -204,14 +240,20 @@ class _Handler(BaseHTTPRequestHandler):
         key = (model, prompt, text)
         with state.lock:
             state.log.attempts[key] += 1
-            first_attempt = state.log.attempts[key] == 1
+            attempt = state.log.attempts[key]
             state.log.attempt_times.setdefault(key, []).append(time.monotonic())
-        fault = faults.pick(model, prompt, text) if first_attempt else None
+            down = faults.outage_after is not None and state.log.let_through >= faults.outage_after
+            state.log.let_through += not down
+        fault = faults.pick(model, prompt, text) if attempt <= faults.fault_attempts else None
+        if down:
+            return self._error(503, "The server is temporarily unavailable.", "service_unavailable",
+                               self._retry_after(faults))
         if fault == "rate_limit":
             return self._rate_limited(faults)
+        self._wait(faults, key, attempt)
         if fault == "server_error":
             return self._error(500, "The server had an error while processing your request.", "server_error",
-                               {"Retry-After": faults.retry_after})
+                               self._retry_after(faults))
         if fault == "timeout":
             time.sleep(faults.timeout_seconds)
         if fault == "drop":
@@ -227,13 +269,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "response_format is not supported by this server", "invalid_request_error")
         with state.lock:
             state.log.by_model[model] += 1
-        return self._complete(state, model, prompt, text, labels, schema, max_tokens)
+            state.log.completions[key] += 1
+        return self._complete(state, model, prompt, text, labels, schema, max_tokens, fault)
 
-    def _complete(self, state, model, prompt, text, labels, schema, max_tokens) -> int:
+    @staticmethod
+    def _wait(faults: Faults, key: tuple[str, str, str], attempt: int) -> None:
+        delay_ms = faults.latency_ms
+        if attempt == 1 and faults.spike > 0 and unit_interval("spike", *key) < faults.spike:
+            delay_ms += faults.spike_ms
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+
+    def _complete(self, state, model, prompt, text, labels, schema, max_tokens, fault) -> int:
         if schema is not None:
             field_name, labels = schema
         answer = state.simulator.answer(model, prompt, text, labels)
-        if schema is not None:
+        if fault in ("empty", "null", "off_label"):
+            content = {"empty": "", "null": None, "off_label": OFF_LABEL_ANSWER}[fault]
+            answer = content or ""
+        elif schema is not None:
             content = json.dumps({field_name: answer})
         elif labels:
             content = f"The answer is: {answer}."
@@ -244,17 +298,23 @@ class _Handler(BaseHTTPRequestHandler):
             output_tokens = min(output_tokens, int(max_tokens))
         completion = {
             "id": f"chatcmpl-sim-{state.log.requests}", "object": "chat.completion",
-            "created": int(time.time()), "model": model,
+            "created": int(time.time()), "model": model, "system_fingerprint": state.system_fingerprint,
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
                       "total_tokens": input_tokens + output_tokens},
         }
-        return self._send(200, json.dumps(completion).encode())
+        status = self._send(200, json.dumps(completion).encode())
+        with state.lock:
+            state.log.answer_times.setdefault((model, prompt, text), []).append(time.monotonic())
+        return status
 
     def _rate_limited(self, faults: Faults) -> int:
-        return self._error(429, "Rate limit reached; slow down.", "rate_limit_exceeded",
-                           {"Retry-After": faults.retry_after})
+        return self._error(429, "Rate limit reached; slow down.", "rate_limit_exceeded", self._retry_after(faults))
+
+    @staticmethod
+    def _retry_after(faults: Faults) -> dict:
+        return {} if faults.retry_after is None else {"Retry-After": faults.retry_after}
 
     def _error(self, status: int, message: str, code: str, headers: dict | None = None) -> int:
         body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}

@@ -9,11 +9,15 @@ from sqlglot import exp
 
 from ..errors import ModelError
 from ..llm.config import METHODS, LLMConfig
-from ..smart.agreement import normalize
+from ..smart.agreement import COMPARISONS, normalize
 
 FUNCTION_NAME = "SMART_LLM"
 OPTION_NAMES = ("accuracy", "confidence", "models", "reference", "labels", "max_tokens",
-                "temperature", "method", "seed")
+                "temperature", "method", "seed", "compare", "max_invalid_share", "empty_text")
+
+EMPTY_TEXT = ("null", "send")
+"""What a call does with texts that are empty or only blank: 'null' (the default) answers NULL
+without a call, as for a NULL text; 'send' sends them to the model like any text."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,17 @@ class CallOptions:
     temperature: float
     method: str
     seed: int
+    compare: str = "normalized"
+    max_invalid_share: float = 0.05
+    empty_text: str = "null"
+    """One of EMPTY_TEXT."""
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "confidence": self.confidence, "models": list(self.models),
                 "reference": self.reference, "labels": list(self.labels) if self.labels else None,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "method": self.method,
-                "seed": self.seed}
+                "seed": self.seed, "compare": self.compare, "max_invalid_share": self.max_invalid_share,
+                "empty_text": self.empty_text}
 
 
 def is_smart_llm(node: exp.Expression) -> bool:
@@ -45,7 +54,14 @@ def is_smart_llm(node: exp.Expression) -> bool:
 def call_position(call: exp.Anonymous, ordinal: int) -> str:
     line, column = call.meta.get("line"), call.meta.get("col")
     where = f"line {line}, column {column}" if line else "position unknown"
+    if line and not in_model_file(call):
+        where += " of the compiled SQL"
     return f"SMART_LLM call #{ordinal} ({where})"
+
+
+def in_model_file(call: exp.Anonymous) -> bool:
+    """Whether the call's line and column are in the model file (else in the compiled SQL)."""
+    return call.meta.get("in_file", True)
 
 
 class CallErrors:
@@ -56,7 +72,8 @@ class CallErrors:
 
     def __call__(self, message: str, hint: str | None = None) -> ModelError:
         return ModelError(f"{call_position(self.call, self.ordinal)}: {message}",
-                          path=self.path, line=self.call.meta.get("line"), hint=hint)
+                          path=self.path, line=self.call.meta.get("line") if in_model_file(self.call) else None,
+                          hint=hint)
 
 
 def split_arguments(call: exp.Anonymous, fail: CallErrors) -> tuple[exp.Expression, exp.Expression, dict]:
@@ -113,6 +130,9 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
         temperature=_number(values, "temperature", config.temperature, fail, low=0.0),
         method=_method(values.get("method", config.method), fail),
         seed=_integer(values, "seed", config.seed, fail),
+        compare=_compare(values, config.compare, fail),
+        max_invalid_share=_share(values, "max_invalid_share", config.max_invalid_share, fail),
+        empty_text=_choice(values, "empty_text", EMPTY_TEXT, fail),
     )
 
 
@@ -166,6 +186,32 @@ def _labels(value, fail) -> tuple[str, ...]:
     if len(set(normalized)) != len(normalized):
         raise fail(f"`labels` must be distinct (ignoring case and punctuation), got {value}", hint)
     return tuple(value)
+
+
+def _compare(values, default, fail) -> str:
+    if "compare" in values and "labels" in values:
+        raise fail("`compare` and `labels` cannot be combined: with labels, answers are compared by the label "
+                   "they name, and the column stores that label", "drop `compare`, or drop `labels`")
+    value = values.get("compare", default)
+    if value not in COMPARISONS:
+        raise fail(f"`compare` must be one of {', '.join(COMPARISONS)}, got {value!r}",
+                   "'normalized' ignores spacing, quotes and trailing punctuation; 'casefold' ignores case too; "
+                   "'exact' compares and stores the text as the model wrote it")
+    return value
+
+
+def _share(values, name, default, fail) -> float:
+    value = _number(values, name, default, fail, low=0.0)
+    if value > 1:
+        raise fail(f"`{name}` must be in [0, 1], got {values.get(name)!r}")
+    return value
+
+
+def _choice(values, name, choices, fail) -> str:
+    value = values.get(name, choices[0])
+    if value not in choices:
+        raise fail(f"`{name}` must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
 
 
 def _method(value, fail) -> str:

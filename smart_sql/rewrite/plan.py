@@ -9,15 +9,20 @@ the same call written in several places of the statement shares one task.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 
 from ..errors import ModelError
 from ..llm.config import LLMConfig
-from . import ANSWER, MENTION, PROMPT, TEXT, mentions_smart_llm
+from ..positions import CompiledSQL, offset_of
+from ..sql_errors import placed_error, sql_error
+from . import ANSWER, PROMPT, TEXT, mentions_smart_llm
 from .options import CallErrors, CallOptions, call_position, is_smart_llm, parse_options, split_arguments
 from .sites import CallSite, aggregates, group_keys, locate, resolve_select_reference
 
@@ -34,38 +39,52 @@ class LLMTask:
     """Where the calls that share this task stand, e.g. "SMART_LLM call #1 (line 3, column 5)"."""
     depends_on: tuple[str, ...]
     """Ids of the tasks whose answers the input query reads."""
+    identity: str = ""
+    """What the call is, wherever it stands: the model it builds, its prompt and text expressions."""
+
+    @property
+    def seed(self) -> int:
+        """The SMART engine's seed: the user's seed (option `seed`, default 0) mixed with the task's
+        identity and options, so that columns draw independently and a build stays reproducible."""
+        options = {key: value for key, value in self.options.to_dict().items() if key != "seed"}
+        key = json.dumps([self.options.seed, self.identity, options], sort_keys=True)
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
     def to_dict(self) -> dict:
         return {"id": self.id, "table": self.table, "calls": list(self.calls), "depends_on": list(self.depends_on),
-                "options": self.options.to_dict(), "input_sql": self.input_sql}
+                "options": self.options.to_dict(), "seed": self.seed, "input_sql": self.input_sql}
 
 
 @dataclass(frozen=True)
 class RewrittenSQL:
     sql: str
     tasks: tuple[LLMTask, ...]
+    source: CompiledSQL
+    """The statement as given, with SMART_LLM calls; it can say where its positions are in the model file."""
 
 
 def rewrite_sql(sql: str, config: LLMConfig, *, path: str | Path | None = None,
-                table_prefix: str = "__smart_llm", source: str | None = None) -> RewrittenSQL:
+                table_prefix: str = "__smart_llm", model: str = "") -> RewrittenSQL:
     """Rewrite one SELECT statement. SQL without SMART_LLM calls comes back unchanged.
 
-    `source` is the model file's text before rendering: when it holds the same calls, errors and
-    the task list give positions in it rather than in the rendered SQL."""
+    When `sql` is a model's CompiledSQL, errors and the task list give positions in the model file;
+    otherwise in `sql` itself. `model` names the model the statement builds; with the call's
+    expressions it is each task's identity (see LLMTask.seed)."""
+    source = sql if isinstance(sql, CompiledSQL) else CompiledSQL(sql)
     if not mentions_smart_llm(sql):
-        return RewrittenSQL(sql, ())
-    tree = _parse(sql, path)
+        return RewrittenSQL(sql, (), source)
+    tree = _parse(source, path)
     _inline_call_aliases(tree)
     calls = [node for node in tree.find_all(exp.Anonymous) if is_smart_llm(node)]
     if not calls:
-        return RewrittenSQL(sql, ())
+        return RewrittenSQL(sql, (), source)
     written = sorted({call.meta.get("start", 0) for call in calls})
     ordinals = {start: number for number, start in enumerate(written, start=1)}
-    _set_positions(calls, written, sql, source)
+    _set_positions(calls, source)
     sites = [_site(call, ordinals[call.meta.get("start", 0)], config, path)
              for call in sorted(calls, key=lambda c: c.meta.get("start", 0))]
-    tasks = _Planner(table_prefix, path).plan(sites)
-    return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks))
+    tasks = _Planner(table_prefix, path, model).plan(sites)
+    return RewrittenSQL(tree.sql(dialect="duckdb", pretty=True), tuple(tasks), source)
 
 
 def _inline_call_aliases(tree: exp.Expression) -> None:
@@ -90,32 +109,32 @@ def _replace_names(node: exp.Expression, select: exp.Select, definitions: dict[s
             column.replace(exp.paren(definitions[column.name].copy()))
 
 
-def _set_positions(calls: list[exp.Anonymous], written: list[int], sql: str, source: str | None) -> None:
+def _set_positions(calls: list[exp.Anonymous], sql: CompiledSQL) -> None:
     """Line and column (1-based, where the name starts) of each call as written (a call copied in
-    for an alias keeps its original's), in `source` when it holds the same calls."""
-    text, where = sql, {start: start for start in written}
-    if source is not None:
-        in_source = [match.start() for match in MENTION.finditer(source)]
-        if len(in_source) == len(written):
-            text, where = source, dict(zip(written, in_source))
+    for an alias keeps its original's): in the model file where certain, else in the compiled SQL."""
     for call in calls:
-        start = where.get(call.meta.get("start", 0))
-        if start is not None:
-            call.meta["line"] = text.count("\n", 0, start) + 1
-            call.meta["col"] = start - text.rfind("\n", 0, start)
+        if "start" in call.meta:
+            place = sql.place(call.meta["start"])
+            call.meta.update(line=place.line, col=place.column, in_file=place.within is None)
 
 
-def _parse(sql: str, path) -> exp.Expression:
+def _parse(sql: CompiledSQL, path) -> exp.Expression:
+    """The statement's tree. DuckDB's parser must accept the SQL first: sqlglot reads some SQL that
+    DuckDB rejects (a doubled comma, for one), and the model must fail as it would without SMART_LLM."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+        count = len(duckdb.extract_statements(str(sql)))
+    except duckdb.Error as error:
+        raise sql_error("cannot parse the SQL", error, sql, path=path) from None
+    if count != 1:
+        raise ModelError(f"a model with SMART_LLM must hold exactly one statement, found {count}", path=path)
+    try:
+        return sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as error:
         first = error.errors[0] if error.errors else {}
-        raise ModelError(f"cannot parse the SQL: {first.get('description', error)}", path=path,
-                         line=first.get("line"),
-                         hint="SMART_LLM models must be plain DuckDB SQL after rendering") from None
-    if len(statements) != 1:
-        raise ModelError(f"a model with SMART_LLM must hold exactly one statement, found {len(statements)}", path=path)
-    return statements[0]
+        place = sql.place(offset_of(sql, first["line"], first["col"])) if first.get("line") else None
+        raise placed_error(f"cannot parse the SQL: {first.get('description', error)}", place, path=path,
+                           hint="DuckDB accepts this SQL but the SMART_LLM rewrite (sqlglot) cannot read it; "
+                                "write this part another way or compute it in an upstream model") from None
 
 
 def _site(call: exp.Anonymous, ordinal: int, config: LLMConfig, path) -> CallSite:
@@ -126,8 +145,9 @@ def _site(call: exp.Anonymous, ordinal: int, config: LLMConfig, path) -> CallSit
 
 
 class _Planner:
-    def __init__(self, table_prefix: str, path):
+    def __init__(self, table_prefix: str, path, model: str):
         self.table_prefix = table_prefix
+        self.model = model
         self.path = path
         self.tasks: list[LLMTask] = []
         self.parts: list[list[exp.Select]] = []
@@ -181,9 +201,10 @@ class _Planner:
                          depends_on=tuple(dict.fromkeys((*task.depends_on, *depends_on))))
         else:
             index = len(self.tasks)
+            identity = json.dumps([self.model, *site.key[3:5]])
             self.tasks.append(LLMTask(f"t{index + 1}", f"{self.table_prefix}_t{index + 1}",
                                       query.sql(dialect="duckdb", pretty=True), site.options,
-                                      (call_position(site.call, site.ordinal),), depends_on))
+                                      (call_position(site.call, site.ordinal),), depends_on, identity))
             self.parts.append([query])
             self.by_call.setdefault(call, index)
         self.by_key[site.key] = index
@@ -231,7 +252,7 @@ class _Planner:
         wrapper = (exp.select(exp.column("__prompt").as_("prompt"), exp.column("__text").as_("text"),
                               exp.Count(this=exp.Star()).as_("n"))
                    .from_(query.subquery("__input"))
-                   .where("__prompt IS NOT NULL AND __text IS NOT NULL")
+                   .where(*_sent(site.options))
                    .group_by("__prompt", "__text"))
         ctes = _visible_ctes(scope, wrapper)
         if ctes:
@@ -269,6 +290,16 @@ class _Planner:
         for arg in ("limit", "offset"):
             if scope.args.get(arg):
                 query.set(arg, scope.args[arg].copy())
+
+
+def _sent(options: CallOptions) -> list[str | exp.Expression]:
+    """Which inputs the model is asked about: prompt and text not NULL and, unless the call says
+    `empty_text => 'send'`, a text that is more than blank space."""
+    conditions: list[str | exp.Expression] = ["__prompt IS NOT NULL AND __text IS NOT NULL"]
+    if options.empty_text != "send":
+        blank = exp.func("regexp_full_match", exp.column("__text"), exp.Literal.string(r"[\s\v\p{Z}]*"))
+        conditions.append(exp.not_(blank))
+    return conditions
 
 
 def _with_call(calls: tuple[str, ...], site: CallSite) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ class ModelUsage:
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    invalid_answers: int = 0
+    """Answers without a value (empty, or naming no label), profiling included: stored as NULL."""
 
 
 @dataclass
@@ -44,7 +46,11 @@ class SmartAccount:
     accuracy: float = 0.0
     confidence: float = 0.0
     lower_bound: float = 1.0
-    """Certified lower bound on the share of rows whose answer agrees with the reference's."""
+    """Certified lower bound on the share of rows whose value equals the reference's valid value."""
+    null_rows: int = 0
+    """Rows left NULL because their answer was invalid."""
+    reference_invalid_rows: int = 0
+    """Of those, the rows the reference itself answered: they count against the certified agreement."""
     method: str = "mix"
     stopped_because: str = ""
 

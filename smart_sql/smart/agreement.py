@@ -1,4 +1,16 @@
-"""When two answers agree: the one comparison used by the SMART engine and the SQL layer."""
+"""What an answer's value is, and when two answers agree: the one comparison used by the SMART
+engine, the SQL layer and the stored columns.
+
+A call compares answers in one of three ways (`compare`), or by label when `labels` are given. The
+*value* of an answer is what is compared and what is stored in the column:
+- labels: the label it names, spelled as the user listed it;
+- 'normalized' (default): the text in Unicode NFKC, trimmed, inner whitespace collapsed, surrounding
+  quotes and trailing punctuation dropped ("  Acme  Corp." -> "Acme Corp");
+- 'casefold': the same, case-folded ("  Acme  Corp." -> "acme corp");
+- 'exact': the text exactly as the model wrote it.
+An answer without a value (none, empty, only whitespace or punctuation, or naming no label or
+several) is *invalid*: stored as NULL and never agreeing with anything.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +18,23 @@ import re
 import unicodedata
 from typing import Sequence
 
+COMPARISONS = ("normalized", "casefold", "exact")
+
 _TRAILING_PUNCTUATION = re.compile(r"[\s.,;:!?。！？'\"`]+$")
 _LEADING_PUNCTUATION = re.compile(r"^[\s'\"`]+")
 
 
-def normalize(answer: str | None) -> str | None:
-    """Trim, case-fold and drop trailing punctuation and surrounding quotes."""
+def normalize(answer: str | None, *, casefold: bool = True) -> str | None:
+    """Trim, collapse whitespace, drop trailing punctuation and surrounding quotes; case-fold unless
+    asked not to."""
     if answer is None:
         return None
     text = unicodedata.normalize("NFKC", answer).strip()
     text = _LEADING_PUNCTUATION.sub("", text)
     text = _TRAILING_PUNCTUATION.sub("", text)
-    return " ".join(text.casefold().split())
+    if casefold:
+        text = text.casefold()
+    return " ".join(text.split())
 
 
 def to_label(answer: str | None, labels: Sequence[str]) -> str | None:
@@ -34,11 +51,18 @@ def to_label(answer: str | None, labels: Sequence[str]) -> str | None:
     return mentioned[0] if len(mentioned) == 1 else None
 
 
-def canonical(answer: str | None, labels: Sequence[str] | None = None) -> str | None:
-    """The form in which answers are compared and stored: a label, or the normalized text."""
-    return to_label(answer, labels) if labels else normalize(answer)
+def canonical(answer: str | None, labels: Sequence[str] | None = None, compare: str = "normalized") -> str | None:
+    """The answer's value (compared and stored), or None when the answer is invalid."""
+    if labels:
+        return to_label(answer, labels)
+    if compare == "exact":
+        return answer if answer is not None and normalize(answer) else None
+    if compare not in COMPARISONS:
+        raise ValueError(f"compare must be one of {', '.join(COMPARISONS)}, got {compare!r}")
+    return normalize(answer, casefold=compare == "casefold") or None
 
 
-def agree(a: str | None, b: str | None, labels: Sequence[str] | None = None) -> bool:
-    ca, cb = canonical(a, labels), canonical(b, labels)
+def agree(a: str | None, b: str | None, labels: Sequence[str] | None = None, compare: str = "normalized") -> bool:
+    """Whether two answers have the same value; an invalid answer agrees with nothing."""
+    ca, cb = canonical(a, labels, compare), canonical(b, labels, compare)
     return ca is not None and ca == cb

@@ -14,7 +14,7 @@ import numpy as np
 
 from smart_sql.llm.base import LLMResponse, ModelSpec
 from smart_sql.smart.account import CandidateDecision, ModelUsage, SmartAccount
-from smart_sql.smart.agreement import canonical
+from smart_sql.smart.agreement import COMPARISONS, canonical
 from smart_sql.smart.bounds import (STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
                                     assigned_disagreement_bound, checkpoint_schedule, disagreement_upper_bound,
                                     weighted_assigned_disagreement_bound)
@@ -28,6 +28,15 @@ ASSUMED_INPUT_TOKENS = 500
 ASSUMED_OUTPUT_TOKENS = 5
 HEAVY_ITEM_FACTOR = 10
 """Unprofiled items holding more than this many times the average rows go to the reference."""
+MAX_INVALID_SHARE = 0.05
+"""Default share of the reference's answers that may be invalid before the run fails."""
+INVALID_EVIDENCE = 1e-3
+"""Before every answer is in, the run fails only when a share this far above the limit is this unlikely."""
+INVALID_EXAMPLES = 3
+
+
+class InvalidAnswers(Exception):
+    """The reference model's answers were invalid (empty, or naming no label) too often to go on."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +47,22 @@ class ResponseBatch:
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     cached: np.ndarray
+    invalid: Sequence[str | None] | None = None
+    """What the server sent where the provider found an answer invalid (answer None), if it says."""
 
     @classmethod
     def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
         return cls([r.answer for r in responses],
                    np.array([r.input_tokens for r in responses], dtype=np.int64),
                    np.array([r.output_tokens for r in responses], dtype=np.int64),
-                   np.array([r.cached for r in responses], dtype=bool))
+                   np.array([r.cached for r in responses], dtype=bool),
+                   [r.invalid for r in responses])
+
+    def sent(self, index: int) -> str | None:
+        """What the model sent for item `index`: its answer, or the provider's excerpt of an invalid one."""
+        if self.answers[index] is None and self.invalid is not None:
+            return self.invalid[index]
+        return self.answers[index]
 
     def __len__(self) -> int:
         return len(self.answers)
@@ -65,7 +83,8 @@ class SmartProgress:
 @dataclass
 class SmartResult:
     answers: list[str | None]
-    """The answer given for each item, as the model wrote it."""
+    """The value of each item's answer (see `agreement.canonical`): what was compared with the
+    reference's, and what the column stores; None where the answer was invalid."""
     models: list[str]
     """Which model gave each answer."""
     account: SmartAccount
@@ -73,19 +92,24 @@ class SmartResult:
 
 async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *, accuracy: float,
                     confidence: float = 0.95, seed: int = 0, method: str = "mix",
-                    labels: Sequence[str] | None = None,
+                    labels: Sequence[str] | None = None, compare: str = "normalized",
+                    max_invalid_share: float = MAX_INVALID_SHARE,
                     progress: Callable[[SmartProgress], Any] | None = None) -> SmartResult:
     """Answer every item so that, with probability >= confidence, the rows (items weighted by
-    `counts`) whose answer agrees with the reference model's are at least `accuracy` of all rows."""
+    `counts`) whose value equals the reference model's are at least `accuracy` of all rows, less
+    the rows the reference itself answered invalidly (counted exactly in the account). Raises
+    InvalidAnswers when more than `max_invalid_share` of the reference's answers are invalid."""
     run = _Run(np.asarray(counts, dtype=np.int64), list(models), answer, accuracy=accuracy,
-               confidence=confidence, seed=seed, method=method, labels=labels, progress=progress)
+               confidence=confidence, seed=seed, method=method, labels=labels, compare=compare,
+               max_invalid_share=max_invalid_share, progress=progress)
     return await run.execute()
 
 
 class _Run:
     def __init__(self, counts: np.ndarray, models: list[ModelSpec], answer: AnswerBatch, *, accuracy: float,
-                 confidence: float, seed: int, method: str, labels, progress):
-        _validate(counts, models, accuracy, confidence, method)
+                 confidence: float, seed: int, method: str, labels, compare: str, max_invalid_share: float,
+                 progress):
+        _validate(counts, models, accuracy, confidence, method, compare, max_invalid_share)
         self.counts = counts
         self.models = models
         self.callback = answer
@@ -93,6 +117,9 @@ class _Run:
         self.confidence = confidence
         self.method = method
         self.labels = tuple(labels) if labels else None
+        self.compare = compare
+        self.max_invalid_share = max_invalid_share
+        self.invalid_examples: dict[str, list[str | None]] = {m.name: [] for m in models}
         self.progress = progress
         self.reference = next(i for i, m in enumerate(models) if m.reference)
         self.candidates = [i for i in range(len(models)) if i != self.reference]
@@ -103,7 +130,6 @@ class _Run:
         self.answers = np.full(self.items, None, dtype=object)
         self.answered_by = np.full(self.items, -1, dtype=np.int64)
         self.profiled = np.zeros(self.items, dtype=bool)
-        self.reference_canonical = np.full(self.items, None, dtype=object)
         self.agrees = np.zeros((len(models), self.items), dtype=bool)
         self.usage = {m.name: ModelUsage() for m in models}
         self.token_cost = np.zeros(len(models))
@@ -121,8 +147,10 @@ class _Run:
                 self.account.stopped_because = "reference on every item requested"
                 await self._answer_with(self.reference, np.arange(self.items))
                 self.account.mix_shares = {self.models[self.reference].name: 1.0}
+                self.account.lower_bound = 1.0
             else:
                 await self._profile_and_mix()
+            self._settle_invalid()
         self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
         self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
         names = np.array([m.name for m in self.models] + [""], dtype=object)
@@ -236,14 +264,11 @@ class _Run:
         new = new[~self.profiled[new]]
         if len(new) == 0:
             return
-        batches = await asyncio.gather(*(self._ask(i, new) for i in [self.reference, *open_models]))
-        reference_answers = batches[0].answers
-        self.answers[new] = _object_array(reference_answers)
+        values = await asyncio.gather(*(self._ask(i, new) for i in [self.reference, *open_models]))
+        ours = values[0]
+        self.answers[new] = ours
         self.answered_by[new] = self.reference
-        self.reference_canonical[new] = self._canonical(reference_answers)
-        for i, batch in zip(open_models, batches[1:]):
-            theirs = self._canonical(batch.answers)
-            ours = self.reference_canonical[new]
+        for i, theirs in zip(open_models, values[1:]):
             self.agrees[i, new] = (theirs == ours) & np.not_equal(ours, None)
         self.profiled[new] = True
 
@@ -316,11 +341,11 @@ class _Run:
         return self.rows - at_risk
 
     async def _answer_with(self, model: int, items: np.ndarray) -> None:
-        batch = await self._ask(model, items)
-        self.answers[items] = _object_array(batch.answers)
+        self.answers[items] = await self._ask(model, items)
         self.answered_by[items] = model
 
-    async def _ask(self, model: int, items: np.ndarray) -> ResponseBatch:
+    async def _ask(self, model: int, items: np.ndarray) -> np.ndarray:
+        """The values of one model's answers to `items`, with their usage and invalid answers counted."""
         spec = self.models[model]
         result = await self.callback(spec.name, items.tolist())
         batch = result if isinstance(result, ResponseBatch) else ResponseBatch.from_responses(result)
@@ -337,7 +362,41 @@ class _Run:
         usage.cost += spec.cost(fresh_input, fresh_output)
         self.token_cost[model] += spec.cost(float(batch.input_tokens.sum()), float(batch.output_tokens.sum()))
         self.token_calls[model] += len(items)
-        return batch
+        values = self._values(batch.answers)
+        invalid = np.flatnonzero(np.equal(values, None))
+        usage.invalid_answers += len(invalid)
+        examples = self.invalid_examples[spec.name]
+        examples.extend(batch.sent(k) for k in invalid[:INVALID_EXAMPLES - len(examples)])
+        if model == self.reference:
+            self._check_invalid(final=False)
+        return values
+
+    def _check_invalid(self, final: bool) -> None:
+        """Fail when more than `max_invalid_share` of the reference's answers are invalid: at the end
+        on the realized share, before that only when the answers so far make it clear."""
+        usage = self.usage[self.models[self.reference].name]
+        invalid, answered = usage.invalid_answers, usage.calls
+        if invalid <= max(1, self.max_invalid_share * answered):
+            return
+        from scipy.stats import binom
+
+        if not final and binom.sf(invalid - 1, answered, self.max_invalid_share) > INVALID_EVIDENCE:
+            return
+        examples = ", ".join(_excerpt(a) for a in self.invalid_examples[self.models[self.reference].name])
+        what = "named none of the labels" if self.labels else "were empty"
+        raise InvalidAnswers(
+            f"{invalid} of {answered} answers of the reference model {self.models[self.reference].name} "
+            f"{what} (more than max_invalid_share = {self.max_invalid_share:g}); for instance: {examples}")
+
+    def _settle_invalid(self) -> None:
+        """Check the reference's invalid answers once all are in, and take the rows it answered
+        invalidly out of the certified agreement: nothing is certified on answers that are not there."""
+        self._check_invalid(final=True)
+        missing = (self.answered_by == self.reference) & np.equal(self.answers, None)
+        rows = int(self.counts[missing].sum())
+        self.account.reference_invalid_rows = rows
+        self.account.null_rows = int(self.counts[np.equal(self.answers, None)].sum())
+        self.account.lower_bound = max(0.0, self.account.lower_bound - rows / max(self.rows, 1))
 
     def _per_item_cost(self, model: int) -> float:
         """Measured cost of one call (cached calls counted at the price their tokens would cost),
@@ -364,13 +423,19 @@ class _Run:
             self.expected_remaining[draws] = Remaining(float(untouched.sum()), rows, self.rows - rows)
         return self.expected_remaining[draws]
 
-    def _canonical(self, answers: Sequence[str | None]) -> np.ndarray:
-        distinct = {answer: canonical(answer, self.labels) for answer in set(answers)}
+    def _values(self, answers: Sequence[str | None]) -> np.ndarray:
+        distinct = {answer: canonical(answer, self.labels, self.compare) for answer in set(answers)}
         return _object_array([distinct[answer] for answer in answers])
 
     def _emit(self, phase: str, done: int, total: int, message: str) -> None:
         if self.progress is not None:
             self.progress(SmartProgress(phase, done, total, message))
+
+
+def _excerpt(answer: str | None, width: int = 60) -> str:
+    if answer is None:
+        return "no content"
+    return repr(answer if len(answer) <= width else answer[:width] + "...")
 
 
 def _object_array(values: Sequence[Any]) -> np.ndarray:
@@ -379,7 +444,8 @@ def _object_array(values: Sequence[Any]) -> np.ndarray:
     return array
 
 
-def _validate(counts: np.ndarray, models: list[ModelSpec], accuracy: float, confidence: float, method: str) -> None:
+def _validate(counts: np.ndarray, models: list[ModelSpec], accuracy: float, confidence: float, method: str,
+              compare: str, max_invalid_share: float) -> None:
     if counts.ndim != 1 or (len(counts) and counts.min() < 1):
         raise ValueError("counts must be a flat sequence of row counts, each at least 1")
     if sum(m.reference for m in models) != 1:
@@ -391,3 +457,7 @@ def _validate(counts: np.ndarray, models: list[ModelSpec], accuracy: float, conf
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if compare not in COMPARISONS:
+        raise ValueError(f"compare must be one of {', '.join(COMPARISONS)}, got {compare!r}")
+    if not 0 <= max_invalid_share <= 1:
+        raise ValueError(f"max_invalid_share must be in [0, 1], got {max_invalid_share}")

@@ -1,5 +1,7 @@
 """A vectorized stand-in for real models: each model agrees with the reference on an item with a
-declared probability (seeded Bernoulli draws) and uses a fixed number of tokens per item.
+declared probability (seeded Bernoulli draws), or on exactly a declared share of the rows with the
+disagreements placed at random, on the heaviest or on the lightest items; each model uses a fixed
+number of tokens per item.
 
 Used by the benchmarks and tests to run `run_smart` on the same code path as the SQL engine.
 Everything it produces is simulated.
@@ -16,6 +18,7 @@ from smart_sql.smart.engine import ResponseBatch
 
 REFERENCE_ANSWER = "reference answer"
 OTHER_ANSWER = "another answer"
+PLACEMENTS = ("random", "heaviest", "lightest")
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,19 @@ class SimulatedModel:
 
 class SimulatedAnswers:
     """The answer callback of `run_smart` over simulated models. Wrong answers always differ
-    from the reference's. Call `realized_agreement` afterwards to score the output."""
+    from the reference's. Call `realized_agreement` afterwards to score the output.
 
-    def __init__(self, models: Sequence[SimulatedModel], items: int, seed: int = 0):
+    With `exact`, each model disagrees on exactly floor((1 - agreement) * rows) rows' worth of
+    items (never more), chosen by `placement`: at random, or the heaviest / lightest items first
+    (`counts` gives each item's rows)."""
+
+    def __init__(self, models: Sequence[SimulatedModel], items: int, seed: int = 0, *, exact: bool = False,
+                 counts=None, placement: str = "random"):
         rng = np.random.default_rng(seed)
         self.models = {m.name: m for m in models}
-        self.agrees = {m.name: rng.random(items) < m.agreement for m in models}
+        counts = np.ones(items, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        self.agrees = {m.name: (_exact_agreement(m.agreement, counts, placement, rng) if exact
+                                else rng.random(items) < m.agreement) for m in models}
 
     async def __call__(self, model: str, items: Sequence[int]) -> ResponseBatch:
         spec = self.models[model]
@@ -47,3 +57,25 @@ class SimulatedAnswers:
         right = (np.asarray(answers, dtype=object) == REFERENCE_ANSWER).astype(float)
         weights = np.ones(len(right)) if counts is None else np.asarray(counts, dtype=float)
         return float(np.dot(right, weights) / weights.sum())
+
+
+def _exact_agreement(agreement: float, counts: np.ndarray, placement: str, rng: np.random.Generator) -> np.ndarray:
+    """Items that agree, such that the disagreeing items hold as many rows as fit under
+    (1 - agreement) of all rows, taken in the order `placement` gives."""
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
+    order = rng.permutation(len(counts))
+    if placement != "random":
+        order = order[np.argsort(counts[order], kind="stable")]
+        if placement == "heaviest":
+            order = order[::-1]
+    budget = int(np.floor((1 - agreement) * counts.sum() + 1e-9))
+    agrees = np.ones(len(counts), dtype=bool)
+    if placement == "random":
+        agrees[order[np.cumsum(counts[order]) <= budget]] = False
+        return agrees
+    for item in order:
+        if counts[item] <= budget:
+            agrees[item] = False
+            budget -= int(counts[item])
+    return agrees

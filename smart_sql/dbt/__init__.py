@@ -1,0 +1,2 @@
+"""dbt projects as smart-sql projects: dbt_project.yml (project), dbt's profile locations (profiles),
+dbt-duckdb's seed column types (seeds), and the refusal of what smart-sql does not build (unsupported)."""

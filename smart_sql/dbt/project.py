@@ -1,0 +1,230 @@
+"""dbt_project.yml read as dbt-core 1.11 reads it, into the engine's ProjectConfig.
+
+Every key of dbt's project file is either honoured, accepted because it changes nothing smart-sql
+builds (documentation, dbt's own machinery), or refused with the reason. Strings are rendered with
+`env_var`, `var` (from --vars) and `target`, except what dbt renders late: `vars`, the run hooks,
+`query-comment` and the `pre-hook`/`post-hook` configs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+
+from ..config import ProjectConfig, check_config_block
+from ..errors import ConfigError, display_path
+from ..profiles import env_var, read_yaml, typed_scalar
+from ..render import TargetInfo
+from . import seeds, unsupported
+
+PROJECT_FILE = "dbt_project.yml"
+HONOURED = {"name", "profile", "model-paths", "source-paths", "seed-paths", "data-paths", "macro-paths",
+            "target-path", "clean-targets", "vars", "models", "seeds", "data_tests", "tests", "on-run-start",
+            "on-run-end", "flags", "test-paths", "snapshots", "snapshot-paths", "analysis-paths", "function-paths",
+            "packages-install-path", "sources"}
+"""`*-paths` of resources smart-sql does not build are honoured by refusing the files found there."""
+ACCEPTED = {
+    "version": "the project's own version",
+    "config-version": "must be 2, as dbt requires",
+    "require-dbt-version": "smart-sql is not dbt; the range is not checked",
+    "docs-paths": "doc blocks are documentation",
+    "asset-paths": "assets are copied for the docs site only",
+    "log-path": "smart-sql writes no log files",
+    "dispatch": "macro dispatch search order (adapter.dispatch is not provided)",
+    "quoting": "DuckDB keeps the case of names quoted or not, so it changes nothing built",
+    "query-comment": "a comment dbt adds to each query",
+    "analyses": "configs of analyses (analysis files are refused)",
+    "unit_tests": "configs of unit tests (unit tests are refused)",
+    "functions": "configs of functions (function files are refused)",
+    "exposures": "documentation",
+    "metrics": "semantic layer, not built",
+    "semantic-models": "semantic layer, not built",
+    "saved-queries": "semantic layer, not built",
+    "dbt-cloud": "dbt Cloud settings",
+    "restrict-access": "model access (private/protected) is not checked",
+}
+KEYS = HONOURED | set(ACCEPTED)
+LATE_RENDERED = {"vars", "on-run-start", "on-run-end", "query-comment"}
+NEEDED_BEFORE_THE_TARGET = {"name", "profile", "target-path", "clean-targets"}
+SOURCE_CONFIG_KEYS = {"meta", "tags", "freshness", "loaded_at_field", "quoting", "event_time", "docs"}
+_NAME = re.compile(r"^[^\d\W]\w*$")
+_HOOK_KEYS = {"pre-hook", "post-hook", "pre_hook", "post_hook"}
+_UNSET = object()
+
+
+def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping[str, Any] | None = None
+                 ) -> ProjectConfig:
+    """The project's configuration; without `target` (not known before the profile is read), only the
+    keys needed to find the profile and to clean are rendered."""
+    raw = read_yaml(path)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{PROJECT_FILE} must be a mapping", path=display_path(path))
+    _check_keys(raw, path)
+    context = _Context(path, target, cli_vars or {})
+    raw = {key: value if key in LATE_RENDERED or (target is None and key not in NEEDED_BEFORE_THE_TARGET)
+           else context.render(value, (key,)) for key, value in raw.items()}
+    for key in ("name", "profile"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"`{key}:` is required", path=display_path(path),
+                              hint="dbt needs it too: e.g. name: my_project, profile: my_project")
+    if not _NAME.match(raw["name"]):
+        raise ConfigError(f"project name {raw['name']!r} must be a word (letters, digits, _; not starting "
+                          f"with a digit)", path=display_path(path))
+    if raw.get("config-version", 2) != 2:
+        raise ConfigError(f"config-version {raw['config-version']!r} is not supported", path=display_path(path),
+                          hint="dbt 1.x reads config-version: 2 only")
+    if raw.get("data_tests") and raw.get("tests"):
+        raise ConfigError("both `data_tests:` and `tests:` are given", path=display_path(path),
+                          hint="keep `data_tests:` (dbt refuses both too)")
+    blocks = {key: _mapping(raw, key, path) for key in ("vars", "models", "seeds", "data_tests", "tests", "flags",
+                                                        "sources", "snapshots")}
+    check_config_block(blocks["models"], "model", "models", path)
+    check_config_block(blocks["seeds"], "seed", "seeds", path)
+    check_config_block(blocks["snapshots"], "snapshot", "snapshots", path)
+    check_config_block(blocks["data_tests"] or blocks["tests"], "test", "data_tests", path)
+    _check_source_configs(blocks["sources"], path)
+    warnings: list[str] = []
+    for key in ("models", "seeds", "data_tests", "tests", "snapshots"):
+        blocks[key] = _own_package(blocks[key], raw["name"], key, path, warnings)
+    paths = _Paths(raw, path)
+    config = ProjectConfig(
+        name=raw["name"], profile=raw["profile"], path=path,
+        model_paths=paths.get("model-paths", "models", alias="source-paths"),
+        seed_paths=paths.get("seed-paths", "seeds", alias="data-paths"),
+        macro_paths=paths.get("macro-paths", "macros"),
+        test_paths=paths.get("test-paths", "tests"), snapshot_paths=paths.get("snapshot-paths", "snapshots"),
+        target_path=paths.folder("target-path", "target"),
+        clean_targets=paths.get("clean-targets", None),
+        vars=blocks["vars"], models=blocks["models"], seeds=blocks["seeds"],
+        data_tests=blocks["data_tests"] or blocks["tests"], snapshots=blocks["snapshots"],
+        on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
+        default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
+        nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
+        warnings=warnings,
+    )
+    unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
+    config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths, *config.test_paths,
+                             *config.snapshot_paths,
+                             *(folder for folders in unsupported_paths.values() for folder in folders)]
+    if target is not None:
+        unsupported.check(path.parent, config, unsupported_paths,
+                          paths.folder("packages-install-path", "dbt_packages"))
+    return config
+
+
+def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
+    unknown = sorted(str(key) for key in set(raw) - KEYS)
+    if "packages" in unknown:
+        raise ConfigError("`packages:` in the project file: dbt packages are not supported yet",
+                          path=display_path(path), hint="remove the packages and the models that use them")
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}", path=display_path(path),
+                          hint=f"dbt_project.yml keys smart-sql reads: {', '.join(sorted(KEYS))}")
+
+
+def _mapping(raw: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"`{key}:` must be a mapping", path=display_path(path))
+    return dict(value)
+
+
+def _own_package(block: dict[str, Any], name: str, key: str, path: Path, warnings: list[str]) -> dict[str, Any]:
+    """dbt reads the keys under `models:` (and `seeds:`, ...) as package names: configs for another
+    package apply to nothing here (dbt warns too), and are left out."""
+    kept = {}
+    for package, value in block.items():
+        if package.startswith("+") or not isinstance(value, Mapping) or package == name:
+            kept[package] = value
+        else:
+            warnings.append(f"{display_path(path)}: {key}.{package} configures the package {package!r}, which is "
+                            f"not this project ({name!r}); its configs apply to nothing")
+    return kept
+
+
+def _check_source_configs(block: Mapping[str, Any], path: Path, where: str = "sources") -> None:
+    for key, value in block.items():
+        if key.startswith("+") or not isinstance(value, Mapping):
+            if key.lstrip("+") not in SOURCE_CONFIG_KEYS:
+                raise ConfigError(f"{where}.{key}: the source config `{key.lstrip('+')}` is not supported",
+                                  path=display_path(path),
+                                  hint=f"remove it; accepted (they change nothing built): "
+                                       f"{', '.join(sorted(SOURCE_CONFIG_KEYS))}")
+        else:
+            _check_source_configs(value, path, f"{where}.{key}")
+
+
+def _run_hooks(raw: Mapping[str, Any], key: str, path: Path) -> list[str]:
+    value = raw.get(key) or []
+    hooks = [value] if isinstance(value, str) else value
+    if not isinstance(hooks, list) or not all(isinstance(hook, str) for hook in hooks):
+        raise ConfigError(f"`{key}:` must be SQL text or a list of SQL texts", path=display_path(path))
+    return hooks
+
+
+class _Paths:
+    def __init__(self, raw: Mapping[str, Any], path: Path):
+        self.raw = raw
+        self.path = path
+
+    def get(self, key: str, default: str | None, alias: str | None = None) -> list[str] | None:
+        name = key if key in self.raw or alias not in self.raw else alias
+        if name not in self.raw:
+            return None if default is None else [default]
+        value = self.raw[name]
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"`{name}` must be a list of folders", path=display_path(self.path))
+        return value
+
+    def folder(self, key: str, default: str) -> str:
+        value = self.raw.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"`{key}` must be a folder", path=display_path(self.path))
+        return value
+
+
+class _Context:
+    """What dbt renders dbt_project.yml with: env_var, var (--vars only), target."""
+
+    def __init__(self, path: Path, target: TargetInfo | None, cli_vars: Mapping[str, Any]):
+        self.path = path
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        self.env.globals.update(env_var=self._env_var, var=self._var)
+        if target is not None:
+            self.env.globals["target"] = target
+        self.cli_vars = cli_vars
+
+    def render(self, value: Any, keypath: tuple[Any, ...]) -> Any:
+        if isinstance(value, Mapping):
+            return {key: self.render(item, (*keypath, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.render(item, (*keypath, index)) for index, item in enumerate(value)]
+        if not isinstance(value, str) or "{" not in value or _is_hook(keypath):
+            return value
+        try:
+            return typed_scalar(self.env.from_string(value).render())
+        except jinja2.TemplateError as error:
+            where = ".".join(map(str, keypath))
+            raise ConfigError(f"{where}: cannot render {value!r}: {error}", path=display_path(self.path)) from None
+
+    def _env_var(self, name: str, default: Any = _UNSET) -> str:
+        if default is _UNSET:
+            return env_var(name, path=display_path(self.path))
+        return env_var(name, default, path=display_path(self.path))
+
+    def _var(self, name: str, default: Any = None) -> Any:
+        if name in self.cli_vars:
+            return self.cli_vars[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"var({name!r}) in {PROJECT_FILE} is not given with --vars", path=display_path(self.path),
+                          hint="dbt_project.yml sees only --vars (and defaults: var('name', 'default'))")
+
+
+def _is_hook(keypath: tuple[Any, ...]) -> bool:
+    return keypath[0] in ("models", "seeds", "snapshots", "tests", "data_tests") and any(
+        isinstance(key, str) and key.lstrip("+ ") in _HOOK_KEYS for key in keypath)

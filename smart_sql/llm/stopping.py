@@ -1,0 +1,24 @@
+"""No new request once a run is stopping: providers ask `sending_stopped()` before each request they
+send (a retry too), and end a batch with RequestsStopped; requests already in flight may finish."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+
+
+class RequestsStopped(Exception):
+    """A batch ended before all its answers came, because its run is stopping."""
+
+
+_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("smart_sql_stop", default=None)
+
+
+def stop_sending_when(event: threading.Event) -> None:
+    """From here on in the current task, and in the tasks it starts, no request is sent once `event` is set."""
+    _stop.set(event)
+
+
+def sending_stopped() -> bool:
+    event = _stop.get()
+    return event is not None and event.is_set()
