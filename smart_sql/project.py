@@ -90,7 +90,7 @@ class ModelNode:
 
     @property
     def unique_id(self) -> str:
-        return f"model.{self.name}"
+        return f"{self.resource_type}.{self.name}"
 
     @property
     def materialized(self) -> str:
@@ -160,10 +160,6 @@ class SnapshotNode(ModelNode):
     `relation:`; `raw_sql` is its SELECT (padded to keep the file's line numbers)."""
 
     resource_type: ClassVar[str] = "snapshot"
-
-    @property
-    def unique_id(self) -> str:
-        return f"snapshot.{self.name}"
 
     @property
     def materialized(self) -> str:
