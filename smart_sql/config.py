@@ -71,6 +71,12 @@ class ProjectConfig:
     """dbt's default (flag skip_nodes_if_on_run_start_fails: false); ours: a failed on-run-start skips all."""
     warnings: list[str] = field(default_factory=list)
     """What the project file says that applies to nothing, printed when a command runs (as dbt warns)."""
+    packages_install_path: str = "dbt_packages"
+    """Where `dbt deps` (or `smart-sql deps`) installs packages."""
+    dispatch: dict[str, list[str]] = field(default_factory=dict)
+    """dbt's `dispatch:`: macro namespace -> the packages adapter.dispatch searches, in order."""
+    docs_paths: list[str] | None = None
+    """Folders of `{% docs %}` blocks (*.md); default the model, seed, macro, test and snapshot paths."""
 
     @property
     def folders_to_clean(self) -> list[str]:

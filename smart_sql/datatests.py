@@ -201,9 +201,9 @@ def generic_test_names(test: DataTest, tested: Tested) -> tuple[str, str]:
         flat.extend(str(part) for part in parts)
     unique = "__".join(_NAME_ARG.sub("_", part) for part in flat)
     if tested.source_name is not None:
-        identifier = f"source_{test.kind}_{tested.source_name}_{tested.table_name}"
+        identifier = f"source_{test.kind.replace('.', '_')}_{tested.source_name}_{tested.table_name}"
     else:
-        identifier = f"{test.kind}_{tested.name}"
+        identifier = f"{test.kind.replace('.', '_')}_{tested.name}"
     full_name = f"{identifier}_{unique}"
     if len(full_name) >= 64:
         return f"{identifier[:30]}_{hashlib.md5(full_name.encode()).hexdigest()}", full_name
@@ -235,10 +235,10 @@ def _split_entry(entry: Any, path: Path, node_name: str, column: str | None,
     else:
         raise ConfigError(f"tests of {node_name}: each entry is a test name or a one-key mapping, "
                           f"got {entry!r}", path=display_path(path))
-    if "." in kind:
-        raise ConfigError(f"test {kind!r} on {node_name} comes from a package, and packages are not supported",
-                          path=display_path(path),
-                          hint="copy the test's {% test %} block into macros/ or tests/generic/")
+    qualified = sorted(name for name in known if name.endswith(f".{kind}"))
+    if kind not in known and qualified:
+        raise ConfigError(f"test {kind!r} on {node_name} is defined in a package; dbt finds a package's test by "
+                          f"its package name only", path=display_path(path), hint=f"write it as {qualified[0]}")
     if kind not in known:
         raise ConfigError(f"unknown test {kind!r} on {node_name}" + (f".{column}" if column else ""),
                           path=display_path(path),
@@ -281,7 +281,8 @@ def _metadata_hash(test: DataTest, tested: Tested) -> str:
              else f"ref('{tested.name}')")
     kwargs = test.macro_kwargs("{{ get_where_subquery(" + model + ") }}")
     kwargs.update(test.arguments)
-    metadata = {"name": test.kind, "kwargs": kwargs, "namespace": None}
+    namespace, _, name = test.kind.rpartition(".")
+    metadata = {"name": name, "kwargs": kwargs, "namespace": namespace or None}
     return hashlib.md5((test.name + repr(_hashable(metadata))).encode()).hexdigest()[-10:]
 
 

@@ -15,7 +15,7 @@ from . import connection, materialize
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
-from .errors import ConfigError, SmartSqlError
+from .errors import ConfigError, ModelError, SmartSqlError
 from .graph import Graph
 from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
@@ -24,6 +24,7 @@ from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
 from .snapshot_run import run_snapshot
 from .render import ModelFunctions
+from .dbt.jinja.model_config import ModelConfig
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from .sql_errors import error_place, error_text, placed_error
 
@@ -186,6 +187,7 @@ def connect(project: Project) -> duckdb.DuckDBPyConnection:
     except BaseException:
         conn.close()
         raise
+    project.renderer.connection = conn
     return conn
 
 
@@ -235,7 +237,7 @@ def write_compiled(project: Project, relpath: str, sql: str) -> Path:
 
 def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[str, str]) -> str:
     """The model file through Jinja; the ephemeral models it reads go into `ctes`."""
-    functions = _functions(project, model, incremental, ctes)
+    functions = _functions(project, model, incremental, ctes, known_refs_only=True)
     if isinstance(model, SnapshotNode):
         return project.renderer.render_part(model.raw_sql, model.path, model.name, functions)
     return project.renderer.render(model.path, model.name, functions)
@@ -246,9 +248,15 @@ def _trimmed(rendered: str) -> str:
 
 
 def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
-               ctes: dict[str, str]) -> ModelFunctions:
+               ctes: dict[str, str], known_refs_only: bool = False) -> ModelFunctions:
+    """`known_refs_only`: a ref() that reading the project did not see (in a branch taken only when
+    `execute` is true) is an error, as in dbt: the node would be built before what it reads."""
     def ref(*args: str, **_: object) -> Relation | str:
         node = resolve_ref(project, model, *args)
+        if known_refs_only and node.unique_id not in model.depends_on:
+            raise ModelError(f"unable to infer all dependencies of {model.resource_type} {model.name!r}: it reads "
+                             f"{node.name!r} only when it runs (ref() inside a condition such as `if execute`)",
+                             hint=f"add this line at the top of the file: -- depends_on: {{{{ ref('{node.name}') }}}}")
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
             name = CTE_PREFIX + node.name
             if name not in ctes:
@@ -259,8 +267,9 @@ def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
     def source(source_name: str, table_name: str) -> Relation:
         return resolve_source(project, model, source_name, table_name).relation
 
-    return ModelFunctions(ref=ref, source=source, config=lambda *a, **k: "", this=model.relation,
-                          is_incremental=incremental)
+    config = ModelConfig(lambda *a, **k: "", lambda: model.config, f"{model.resource_type} {model.name!r}")
+    return ModelFunctions(ref=ref, source=source, config=config, this=model.relation, is_incremental=incremental,
+                          node=model)
 
 
 class _Runner:

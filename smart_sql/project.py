@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+from .dbt import docs as dbt_docs
+from .dbt import packages as dbt_packages
 from .dbt import project as dbt_project
 from .dbt import snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
@@ -244,7 +246,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     all_vars = project_vars(config.vars, config.name, vars or {})
     macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
                    *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
-    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
+    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info),
+                        **_dbt_jinja(root, config, chosen))
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)
@@ -253,6 +256,7 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
                       sources=sources, tests={}, renderer=renderer)
+    _link_dbt_context(project)
     project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
         if model.config.get("enabled") is not False:
@@ -266,8 +270,31 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     _link_sources(project)
     config.warnings += _unused_config_paths(project)
     project.tests = _tests(project, properties)
+    dbt_docs.describe(project)
     Graph(project)
     return project
+
+
+def _dbt_jinja(root: Path, config: ProjectConfig, target: Target) -> dict[str, Any]:
+    """The Renderer's installed packages and dbt context (smart_sql.dbt.jinja)."""
+    from .dbt.jinja.provider import DbtContext
+
+    packages = dbt_packages.load(root, config.packages_install_path)
+    taken = [package.name for package in packages if package.name == config.name]
+    if taken:
+        raise ConfigError(f"the installed package {taken[0]!r} has the project's own name",
+                          path=display_path(root / config.packages_install_path / taken[0]))
+    return {"packages": {package.name: package.macro_files for package in packages},
+            "dbt": DbtContext(config.name, target.file_catalog, target.schema, search_orders=config.dispatch)}
+
+
+def _link_dbt_context(project: Project) -> None:
+    """`model` and `graph` in templates read the project."""
+    from .dbt.jinja import nodes
+
+    cached: list[dict] = []
+    project.renderer.dbt.node_dict = lambda node: nodes.node_dict(project, node)
+    project.renderer.dbt.graph = lambda: cached[0] if cached else cached.append(nodes.graph(project)) or cached[0]
 
 
 def target_info(target: Target) -> TargetInfo:
@@ -586,7 +613,12 @@ class _Recorder:
         self.config: dict[str, Any] = {}
 
     def functions(self) -> ModelFunctions:
-        return ModelFunctions(ref=self.ref, source=self.source, config=self.set_config, this=self.model.relation)
+        from .dbt.jinja.model_config import ModelConfig
+
+        config = ModelConfig(self.set_config, lambda: {**getattr(self.model, "config", {}), **self.config},
+                             f"{self.model.resource_type} {self.model.name!r}")
+        return ModelFunctions(ref=self.ref, source=self.source, config=config, this=self.model.relation,
+                              node=self.model)
 
     def ref(self, *args: str, **_: Any) -> Relation:
         node = resolve_ref(self.project, self.model, *args)
@@ -670,6 +702,9 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
         declared.append((tested, source.entry, source.path))
 
     known = set(BUILTIN_KINDS) | {name[5:] for name in project.renderer.macro_names if name.startswith("test_")}
+    for package, names in project.renderer.package_macro_names.items():
+        tests = {name[5:] for name in names if name.startswith("test_")}
+        known |= {f"{package}.{name}" for name in tests}
     tests: dict[str, DataTest] = {}
     for tested, entry, path in declared:
         defaults = _test_defaults(project, path)

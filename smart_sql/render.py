@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections import ChainMap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import jinja2
 
+from .dbt.jinja import returns
 from .errors import ModelError, SmartSqlError
 
 _MISSING = object()
@@ -26,6 +28,8 @@ class ModelFunctions:
     config: Callable[..., str]
     this: Any
     is_incremental: bool = False
+    node: Any = None
+    """The node rendered (dbt's `model`), when there is one."""
 
 
 @dataclass(frozen=True)
@@ -46,20 +50,39 @@ class Renderer:
     """Renders model files with every macro of the project in scope."""
 
     def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
-                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None):
-        """`builtins`: functions every template and macro may call, which the project's macros may replace."""
+                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None,
+                 packages: Mapping[str, list[Path]] | None = None, dbt: Any = None):
+        """`builtins`: functions every template and macro may call, which the project's macros may replace;
+        `packages`: the macro files of each installed package (`name.macro` in templates); `dbt`: a
+        smart_sql.dbt.jinja.provider.DbtContext that adds dbt's context."""
         self.vars = dict(vars)
         self.target = target
         self.display = display
+        self.dbt = dbt
+        self.connection: Any = None
+        """The build's DuckDB connection while nodes are built (dbt's `execute` is true), else None."""
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+        self.env.context_class = returns.ReturningContext
         self.env.globals.update(builtins or {})
+        if dbt is not None:
+            from .dbt.jinja.context import static_globals
+
+            self.env.globals.update(static_globals())
         self.macro_templates = [self._template(path) for path in macro_files]
-        self.macro_names: set[str] = set()
-        for path, template in zip(macro_files, self.macro_templates):
+        self.macro_names = self._names(macro_files, self.macro_templates)
+        self.package_templates = {name: [self._template(path) for path in files]
+                                  for name, files in (packages or {}).items()}
+        self.package_macro_names = {name: self._names(packages[name], templates)
+                                    for name, templates in self.package_templates.items()}
+
+    def _names(self, files: list[Path], templates: list[jinja2.Template]) -> set[str]:
+        names: set[str] = set()
+        for path, template in zip(files, templates):
             with self._errors_located(path):
-                self.macro_names |= {name for name, value in template.module.__dict__.items()
-                                     if isinstance(value, jinja2.runtime.Macro)}
+                names |= {name for name, value in template.module.__dict__.items()
+                          if isinstance(value, jinja2.runtime.Macro)}
+        return names
 
     def render(self, path: Path, model_name: str, functions: ModelFunctions) -> str:
         with self._errors_located(path):
@@ -84,21 +107,31 @@ class Renderer:
         if name not in self.macro_names:
             return None
         with self._errors_located(path):
-            return str(self._context(path, model_name, None)[name](*args))
+            return str(returns.call(self._context(path, model_name, None)[name], *args))
 
-    def render_value(self, value: Any, path: Path) -> Any:
-        """Every string of a YAML value rendered with var, env_var and target (as dbt renders properties)."""
+    def test_macro(self, kind: str) -> str:
+        """The macro of the generic test `kind` (`name` or `package.name`): the project's, else the first
+        package's that defines it, as dbt finds it."""
+        package, _, name = kind.rpartition(".")
+        if package or f"test_{name}" in self.macro_names:
+            return f"{package}.test_{name}" if package else f"test_{name}"
+        owner = next((p for p, names in self.package_macro_names.items() if f"test_{name}" in names), None)
+        return f"{owner}.test_{name}" if owner else f"test_{name}"
+
+    def render_value(self, value: Any, path: Path, **extra: Any) -> Any:
+        """Every string of a YAML value rendered with var, env_var and target (as dbt renders properties),
+        and `extra` (e.g. doc)."""
         if isinstance(value, str):
-            return self._render_yaml_string(value, path) if "{" in value else value
+            return self._render_yaml_string(value, path, extra) if "{" in value else value
         if isinstance(value, Mapping):
-            return {key: self.render_value(item, path) for key, item in value.items()}
+            return {key: self.render_value(item, path, **extra) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.render_value(item, path) for item in value]
+            return [self.render_value(item, path, **extra) for item in value]
         return value
 
-    def _render_yaml_string(self, text: str, path: Path) -> str:
+    def _render_yaml_string(self, text: str, path: Path, extra: Mapping[str, Any]) -> str:
         context = {"var": self._var_function(path, None), "env_var": self._env_var_function(path),
-                   "target": self.target}
+                   "target": self.target, **extra}
         with self._errors_located(path):
             return self.env.from_string(text).render(context)
 
@@ -115,10 +148,20 @@ class Renderer:
         if functions is not None:
             context.update(ref=functions.ref, source=functions.source, config=functions.config, this=functions.this,
                            is_incremental=lambda: functions.is_incremental)
-        for template in self.macro_templates:
-            module = template.make_module(vars=context, shared=True)
-            context.update({name: getattr(module, name) for name in module.__dict__
-                            if isinstance(getattr(module, name), jinja2.runtime.Macro)})
+        own = _macros(self.macro_templates, context)
+        context.update(own)
+        if self.dbt is None:
+            return context
+        by_package = {self.dbt.root: own}
+        for name, templates in self.package_templates.items():
+            local: ChainMap = ChainMap({}, context)
+            local.maps[0].update(_macros(templates, local))
+            by_package[name] = local.maps[0]
+        from .dbt.jinja.context import Namespace
+
+        for name, macros in by_package.items():
+            context.setdefault(name, Namespace(name, macros))
+        self.dbt.add(context, by_package, functions.node if functions else None, self.connection)
         return context
 
     def _template(self, path: Path) -> jinja2.Template:
@@ -191,6 +234,16 @@ class _LocatedErrors:
                 location = (self.display(Path(filename)), tb.tb_lineno)
             tb = tb.tb_next
         return location
+
+
+def _macros(templates: list[jinja2.Template], context: Mapping[str, Any]) -> dict[str, Any]:
+    """The macros of `templates`, each seeing `context` (which may grow after)."""
+    macros: dict[str, Any] = {}
+    for template in templates:
+        module = template.make_module(vars=context, shared=True)
+        macros.update({name: value for name, value in module.__dict__.items()
+                       if isinstance(value, jinja2.runtime.Macro)})
+    return macros
 
 
 def _load_file(name: str):

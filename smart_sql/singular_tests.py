@@ -70,7 +70,7 @@ def failing_rows_sql(project: Project, test: DataTest, functions: ModelFunctions
     """The SELECT of the rows that break the test, rendered with the given ref/source/config."""
     if test.kind == SINGULAR:
         return project.renderer.render(test.path, test.name, functions)
-    call = "{{ test_" + test.kind + "(**smart_sql_test_kwargs) }}"
+    call = "{{ " + project.renderer.test_macro(test.kind) + "(**smart_sql_test_kwargs) }}"
     return project.renderer.render_text(call, test.path, test.name, functions,
                                         smart_sql_test_kwargs=test.macro_kwargs(where_subquery(test)),
                                         should_store_failures=lambda: test.stores_failures)

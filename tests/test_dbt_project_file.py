@@ -87,7 +87,7 @@ def test_an_unknown_project_key_is_refused_with_the_keys_we_read(make_dbt_projec
 
 def test_inline_packages_are_refused(make_dbt_project):
     root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\npackages:\n  - {package: dbt-labs/dbt_utils}\n"})
-    with pytest.raises(ConfigError, match="dbt packages are not supported yet"):
+    with pytest.raises(ConfigError, match="`packages:` in the project file is not read, as dbt does not read it"):
         load_project(root)
 
 

@@ -25,9 +25,9 @@ select 1 as id
     ("macros/mat.sql", "{% materialization fancy, default %}{% endmaterialization %}",
      "custom materializations are not supported"),
     ("packages.yml", "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
-     "`packages:` lists dbt packages, which are not supported yet"),
-    ("dependencies.yml", "projects:\n  - name: core_platform\n", "`projects:` lists dbt packages"),
-    ("dbt_packages/dbt_utils/dbt_project.yml", "name: dbt_utils\n", "installed dbt packages are not supported yet"),
+     "1 package(s) are listed in packages.yml, but only 0 are installed in dbt_packages/"),
+    ("dependencies.yml", "projects:\n  - name: core_platform\n", "`projects:` lists dbt Mesh projects"),
+    ("dbt_packages/dbt_utils/README.md", "no project file\n", "installed package 'dbt_utils' has no dbt_project.yml"),
     ("selectors.yml", "selectors:\n  - name: nightly\n    default: true\n    definition: 'tag:nightly'\n",
      "selector 'nightly' is the default selector, which is not supported"),
     ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n", "`unit_tests:` unit tests are not supported yet"),
@@ -43,7 +43,7 @@ def test_what_is_not_built_is_refused_naming_the_file(make_dbt_project, relpath,
     with pytest.raises(ConfigError) as error:
         load_project(root)
     assert message in error.value.message
-    assert error.value.path.endswith(relpath if "dbt_packages" not in relpath else "dbt_packages")
+    assert error.value.path.endswith(relpath if "dbt_packages" not in relpath else "dbt_packages/dbt_utils")
 
 
 def test_a_refused_file_in_a_configured_folder_names_that_folder_key(make_dbt_project):

@@ -24,16 +24,14 @@ PROJECT_FILE = "dbt_project.yml"
 HONOURED = {"name", "profile", "model-paths", "source-paths", "seed-paths", "data-paths", "macro-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "data_tests", "tests", "on-run-start",
             "on-run-end", "flags", "test-paths", "snapshots", "snapshot-paths", "analysis-paths", "function-paths",
-            "packages-install-path", "sources"}
+            "packages-install-path", "sources", "dispatch", "docs-paths"}
 """`*-paths` of resources smart-sql does not build are honoured by refusing the files found there."""
 ACCEPTED = {
     "version": "the project's own version",
     "config-version": "must be 2, as dbt requires",
     "require-dbt-version": "smart-sql is not dbt; the range is not checked",
-    "docs-paths": "doc blocks are documentation",
     "asset-paths": "assets are copied for the docs site only",
     "log-path": "smart-sql writes no log files",
-    "dispatch": "macro dispatch search order (adapter.dispatch is not provided)",
     "quoting": "DuckDB keeps the case of names quoted or not, so it changes nothing built",
     "query-comment": "a comment dbt adds to each query",
     "analyses": "configs of analyses (analysis files are refused)",
@@ -103,26 +101,43 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
         default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
         nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
-        warnings=warnings,
+        warnings=warnings, packages_install_path=paths.folder("packages-install-path", "dbt_packages"),
+        dispatch=_dispatch(raw, path), docs_paths=paths.get("docs-paths", None),
     )
     unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
     config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths, *config.test_paths,
                              *config.snapshot_paths,
                              *(folder for folders in unsupported_paths.values() for folder in folders)]
     if target is not None:
-        unsupported.check(path.parent, config, unsupported_paths,
-                          paths.folder("packages-install-path", "dbt_packages"))
+        unsupported.check(path.parent, config, unsupported_paths)
     return config
 
 
 def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
     unknown = sorted(str(key) for key in set(raw) - KEYS)
     if "packages" in unknown:
-        raise ConfigError("`packages:` in the project file: dbt packages are not supported yet",
-                          path=display_path(path), hint="remove the packages and the models that use them")
+        raise ConfigError("`packages:` in the project file is not read, as dbt does not read it there",
+                          path=display_path(path), hint="list the packages in packages.yml")
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}", path=display_path(path),
                           hint=f"dbt_project.yml keys smart-sql reads: {', '.join(sorted(KEYS))}")
+
+
+def _dispatch(raw: Mapping[str, Any], path: Path) -> dict[str, list[str]]:
+    entries = raw.get("dispatch") or []
+    if not isinstance(entries, list):
+        raise ConfigError("`dispatch:` must be a list of {macro_namespace: ..., search_order: [...]}",
+                          path=display_path(path))
+    orders: dict[str, list[str]] = {}
+    for entry in entries:
+        namespace = entry.get("macro_namespace") if isinstance(entry, Mapping) else None
+        order = entry.get("search_order") if isinstance(entry, Mapping) else None
+        if not isinstance(namespace, str) or not isinstance(order, list) or not all(isinstance(p, str) for p in order):
+            raise ConfigError(f"dispatch entry {entry!r} needs `macro_namespace:` (a name) and `search_order:` "
+                              f"(a list of package names)", path=display_path(path),
+                              hint="e.g. - macro_namespace: dbt_utils\n    search_order: [my_project, dbt_utils]")
+        orders[namespace] = order
+    return orders
 
 
 def _mapping(raw: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """What a dbt project may hold that smart-sql does not build yet. Each is refused, naming the file,
-rather than skipped: a build that silently left out an analysis or a package would look complete."""
+rather than skipped: a build that silently left out an analysis or a function would look complete."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ _BLOCK_REASONS = {
 _MOVE_HINT = "remove the file (or move it out of the project's {key}) to build the rest of the project"
 
 
-def check(root: Path, config: ProjectConfig, resource_paths: Mapping[str, list[str]], packages_folder: str) -> None:
+def check(root: Path, config: ProjectConfig, resource_paths: Mapping[str, list[str]]) -> None:
     for kind, folders in resource_paths.items():
         patterns, reason = _FILES[kind]
         for folder in folders:
@@ -39,7 +39,6 @@ def check(root: Path, config: ProjectConfig, resource_paths: Mapping[str, list[s
                         raise ConfigError(reason, path=display_path(path),
                                           hint=_MOVE_HINT.format(key=PATH_KEYS[kind][0]))
     _check_macros(root, config.macro_paths)
-    _check_packages(root, packages_folder)
     _check_selectors(root)
 
 
@@ -52,20 +51,6 @@ def _check_macros(root: Path, folders: list[str]) -> None:
                 line = text.count("\n", 0, found.start()) + 1
                 raise ConfigError(_BLOCK_REASONS[found.group(1)], path=display_path(path), line=line,
                                   hint="remove the block to build the rest of the project")
-
-
-def _check_packages(root: Path, packages_folder: str) -> None:
-    for name in ("packages.yml", "dependencies.yml"):
-        path = root / name
-        raw = read_yaml(path) if path.is_file() else None
-        listed = [key for key in ("packages", "projects") if isinstance(raw, Mapping) and raw.get(key)]
-        if listed:
-            raise ConfigError(f"`{listed[0]}:` lists dbt packages, which are not supported yet", path=display_path(path),
-                              hint="copy the macros and models you use into the project, and remove the entries")
-    installed = root / packages_folder
-    if installed.is_dir() and any(child.is_dir() for child in installed.iterdir()):
-        raise ConfigError("installed dbt packages are not supported yet (their models would not be built)",
-                          path=display_path(installed), hint="remove the folder (`dbt clean`) and the packages")
 
 
 def _check_selectors(root: Path) -> None:

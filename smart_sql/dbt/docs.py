@@ -1,0 +1,61 @@
+"""dbt's `{% docs name %}...{% enddocs %}` blocks (in *.md files of the docs paths) and the
+descriptions that use them with `{{ doc('name') }}`, rendered as dbt renders descriptions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import ConfigError, display_path
+
+_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
+
+
+def read(root: Path, folders: list[str]) -> dict[str, tuple[str, Path]]:
+    """Block name -> (its text, rendered and stripped as dbt stores it; its file)."""
+    blocks: dict[str, tuple[str, Path]] = {}
+    for folder in dict.fromkeys(folders):
+        for path in sorted((root / folder).rglob("*.md")):
+            text = path.read_text(encoding="utf-8")
+            for found in _BLOCK.finditer(text):
+                name = found.group(1)
+                if name in blocks:
+                    raise ConfigError(f"two doc blocks are named {name!r} (also in {display_path(blocks[name][1])})",
+                                      path=display_path(path), line=text.count("\n", 0, found.start()) + 1,
+                                      hint="rename one of them")
+                blocks[name] = (jinja2.Environment().from_string(found.group(2)).render().strip(), path)
+    return blocks
+
+
+def describe(project: Any) -> None:
+    """Every description of the project's nodes, columns and sources that holds Jinja, rendered with
+    doc(), var, env_var and target."""
+    config = project.config
+    folders = config.docs_paths or [*config.model_paths, *config.seed_paths, *config.macro_paths,
+                                    *config.test_paths, *config.snapshot_paths]
+    blocks = read(project.root, folders)
+    items = [*project.models.values(), *project.seeds.values(), *project.snapshots.values(),
+             *project.sources.values()]
+    for item in items:
+        where = getattr(item, "properties_path", None) or item.path
+        item.description = _render(project, blocks, item.description, where)
+        item.columns = {name: _render(project, blocks, text, where) for name, text in item.columns.items()}
+
+
+def _render(project: Any, blocks: dict[str, tuple[str, Path]], text: str, path: Path) -> str:
+    if "{" not in text:
+        return text
+
+    def doc(*names: str) -> str:
+        name = names[-1]
+        if len(names) > 2 or name not in blocks or (len(names) == 2 and names[0] != project.name):
+            raise ConfigError(f"doc({', '.join(repr(n) for n in names)}): no such doc block",
+                              path=display_path(path),
+                              hint=f"define it in a .md file: {{% docs {name} %}}...{{% enddocs %}}"
+                                   + (f"; doc blocks: {', '.join(sorted(blocks))}" if blocks else ""))
+        return blocks[name][0]
+
+    return project.renderer.render_value(text, path, doc=doc)
