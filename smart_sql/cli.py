@@ -75,14 +75,18 @@ def _load(project_dir, profiles_dir, target, vars_text):
 
 
 def _parse_vars(text: str | None) -> dict:
+    return _parse_mapping(text, "--vars")
+
+
+def _parse_mapping(text: str | None, option: str) -> dict:
     if not text:
         return {}
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"--vars is not valid YAML: {error}") from None
+        raise ConfigError(f"{option} is not valid YAML: {error}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"--vars must be a mapping, got {text!r}", hint="e.g. --vars '{start_date: 2024-01-01}'")
+        raise ConfigError(f"{option} must be a mapping, got {text!r}", hint=f"e.g. {option} '{{start_date: 2024-01-01}}'")
     return value
 
 
@@ -161,6 +165,34 @@ def compile_command(project_dir, profiles_dir, target, vars_text, debug, select,
             click.echo(item.sql)
         if item.extra:
             click.echo(item.extra)
+
+
+@main.command("run-operation")
+@click.argument("macro")
+@_common_options
+@click.option("--args", "args_text", default=None, help="YAML mapping of the macro's arguments, e.g. '{days: 7}'.")
+@_handles_errors
+def run_operation_command(macro, project_dir, profiles_dir, target, vars_text, debug, args_text):
+    """Run MACRO (or package.MACRO) once, its queries in one transaction, as dbt's run-operation."""
+    from .operations import run_operation
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    run_operation(project, macro, _parse_mapping(args_text, "--args"))
+    click.echo(f"ran operation {macro}")
+
+
+@main.command("deps")
+@_common_options
+@_handles_errors
+def deps_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Install the `local:` packages of packages.yml into dbt_packages/ (hub and git packages need
+    the network: install them with `dbt deps`)."""
+    from .dbt.packages import install
+    from .project import read_project_config
+
+    root = Path(project_dir).resolve()
+    for line in install(root, read_project_config(root).packages_install_path):
+        click.echo(line)
 
 
 @main.command("ls")
