@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections import ChainMap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -154,9 +153,7 @@ class Renderer:
             return context
         by_package = {self.dbt.root: own}
         for name, templates in self.package_templates.items():
-            local: ChainMap = ChainMap({}, context)
-            local.maps[0].update(_macros(templates, local))
-            by_package[name] = local.maps[0]
+            by_package[name] = _macros(templates, context)
         from .dbt.jinja.context import Namespace
 
         for name, macros in by_package.items():

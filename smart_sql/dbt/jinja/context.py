@@ -23,7 +23,8 @@ PREFIXES = ("duckdb", "default")
 INTERNAL = "dbt"
 RUN_STARTED_AT = datetime.datetime.now(datetime.timezone.utc)
 INVOCATION_ID = str(uuid.uuid4())
-_INTERNAL_MACROS = {f"default__{name}": function for name, function in cross_db.MACROS.items()}
+_INTERNAL_MACROS = {f"{'duckdb' if name in cross_db.DUCKDB_OWN else 'default'}__{name}": function
+                    for name, function in cross_db.MACROS.items()}
 
 
 class Namespace:
@@ -50,7 +51,8 @@ class Namespace:
 class Dispatcher:
     """adapter.dispatch as dbt-core's: for each package of the search order, `duckdb__NAME` then
     `default__NAME`. The search order of a namespace is the project's `dispatch:` entry for it, else
-    [root project, namespace] for an installed package, else the template's own macros (then dbt's)."""
+    [root project, namespace] for an installed package and for dbt's own (so the project's default__NAME
+    replaces dbt-duckdb's duckdb__NAME), else the template's own macros (then dbt's)."""
 
     def __init__(self, root: str, search_orders: Mapping[str, list[str]], flat: Mapping[str, Any],
                  by_package: Mapping[str, Mapping[str, Any]]):
@@ -86,7 +88,7 @@ class Dispatcher:
             raise ModelError(f"In adapter.dispatch, macro_namespace must be None or a string, got {namespace!r}")
         if self.search_orders.get(namespace):
             return list(self.search_orders[namespace])
-        if namespace in self.by_package and namespace != self.root:
+        if namespace == INTERNAL or (namespace in self.by_package and namespace != self.root):
             return [self.root, namespace]
         return [None]
 

@@ -95,3 +95,6 @@ MACROS: dict[str, Callable[..., Any]] = {
     "intersect": lambda: "intersect",
 }
 """By dbt's macro name."""
+DUCKDB_OWN = {"any_value", "date", "dateadd", "datediff", "last_day", "listagg", "split_part", "current_timestamp",
+              "snapshot_get_time"}
+"""The macros dbt-duckdb implements itself (duckdb__NAME); dbt-core's default__NAME gives the rest."""
