@@ -40,19 +40,20 @@ def describe(project: Any) -> None:
     items = [*project.models.values(), *project.seeds.values(), *project.snapshots.values(),
              *project.sources.values()]
     for item in items:
-        where = getattr(item, "properties_path", None) or item.path
-        item.description = _render(project, blocks, item.description, where)
-        item.columns = {name: _render(project, blocks, text, where) for name, text in item.columns.items()}
+        what = f"{getattr(item, 'resource_type', 'source')} {item.name!r}"
+        item.description = _render(project, blocks, item.description, item.path, f"the description of {what}")
+        item.columns = {name: _render(project, blocks, text, item.path, f"the description of {what}'s column {name!r}")
+                        for name, text in item.columns.items()}
 
 
-def _render(project: Any, blocks: dict[str, tuple[str, Path]], text: str, path: Path) -> str:
+def _render(project: Any, blocks: dict[str, tuple[str, Path]], text: str, path: Path, what: str) -> str:
     if "{" not in text:
         return text
 
     def doc(*names: str) -> str:
         name = names[-1]
         if len(names) > 2 or name not in blocks or (len(names) == 2 and names[0] != project.name):
-            raise ConfigError(f"doc({', '.join(repr(n) for n in names)}): no such doc block",
+            raise ConfigError(f"{what}: doc({', '.join(repr(n) for n in names)}): no such doc block",
                               path=display_path(path),
                               hint=f"define it in a .md file: {{% docs {name} %}}...{{% enddocs %}}"
                                    + (f"; doc blocks: {', '.join(sorted(blocks))}" if blocks else ""))

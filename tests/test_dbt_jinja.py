@@ -1,0 +1,195 @@
+"""dbt's Jinja context in smart-sql: what runs when (execute), return, dispatch's search order, packages,
+deps and run-operation, and the messages of what is refused (each naming the file)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from smart_sql.errors import ConfigError, SmartSqlError
+from smart_sql.project import load_project
+
+PACKAGE = {
+    "dbt_packages/kit/dbt_project.yml": "name: kit\nversion: '1.0'\nconfig-version: 2\n",
+    "dbt_packages/kit/macros/greet.sql": (
+        "{% macro greet(who) %}{{ return(adapter.dispatch('greet', 'kit')(who)) }}{% endmacro %}\n"
+        "{% macro default__greet(who) %}'hello ' || {{ who }}{% endmacro %}\n"),
+    "packages.yml": "packages:\n  - package: acme/kit\n    version: 1.0.0\n",
+}
+
+
+def _scalar(root, sql):
+    with duckdb.connect(str(root / "target/dev.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_queries_run_when_the_model_is_built_not_when_the_project_is_read(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({"models/m.sql": (
+        "{% do run_query('create table if not exists main.side_effect as select 1 as x') %}\n"
+        "{% set found = run_query('select count(*) from main.side_effect') %}\n"
+        "select {{ execute }} as executed, {{ found.rows[0][0] if execute else -1 }} as n")})
+    monkeypatch.chdir(root)
+    load_project(root)
+    assert not (root / "target/dev.duckdb").exists()
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    assert _scalar(root, "select * from main.m") == [(True, 1)]
+
+
+def test_return_gives_objects_through_nested_macros(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "macros/lists.sql": ("{% macro inner() %}{{ return([1, 2, 3]) }}{% endmacro %}\n"
+                             "{% macro outer() %}{% set values = inner() %}{{ return(values | sum) }}{% endmacro %}\n"),
+        "macros/other.sql": "{% macro twice() %}{% do return(outer() * 2) %}{% endmacro %}\n",
+        "models/m.sql": "select {{ outer() }} as total, {{ twice() }} as doubled"})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select * from main.m") == [(6, 12)]
+
+
+def test_project_macros_replace_dbts_as_dispatch_searches(make_dbt_project, cli, monkeypatch):
+    """Checked with dbt 1.11: the project's duckdb__datediff and default__dateadd both win over
+    dbt-duckdb's own, qualified (dbt.x) and not."""
+    root = make_dbt_project({
+        "macros/overrides.sql": ("{% macro duckdb__datediff(a, b, part) %}42{% endmacro %}\n"
+                                 "{% macro default__dateadd(a, b, c) %}43{% endmacro %}\n"),
+        "models/m.sql": ("select {{ dbt.datediff('a', 'b', 'day') }} as d, {{ datediff('a', 'b', 'day') }} as d2, "
+                         "{{ dbt.dateadd('day', 1, 'x') }} as e, {{ dbt.date_trunc('day', \"date '2024-05-06'\") }} as t")})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select d, d2, e, t::date::varchar from main.m") == [(42, 42, 43, "2024-05-06")]
+
+
+def test_a_package_macro_dispatches_to_the_projects_override_first(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({**PACKAGE, "models/m.sql": "select {{ kit.greet(\"'ana'\") }} as g"})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select g from main.m") == [("hello ana",)]
+    (root / "macros").mkdir()
+    (root / "macros/mine.sql").write_text("{% macro default__greet(who) %}'hi ' || {{ who }}{% endmacro %}")
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select g from main.m") == [("hi ana",)]
+
+
+def test_the_dispatch_search_order_of_the_project_file_is_followed(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        **PACKAGE,
+        "dbt_project.yml": ("name: shop\nconfig-version: 2\nprofile: shop\n"
+                            "dispatch:\n  - macro_namespace: kit\n    search_order: [kit]\n"),
+        "macros/mine.sql": "{% macro default__greet(who) %}'hi ' || {{ who }}{% endmacro %}",
+        "models/m.sql": "select {{ kit.greet(\"'ana'\") }} as g"})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select g from main.m") == [("hello ana",)]
+
+
+@pytest.mark.parametrize("files, message, where", [
+    ({"models/m.sql": "select {{ adapter.dispatch('nothing_here')() }}"},
+     "In dispatch: No macro named 'nothing_here' found within namespace: None; searched for: duckdb__nothing_here, "
+     "default__nothing_here", "models/m.sql:1"),
+    ({"models/m.sql": "select {{ adapter.dispatch('kit.greet')() }}"},
+     "\"kit.greet\", but \".\" is not a valid macro name component", "models/m.sql:1"),
+    ({"models/m.sql": "select 1\n{{ exceptions.raise_compiler_error('orders need an id') }}"},
+     "Compilation Error: orders need an id", "models/m.sql:2"),
+    ({"models/m.sql": "select {{ config.require('owner') }}"},
+     "model 'm': config('owner') is required, but it is not set", "models/m.sql:1"),
+    ({**PACKAGE, "models/m.sql": "select {{ kit.wave() }}"}, "package 'kit' has no macro 'wave'", "models/m.sql:1"),
+    ({**PACKAGE, "dbt_packages/kit/macros/bad.sql": "{% macro broken() %}\n{{ nope.x }}\n{% endmacro %}",
+      "models/m.sql": "select {{ kit.broken() }}"},
+     "'nope' is undefined", "dbt_packages/kit/macros/bad.sql:2"),
+    ({"models/m.sql": "{% call statement('s', language='python') %}x{% endcall %}select 1"},
+     "statement('s'): language 'python' is not supported", "models/m.sql:1"),
+])
+def test_jinja_errors_name_the_file_and_line(make_dbt_project, files, message, where):
+    root = make_dbt_project(files)
+    with pytest.raises(SmartSqlError) as error:
+        load_project(root)
+    assert message in str(error.value)
+    assert where in str(error.value)
+
+
+@pytest.mark.parametrize("files, message, path", [
+    ({"packages.yml": "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n", "models/m.sql": "select 1"},
+     "1 package(s) are listed in packages.yml, but only 0 are installed in dbt_packages/", "packages.yml"),
+    ({**PACKAGE, "dependencies.yml": "packages:\n  - package: acme/kit\n"},
+     "packages are listed in both packages.yml and dependencies.yml", "dependencies.yml"),
+    ({**PACKAGE, "dbt_packages/kit/models/kit_model.sql": "select 1"},
+     "package 'kit' has models, and smart-sql does not build the models of packages yet",
+     "dbt_packages/kit/models/kit_model.sql"),
+    ({**PACKAGE, "dbt_packages/kit/seeds/codes.csv": "a\n1\n"},
+     "package 'kit' has seeds", "dbt_packages/kit/seeds/codes.csv"),
+    ({**PACKAGE, "dbt_packages/kit/tests/generic/positive.sql": "{% test positive(model, column_name) %}"
+                                                               "select 1 where false{% endtest %}",
+      "models/m.sql": "select 1 as x", "models/m.yml": "models:\n  - name: m\n    columns:\n      - name: x\n"
+                                                       "        data_tests: [positive]\n"},
+     "test 'positive' on m is defined in a package; dbt finds a package's test by its package name only",
+     "models/m.yml"),
+    ({"models/m.sql": "select 1", "models/m.yml": "models:\n  - name: m\n    description: '{{ doc(\"gone\") }}'\n"},
+     "doc('gone'): no such doc block", "models/m.sql"),
+    ({"dbt_project.yml": "name: shop\nprofile: shop\ndispatch:\n  - macro_namespace: kit\n", "models/m.sql": "select 1"},
+     "needs `macro_namespace:` (a name) and `search_order:`", "dbt_project.yml"),
+])
+def test_what_packages_and_docs_cannot_do_is_refused_naming_the_file(make_dbt_project, files, message, path):
+    root = make_dbt_project(files)
+    with pytest.raises(ConfigError) as error:
+        load_project(root)
+    assert message in error.value.message
+    assert error.value.path.endswith(path)
+
+
+def test_a_package_generic_test_runs_by_its_namespace(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        **PACKAGE, "dbt_packages/kit/tests/generic/positive.sql":
+            "{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}",
+        "models/m.sql": "select -1 as x", "models/m.yml": "models:\n  - name: m\n    columns:\n      - name: x\n"
+                                                          "        data_tests: [kit.positive]\n"})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 1
+    assert "FAIL kit_positive_m_x" in result.output
+
+
+def test_deps_links_local_packages_and_refuses_what_needs_the_network(make_dbt_project, cli, tmp_path, monkeypatch):
+    kit = tmp_path / "shared/kit"
+    (kit / "macros").mkdir(parents=True)
+    (kit / "dbt_project.yml").write_text("name: kit\n")
+    (kit / "macros/greet.sql").write_text("{% macro greet() %}'hello'{% endmacro %}")
+    root = make_dbt_project({"packages.yml": "packages:\n  - local: ../shared/kit\n",
+                             "models/m.sql": "select {{ kit.greet() }} as g"})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 2
+    result = cli("deps")
+    assert result.exit_code == 0, result.output
+    assert "local: ../shared/kit: linked into" in result.output
+    assert (root / "dbt_packages/kit/macros/greet.sql").is_file()
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select g from main.m") == [("hello",)]
+
+    (root / "packages.yml").write_text("packages:\n  - local: ../shared/kit\n  - package: dbt-labs/dbt_utils\n"
+                                       "    version: 1.3.0\n")
+    result = cli("deps")
+    assert result.exit_code == 2
+    assert ("cannot install package: dbt-labs/dbt_utils (version 1.3.0): hub, git and tarball packages are "
+            "downloaded from the network") in result.output
+    assert "run `dbt deps` to install them" in result.output
+
+
+def test_run_operation_runs_in_one_transaction(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/m.sql": "select 1 as x",
+        "macros/ops.sql": (
+            "{% macro grow(table, rows, fail=false) %}\n"
+            "{% do run_query('create table if not exists main.' ~ table ~ ' (n integer)') %}\n"
+            "{% for n in range(rows) %}{% call statement() %}insert into main.{{ table }} values ({{ n }})"
+            "{% endcall %}{% endfor %}\n"
+            "{% if fail %}{{ exceptions.raise_compiler_error('stop after ' ~ rows) }}{% endif %}\n"
+            "{% endmacro %}\n")})
+    monkeypatch.chdir(root)
+    result = cli("run-operation", "grow", "--args", "{table: counts, rows: 3}")
+    assert result.exit_code == 0, result.output
+    failed = cli("run-operation", "grow", "--args", "{table: counts, rows: 2, fail: true}")
+    assert failed.exit_code == 1
+    assert "macros/ops.sql:4: Compilation Error: stop after 2" in failed.output
+    assert _scalar(root, "select count(*) from main.counts") == [(3,)]
+    unknown = cli("run-operation", "grwo")
+    assert unknown.exit_code == 2 and "no macro named 'grwo'" in unknown.output and "did you mean: grow?" in unknown.output
