@@ -75,6 +75,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     Interrupted is raised after run_results.json is written."""
     reporter = reporter or Reporter()
     stop = stop or StopRequest()
+    _set_flags(project, command, full_refresh)
     graph = Graph(project)
     chosen = graph.select(select, exclude, resource_types)
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
@@ -123,6 +124,14 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
             write_run_results(project, results)
     reporter.summary(results)
     return results
+
+
+def _set_flags(project: Project, command: str, full_refresh: bool) -> None:
+    """dbt's `flags` in templates: the command and --full-refresh."""
+    if project.renderer.dbt is not None:
+        from .dbt.jinja.context import Flags
+
+        project.renderer.dbt.flags = Flags(WHICH=command, FULL_REFRESH=full_refresh)
 
 
 def _stoppers(conn: duckdb.DuckDBPyConnection, sql_transform: SqlTransform) -> list:
