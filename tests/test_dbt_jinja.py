@@ -193,3 +193,37 @@ def test_run_operation_runs_in_one_transaction(make_dbt_project, cli, monkeypatc
     assert _scalar(root, "select count(*) from main.counts") == [(3,)]
     unknown = cli("run-operation", "grwo")
     assert unknown.exit_code == 2 and "no macro named 'grwo'" in unknown.output and "did you mean: grow?" in unknown.output
+
+
+def test_printing_warning_flags_yaml_and_table_iteration(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "macros/notes.sql": (
+            "{% macro noted() %}\n"
+            "{% do print('printed ' ~ flags.WHICH) %}{% do log('logged', info=True) %}{% do log('debug only') %}\n"
+            "{% do exceptions.warn('careful') %}\n"
+            "{% set table = run_query('select 1 as a, 2 as b union all select 3, 4 order by a') %}\n"
+            "{% set total = [] %}{% for row in (table if execute else []) %}{% do total.append(row['a'] + row[1]) %}"
+            "{% endfor %}\n"
+            "{{ return(total | sum if execute else 0) }}\n"
+            "{% endmacro %}\n"),
+        "models/m.sql": ("{% set parsed = fromyaml('limit: 2\\nnames: [x, y]') %}\n"
+                         "select {{ noted() }} as total, {{ parsed['limit'] }} as lim, "
+                         "'{{ toyaml({'k': 1}) | trim }}' as dumped, {{ flags.FULL_REFRESH }} as refreshed")})
+    monkeypatch.chdir(root)
+    result = cli("build", "--full-refresh")
+    assert result.exit_code == 0, result.output
+    assert "printed build" in result.output and "logged" in result.output and "debug only" not in result.output
+    assert "Warning: careful" in result.output
+    assert _scalar(root, "select * from main.m") == [(10, 2, "k: 1", True)]
+
+
+def test_a_package_can_replace_dbts_own_macros_through_the_dispatch_order(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        **PACKAGE,
+        "dbt_packages/kit/macros/shims.sql": "{% macro default__hash(field) %}'kit:' || {{ field }}{% endmacro %}",
+        "dbt_project.yml": ("name: shop\nconfig-version: 2\nprofile: shop\n"
+                            "dispatch:\n  - macro_namespace: dbt\n    search_order: [shop, kit, dbt]\n"),
+        "models/m.sql": "select {{ dbt.hash(\"'a'\") }} as h, {{ dbt.length(\"'abc'\") }} as n"})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select * from main.m") == [("kit:a", 3)]
