@@ -64,10 +64,13 @@ class Renderer:
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
         self.env.context_class = returns.ReturningContext
         self.env.globals.update(builtins or {})
+        self.internal_templates: list[jinja2.Template] = []
         if dbt is not None:
             from .dbt.jinja.context import static_globals
+            from .dbt.jinja.provider import MACRO_FILES
 
             self.env.globals.update(static_globals())
+            self.internal_templates = [self._template(path) for path in MACRO_FILES]
         self.macro_templates = [self._template(path) for path in macro_files]
         self.macro_names = self._names(macro_files, self.macro_templates)
         self.package_templates = {name: [self._template(path) for path in files]
@@ -147,6 +150,8 @@ class Renderer:
         if functions is not None:
             context.update(ref=functions.ref, source=functions.source, config=functions.config, this=functions.this,
                            is_incremental=lambda: functions.is_incremental)
+        internal = _macros(self.internal_templates, context)
+        context.update(internal)
         own = _macros(self.macro_templates, context)
         context.update(own)
         if self.dbt is None:
@@ -158,7 +163,7 @@ class Renderer:
 
         for name, macros in by_package.items():
             context.setdefault(name, Namespace(name, macros))
-        self.dbt.add(context, by_package, functions.node if functions else None, self.connection)
+        self.dbt.add(context, by_package, internal, functions.node if functions else None, self.connection)
         return context
 
     def _template(self, path: Path) -> jinja2.Template:

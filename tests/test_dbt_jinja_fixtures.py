@@ -36,7 +36,13 @@ STG_TAIL = {1: ("na", 2, "AnA", "it's", "fine"), 2: ("en", 3, "ben", "call", "fi
             5: ("en", 3, "ben", "none", "here")}
 
 BAKERY = {
-    "bakery.audit.operations": ("BASE TABLE", [("label", "VARCHAR"), ("models", "INTEGER")], [("nightly", 4)]),
+    "bakery.audit.operations": ("BASE TABLE", [("label", "VARCHAR"), ("models", "INTEGER")], [("nightly", 6)]),
+    "bakery.main.calendar": (
+        "BASE TABLE", [("grain", "VARCHAR"), ("period", "TIMESTAMP")],
+        [*(("day", datetime(2024, 2, day)) for day in (26, 27, 28, 29)), ("day", datetime(2024, 3, 1)),
+         *(("month", datetime(2024, month, 1)) for month in (1, 2, 3)),
+         *(("number", datetime(2024, 1, day)) for day in range(2, 7))]),
+    "bakery.main.calendar_types": ("BASE TABLE", [("generated_number", "BIGINT")], [(1,), (2,), (3,)]),
     "bakery.main.column_report": (
         "BASE TABLE",
         [("position", "INTEGER"), ("column_name", "VARCHAR"), ("data_type", "VARCHAR"), ("materialized", "VARCHAR"),
@@ -94,7 +100,8 @@ def _copy(name: str, tmp_path: Path) -> Path:
 
 
 def test_jinja_context_builds_what_dbt_builds(tmp_path, cli, monkeypatch):
-    """dbt.* cross-database macros (dates, types, strings, hash, listagg, any_value), adapter.dispatch to
+    """dbt.* cross-database macros (dates, types, strings, hash, listagg, any_value, date_spine and
+    generate_series), adapter.dispatch to
     the project's duckdb__ macro, run_query and statement/load_result over a built upstream table, return,
     modules.datetime, model, config({...}) and config.get, adapter.get_relation/get_columns_in_relation/quote,
     fromjson/tojson/zip/set, target, invocation_id, run_started_at; then run-operation with graph and log."""
@@ -102,7 +109,7 @@ def test_jinja_context_builds_what_dbt_builds(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(root)
     result = cli("build")
     assert result.exit_code == 0, result.output
-    assert "Done. PASS=5 WARN=0 ERROR=0 SKIP=0 TOTAL=5" in result.output
+    assert "Done. PASS=7 WARN=0 ERROR=0 SKIP=0 TOTAL=7" in result.output
     operation = cli("run-operation", "record_audit", "--args", "{label: nightly}")
     assert operation.exit_code == 0, operation.output
     assert "recorded nightly" in operation.output

@@ -55,11 +55,12 @@ class Dispatcher:
     replaces dbt-duckdb's duckdb__NAME), else the template's own macros (then dbt's)."""
 
     def __init__(self, root: str, search_orders: Mapping[str, list[str]], flat: Mapping[str, Any],
-                 by_package: Mapping[str, Mapping[str, Any]]):
+                 by_package: Mapping[str, Mapping[str, Any]], internal: Mapping[str, Any]):
         self.root = root
         self.search_orders = search_orders
         self.flat = flat
         self.by_package = by_package
+        self.internal = {**internal, **_INTERNAL_MACROS}
 
     def dispatch(self, macro_name: str, macro_namespace: str | None = None, packages: Any = None) -> Any:
         if "." in macro_name:
@@ -94,16 +95,16 @@ class Dispatcher:
 
     def _lookup(self, package: str | None, name: str) -> Any:
         if package is None:
-            return self.flat.get(name) or _INTERNAL_MACROS.get(name)
+            return self.flat.get(name) or self.internal.get(name)
         if package == INTERNAL:
-            return _INTERNAL_MACROS.get(name)
+            return self.internal.get(name)
         return self.by_package.get(package, {}).get(name)
 
     def dbt_macro(self, name: str) -> Any:
         """`dbt.NAME` (and dbt's NAME unqualified): dispatched in the `dbt` namespace."""
-        if name in cross_db.MACROS:
+        if name in cross_db.MACROS or f"default__{name}" in self.internal:
             return lambda *args, **kwargs: returns.call(self.dispatch(name, INTERNAL), *args, **kwargs)
-        return _INTERNAL_MACROS.get(name)
+        return self.internal.get(name)
 
 
 class Response:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ...errors import ModelError
+
 TYPES = {"string": "TEXT", "int": "integer", "numeric": "numeric(28,6)", "timestamp": "timestamp",
          "float": "float", "boolean": "boolean", "bigint": "bigint"}
 
@@ -59,6 +61,16 @@ def array_construct(inputs: list | None = None, data_type: str = "integer") -> s
     return f"array[ {' , '.join(str(item) for item in inputs)} ]" if inputs else f"array[]::{data_type}[]"
 
 
+def generate_series(upper_bound: Any) -> str:
+    return f"select generate_series as generated_number from generate_series(1, {upper_bound})"
+
+
+def get_powers_of_two(upper_bound: int) -> int:
+    if upper_bound <= 0:
+        raise ModelError("upper bound must be positive")
+    return next(power for power in range(1, 100) if upper_bound <= 2 ** power)
+
+
 def _type(name: str) -> Callable[[], str]:
     return lambda: TYPES[name]
 
@@ -70,6 +82,7 @@ def _template(text: str) -> Callable[..., str]:
 MACROS: dict[str, Callable[..., Any]] = {
     "datediff": datediff, "dateadd": dateadd, "date_trunc": date_trunc, "last_day": last_day, "date": date,
     "listagg": listagg, "split_part": split_part, "array_construct": array_construct,
+    "generate_series": generate_series, "get_powers_of_two": get_powers_of_two,
     **{f"type_{name}": _type(name) for name in TYPES},
     "current_timestamp": lambda: "now()",
     "current_timestamp_backcompat": lambda: "now()",
@@ -96,5 +109,5 @@ MACROS: dict[str, Callable[..., Any]] = {
 }
 """By dbt's macro name."""
 DUCKDB_OWN = {"any_value", "date", "dateadd", "datediff", "last_day", "listagg", "split_part", "current_timestamp",
-              "snapshot_get_time"}
+              "snapshot_get_time", "generate_series"}
 """The macros dbt-duckdb implements itself (duckdb__NAME); dbt-core's default__NAME gives the rest."""

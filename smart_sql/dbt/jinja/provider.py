@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import context as dbt
 from . import cross_db
 from .adapter import Adapter, Api
 
+MACRO_FILES = [Path(__file__).with_name("series.sql")]
+"""dbt's macros written in Jinja (the rest are in cross_db); the project's macros replace them."""
 _EMPTY_GRAPH = {"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {},
                 "saved_queries": {}}
 
@@ -27,10 +30,11 @@ class DbtContext:
     """A node as `model` shows it."""
     flags: dbt.Flags = field(default_factory=dbt.Flags)
 
-    def add(self, context: dict[str, Any], by_package: Mapping[str, Mapping[str, Any]], node: Any,
-            connection: Any) -> None:
+    def add(self, context: dict[str, Any], by_package: Mapping[str, Mapping[str, Any]], internal: Mapping[str, Any],
+            node: Any, connection: Any) -> None:
+        """`internal`: the macros of MACRO_FILES (dbt's own, in the `dbt` namespace)."""
         statements = dbt.Statements(connection)
-        dispatcher = dbt.Dispatcher(self.root, self.search_orders, context, by_package)
+        dispatcher = dbt.Dispatcher(self.root, self.search_orders, context, by_package, internal)
         context.update(
             execute=connection is not None, run_query=statements.run_query, statement=statements.statement,
             load_result=statements.load_result, adapter=Adapter(dispatcher, statements, self.file_catalog),
