@@ -227,3 +227,16 @@ def test_a_package_can_replace_dbts_own_macros_through_the_dispatch_order(make_d
     monkeypatch.chdir(root)
     assert cli("build").exit_code == 0
     assert _scalar(root, "select * from main.m") == [("kit:a", 3)]
+
+
+def test_get_relation_finds_what_is_built_with_its_type(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/v.sql": "{{ config(materialized='view') }}select 1 as x",
+        "models/m.sql": ("-- depends_on: {{ ref('v') }}\n"
+                         "{% set found = adapter.get_relation(target.database, target.schema, 'v') %}\n"
+                         "{% set missing = adapter.get_relation(target.database, target.schema, 'nowhere') %}\n"
+                         "select '{{ found.type if execute }}' as kind, {{ (found.is_view if execute) | lower }} as is_view,"
+                         " {{ (missing is none) | lower }} as missing, '{{ found.identifier if execute }}' as name")})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select * from main.m") == [("view", True, True, "v")]

@@ -4,9 +4,11 @@ as in dbt: while the project is read, get_relation gives None and get_columns_in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ModelError
+from ...project import Relation
 from .context import Dispatcher, Statements
 
 
@@ -90,10 +92,26 @@ class Adapter:
         return [column for column in self.get_columns_in_relation(from_relation) if column.name.lower() not in present]
 
 
-def relation(database: str | None, schema: str, identifier: str, kind: str | None, file_catalog: str) -> Any:
-    from ...project import Relation
+@dataclass(frozen=True)
+class TypedRelation(Relation):
+    """A relation found in the database: also its `type` ('table' or 'view'), as dbt's."""
 
-    return Relation(schema, identifier, None if database in (None, file_catalog) else database)
+    type: str | None = None
+
+    @property
+    def is_table(self) -> bool:
+        return self.type == "table"
+
+    @property
+    def is_view(self) -> bool:
+        return self.type == "view"
+
+    def render(self) -> str:
+        return str(self)
+
+
+def relation(database: str | None, schema: str, identifier: str, kind: str | None, file_catalog: str) -> TypedRelation:
+    return TypedRelation(schema, identifier, None if database in (None, file_catalog) else database, kind)
 
 
 def _parts(value: Any, file_catalog: str) -> tuple[str, str, str]:
