@@ -30,7 +30,10 @@ def run_operation(project: Project, macro: str, args: Mapping[str, Any]) -> str:
     """The macro's rendered text (dbt discards it; its effects are its queries)."""
     from .execute import connect
 
+    from .dbt.jinja.context import Flags
+
     function_name = _check_macro(project, macro)
+    project.renderer.dbt.flags = Flags(WHICH="run-operation")
     operation = _Operation(macro, project.config.path)
     functions = ModelFunctions(
         ref=lambda *names, **_: resolve_ref(project, operation, *names).relation,
