@@ -111,14 +111,11 @@ class Renderer:
         with self._errors_located(path):
             return str(returns.call(self._context(path, model_name, None)[name], *args))
 
-    def test_macro(self, kind: str) -> str:
-        """The macro of the generic test `kind` (`name` or `package.name`): the project's, else the first
-        package's that defines it, as dbt finds it."""
+    @staticmethod
+    def test_macro(kind: str) -> str:
+        """The macro of the generic test `kind`: `test_name`, or `package.test_name` for `package.name`."""
         package, _, name = kind.rpartition(".")
-        if package or f"test_{name}" in self.macro_names:
-            return f"{package}.test_{name}" if package else f"test_{name}"
-        owner = next((p for p, names in self.package_macro_names.items() if f"test_{name}" in names), None)
-        return f"{owner}.test_{name}" if owner else f"test_{name}"
+        return f"{package}.test_{name}" if package else f"test_{name}"
 
     def render_value(self, value: Any, path: Path, **extra: Any) -> Any:
         """Every string of a YAML value rendered with var, env_var and target (as dbt renders properties),

@@ -240,3 +240,30 @@ def test_get_relation_finds_what_is_built_with_its_type(make_dbt_project, cli, m
     monkeypatch.chdir(root)
     assert cli("build").exit_code == 0
     assert _scalar(root, "select * from main.m") == [("view", True, True, "v")]
+
+
+def test_a_ref_seen_only_when_executing_is_refused_as_dbt_refuses_it(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/a.sql": "select 1 as x",
+        "models/b.sql": "select {% if execute %}x from {{ ref('a') }}{% else %}1 as x{% endif %}"})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 1
+    assert ("models/b.sql:1: unable to infer all dependencies of model 'b': it reads 'a' only when it runs"
+            in result.output)
+    assert "hint: add this line at the top of the file: -- depends_on: {{ ref('a') }}" in result.output
+    (root / "models/b.sql").write_text("-- depends_on: {{ ref('a') }}\n" + (root / "models/b.sql").read_text())
+    assert cli("build").exit_code == 0
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"dbt_packages/shop/dbt_project.yml": "name: shop\n", "models/m.sql": "select 1"},
+     "the installed package 'shop' has the project's own name"),
+    ({"models/m.sql": "select {{ adapter.dispatch('x', packages=['kit'])() }}"},
+     "adapter.dispatch's `packages` argument was removed in dbt 1.0"),
+])
+def test_package_names_and_dispatch_arguments_dbt_refuses_are_refused(make_dbt_project, files, message):
+    root = make_dbt_project(files)
+    with pytest.raises(SmartSqlError) as error:
+        load_project(root)
+    assert message in str(error.value)
