@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -58,8 +59,7 @@ class Renderer:
         self.target = target
         self.display = display
         self.dbt = dbt
-        self.connection: Any = None
-        """The build's DuckDB connection while nodes are built (dbt's `execute` is true), else None."""
+        self._connections = _Connections()
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
         self.env.context_class = returns.ReturningContext
@@ -77,6 +77,16 @@ class Renderer:
                                   for name, files in (packages or {}).items()}
         self.package_macro_names = {name: self._names(packages[name], templates)
                                     for name, templates in self.package_templates.items()}
+
+    @property
+    def connection(self) -> Any:
+        """The build's DuckDB connection while nodes are built (dbt's `execute` is true), else None: the
+        one set in this thread, else the one set in the main thread."""
+        return self._connections.get()
+
+    @connection.setter
+    def connection(self, value: Any) -> None:
+        self._connections.set(value)
 
     def _names(self, files: list[Path], templates: list[jinja2.Template]) -> set[str]:
         names: set[str] = set()
@@ -191,6 +201,22 @@ class Renderer:
 
     def _errors_located(self, path: Path):
         return _LocatedErrors(path, self.display)
+
+
+class _Connections:
+    """A connection per thread; threads that set none use the main thread's."""
+
+    def __init__(self):
+        self.main: Any = None
+        self.local = threading.local()
+
+    def get(self) -> Any:
+        return getattr(self.local, "value", self.main)
+
+    def set(self, value: Any) -> None:
+        self.local.value = value
+        if threading.current_thread() is threading.main_thread():
+            self.main = value
 
 
 class _LocatedErrors:

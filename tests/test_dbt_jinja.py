@@ -267,3 +267,27 @@ def test_package_names_and_dispatch_arguments_dbt_refuses_are_refused(make_dbt_p
     with pytest.raises(SmartSqlError) as error:
         load_project(root)
     assert message in str(error.value)
+
+
+def test_a_thread_that_sets_its_own_connection_runs_queries_on_it(make_dbt_project):
+    """Parallel builds give each worker its own cursor; others use the main thread's connection."""
+    import threading
+
+    project = load_project(make_dbt_project({"models/m.sql": "select 1 as x"}))
+    main, other = duckdb.connect(), duckdb.connect()
+    main.execute("create table t as select 'main' as who")
+    other.execute("create table t as select 'other' as who")
+    project.renderer.connection = main
+    seen = {}
+
+    def worker(name, conn):
+        if conn is not None:
+            project.renderer.connection = conn
+        seen[name] = project.renderer.render_text("{{ run_query('select who from t').rows[0][0] }}",
+                                                  project.root / "models/m.sql", "m")
+
+    threads = [threading.Thread(target=worker, args=("own", other)), threading.Thread(target=worker, args=("none", None))]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert seen == {"own": "other", "none": "main"}
