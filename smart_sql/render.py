@@ -61,7 +61,7 @@ class Renderer:
         self.dbt = dbt
         self._connections = _Connections()
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
-                                      keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+                                      keep_trailing_newline=True, extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
         self.env.context_class = returns.ReturningContext
         self.env.globals.update(builtins or {})
         self.internal_templates: list[jinja2.Template] = []

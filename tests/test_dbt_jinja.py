@@ -291,3 +291,21 @@ def test_a_thread_that_sets_its_own_connection_runs_queries_on_it(make_dbt_proje
         thread.start()
         thread.join()
     assert seen == {"own": "other", "none": "main"}
+
+
+def test_loop_controls_work_as_in_dbt(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({"models/m.sql": (
+        "select {% for n in range(10) %}{% if n == 1 %}{% continue %}{% endif %}{% if n == 4 %}{% break %}{% endif %}"
+        "{{ n }}{{ ' + ' if n < 3 }}{% endfor %} as total")})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select total from main.m") == [(5,)]
+
+
+def test_a_package_materialization_is_refused_naming_the_file_and_line(make_dbt_project):
+    root = make_dbt_project({**PACKAGE, "models/m.sql": "select 1",
+                             "dbt_packages/kit/macros/mat.sql": "\n{% materialization fancy, default %}{% endmaterialization %}"})
+    with pytest.raises(ConfigError) as error:
+        load_project(root)
+    assert error.value.message == "package 'kit' defines a custom materialization, which smart-sql does not support"
+    assert error.value.path.endswith("dbt_packages/kit/macros/mat.sql") and error.value.line == 2

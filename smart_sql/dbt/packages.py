@@ -5,6 +5,7 @@ generic tests usable in YAML; its models, seeds and snapshots are refused (not b
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..profiles import read_yaml
 
 FILES = ("packages.yml", "dependencies.yml")
 KINDS = ("local", "package", "git", "tarball", "private")
+_MATERIALIZATION = re.compile(r"{%-?\s*materialization\s")
 _NODE_FOLDERS = (("model-paths", "models", "*.sql", "models"), ("model-paths", "models", "*.py", "models"),
                  ("seed-paths", "seeds", "*.csv", "seeds"), ("snapshot-paths", "snapshots", "*.sql", "snapshots"))
 
@@ -83,7 +85,18 @@ def _package(folder: Path) -> Package:
     macro_files = _files(folder, _paths(raw, "macro-paths", "macros", project_file), "*.sql")
     macro_files += _files(folder, [f"{test}/generic" for test in _paths(raw, "test-paths", "tests", project_file)],
                           "*.sql")
+    for path in macro_files:
+        _check_blocks(name, path)
     return Package(name, folder, macro_files)
+
+
+def _check_blocks(package: str, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    found = _MATERIALIZATION.search(text)
+    if found:
+        raise ConfigError(f"package {package!r} defines a custom materialization, which smart-sql does not support",
+                          path=display_path(path), line=text.count("\n", 0, found.start()) + 1,
+                          hint="use a version of the package without it, or uninstall the package")
 
 
 def _paths(raw: Mapping[str, Any], key: str, default: str, path: Path) -> list[str]:
