@@ -85,6 +85,10 @@ BAKERY = {
 PAYMENTS = [(1, "card", 12.5, 2), (2, "cash", 8.0, 0), (3, "card", 30.0, 3), (4, "voucher", 5.0, 1)]
 PAYMENT_COLUMNS = [("payment_id", "INTEGER"), ("method", "VARCHAR"), ("amount", "DOUBLE"), ("quantity", "INTEGER")]
 TILL = {
+    "till.main.payment_methods": (
+        "BASE TABLE", [("payment_key", "VARCHAR"), ("n_card", "HUGEINT"), ("n_cash", "HUGEINT"), ("n_voucher", "HUGEINT")],
+        [("1ba7d4698fc2482e374b35775110d873", 0, 0, 1), ("4398a4a9d728aed1620df5c0b43b3870", 1, 0, 0),
+         ("c780d43e5f6af6e28c147c94e1416276", 0, 1, 0), ("d4d806aada4fce8baf29b6b5e03eac27", 1, 0, 0)]),
     "till.main.payments": (
         "BASE TABLE",
         [*PAYMENT_COLUMNS, ("unit_price", "DOUBLE"), ("method_label", "VARCHAR"), ("utils_version", "VARCHAR")],
@@ -129,12 +133,12 @@ def test_doc_blocks_fill_descriptions_as_dbt_does(tmp_path, cli, monkeypatch):
 def test_installed_package_builds_what_dbt_builds(tmp_path, cli, monkeypatch):
     """A package in dbt_packages/ (listed in packages.yml): its macros by namespace, dispatching with the
     project's `dispatch:` search order to the project's own override, calling each other, reading
-    columns; its generic tests by namespace, named as dbt names them."""
+    columns and distinct values (a surrogate key and a pivot over them); its generic tests by namespace, named as dbt names them."""
     root = _copy("dbt_packages_project", tmp_path)
     monkeypatch.chdir(root)
     result = cli("build")
     assert result.exit_code == 0, result.output
-    assert "Done. PASS=4 WARN=1 ERROR=0 SKIP=0 TOTAL=5" in result.output
+    assert "Done. PASS=5 WARN=1 ERROR=0 SKIP=0 TOTAL=6" in result.output
     for name in ("mini_utils_accepted_range_payments_amount__0", "mini_utils_expression_is_true_payments_amount_0"):
         assert f"PASS {name}" in result.output
     assert "WARN mini_utils_accepted_range_payments_quantity__2__0" in result.output
