@@ -60,6 +60,14 @@ def test_project_macros_replace_dbts_as_dispatch_searches(make_dbt_project, cli,
     assert _scalar(root, "select d, d2, e, t::date::varchar from main.m") == [(42, 42, 43, "2024-05-06")]
 
 
+def test_dbts_jinja_macros_are_callable_unqualified_too(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({"models/m.sql": (
+        "select count(*) as days from ({{ date_spine('day', \"date '2024-01-01'\", \"date '2024-01-04'\") }})")})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    assert _scalar(root, "select days from main.m") == [(3,)]
+
+
 def test_a_package_macro_dispatches_to_the_projects_override_first(make_dbt_project, cli, monkeypatch):
     root = make_dbt_project({**PACKAGE, "models/m.sql": "select {{ kit.greet(\"'ana'\") }} as g"})
     monkeypatch.chdir(root)

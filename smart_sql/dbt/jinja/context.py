@@ -7,6 +7,7 @@ when `execute` is true: while a node is built, not while the project is read), `
 from __future__ import annotations
 
 import datetime
+import hashlib
 import itertools
 import json
 import re
@@ -288,5 +289,5 @@ def static_globals() -> dict[str, Any]:
         "run_started_at": RUN_STARTED_AT, "invocation_id": INVOCATION_ID,
         "fromjson": fromjson, "tojson": tojson, "fromyaml": fromyaml, "toyaml": toyaml,
         "zip": _zip, "set": _set, "zip_strict": _strict(zip, "zip_strict"), "set_strict": _strict(set, "set_strict"),
-        "local_md5": lambda value: __import__("hashlib").md5(value.encode("utf-8")).hexdigest(),
+        "local_md5": lambda value: hashlib.md5(str(value).encode("utf-8")).hexdigest(),
     }

@@ -44,5 +44,5 @@ class DbtContext:
         )
         if hasattr(node, "unique_id") and self.node_dict is not None:
             context.setdefault("model", self.node_dict(node))
-        for name in cross_db.MACROS:
+        for name in [*cross_db.MACROS, *(name[len("default__"):] for name in internal if name.startswith("default__"))]:
             context.setdefault(name, dispatcher.dbt_macro(name))
