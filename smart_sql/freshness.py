@@ -62,7 +62,7 @@ def freshness_policy(source: Source) -> dict[str, Any] | None:
     """The table's `freshness:` over the source's (a table's `freshness: null` turns it off), with the
     loaded_at_field; None when nothing is to be checked."""
     table, parent = source.entry, source.source_entry
-    policy = _setting(table, parent, "freshness")
+    policy = _merged_policy(_setting(parent, {}, "freshness"), table, source)
     if not isinstance(policy, Mapping) or not (policy.get("warn_after") or policy.get("error_after")):
         return None
     where = f"source {source.source_name}.{source.name}"
@@ -78,6 +78,25 @@ def freshness_policy(source: Source) -> dict[str, Any] | None:
         _check_period(policy.get(key), where, key, source.path)
     return {"warn_after": _criterion(policy.get("warn_after")), "error_after": _criterion(policy.get("error_after")),
             "filter": policy.get("filter"), "loaded_at_field": field}
+
+
+def _merged_policy(inherited: Any, table: Mapping[str, Any], source: Source) -> Any:
+    """dbt's merge: the table's freshness over the source's, warn_after and error_after key by key;
+    a table's `freshness: null` turns it off."""
+    for entry in (table, table.get("config") or {}):
+        if "freshness" in entry:
+            own = entry["freshness"]
+            if own is None or not isinstance(inherited, Mapping):
+                return own
+            if not isinstance(own, Mapping):
+                raise ConfigError(f"source {source.source_name}.{source.name}: `freshness:` must be a mapping",
+                                  path=display_path(source.path))
+            merged = {**inherited, **own}
+            for key in ("warn_after", "error_after"):
+                if isinstance(inherited.get(key), Mapping) and isinstance(own.get(key), Mapping):
+                    merged[key] = {**inherited[key], **own[key]}
+            return merged
+    return inherited
 
 
 def _setting(table: Mapping[str, Any], parent: Mapping[str, Any], key: str) -> Any:
