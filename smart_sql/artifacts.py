@@ -198,14 +198,33 @@ def result_entry(project: Project, result: Any) -> dict[str, Any]:
     timing = ours.pop("timing")
     thread_id = ours.pop("thread_id")
     compiled_code = ours.pop("compiled_code")
-    adapter = {"_message": result.description, "code": result.status.upper()}
+    message, adapter = _message_and_response(result)
+    return {"status": result.status, "timing": timing, "thread_id": thread_id,
+            "execution_time": result.execution_time, "adapter_response": adapter, "message": message,
+            "failures": 0 if result.resource_type == "operation" and result.status == "success" else result.failures,
+            "unique_id": result.unique_id,
+            "compiled": None if result.resource_type == "seed" else compiled_code is not None,
+            "compiled_code": compiled_code, "relation_name": result.relation_name, "batch_results": None,
+            **{key: value for key, value in ours.items() if key not in _DBT_RESULT_KEYS}}
+
+
+_DBT_RESULT_KEYS = {"status", "execution_time", "message", "failures", "unique_id", "relation_name"}
+
+
+def _message_and_response(result: Any) -> tuple[str | None, dict[str, Any]]:
+    """dbt's message and adapter_response of a node that ran: `INSERT n` for a seed, `OK` for a model,
+    snapshot or test, `<hook> passed` for a hook; a failure keeps its message."""
+    if result.status != "success" and result.status != "pass":
+        return result.message, {}
+    if result.resource_type == "operation":
+        return f"{result.description.removeprefix('hook ')} passed", {}
+    if result.resource_type == "seed":
+        text = f"INSERT {result.rows_affected}"
+        return text, {"_message": text, "code": "INSERT", "rows_affected": result.rows_affected}
+    adapter: dict[str, Any] = {"_message": "OK"}
     if result.rows_affected is not None:
         adapter["rows_affected"] = result.rows_affected
-    return {"status": result.status, "timing": timing, "thread_id": thread_id,
-            "execution_time": result.execution_time, "adapter_response": adapter, "message": result.message,
-            "failures": result.failures, "unique_id": result.unique_id, "compiled": compiled_code is not None,
-            "compiled_code": compiled_code, "relation_name": result.relation_name, "batch_results": None,
-            **ours}
+    return (None if result.resource_type == "test" else "OK"), adapter
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
