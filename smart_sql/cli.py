@@ -33,9 +33,15 @@ def _common_options(command):
 
 
 def _selection_options(command):
-    from .cli_options import flag_options, selection_options
+    from .cli_options import selection_options
 
-    return flag_options(selection_options(command))
+    return _flag_options(selection_options(command))
+
+
+def _flag_options(command):
+    from .cli_options import flag_options
+
+    return flag_options(command)
 
 
 def _handles_errors(command):
@@ -190,17 +196,16 @@ main.add_command(ls_command, "list")
 
 @main.command("parse")
 @_common_options
-@_selection_options
+@_flag_options
 @_handles_errors
-def parse_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude):
+def parse_command(project_dir, profiles_dir, target, vars_text, debug):
     """Read and check the whole project, and write target/manifest.json; nothing touches the database."""
+    from .execute import fail_on_warnings
     from .report import write_manifest
 
     project = _load(project_dir, profiles_dir, target, vars_text)
     for warning in project.config.warnings:
         click.echo(f"Warning: {warning}")
-    from .execute import fail_on_warnings
-
     fail_on_warnings(project)
     path = write_manifest(project)
     click.echo(f"parsed {len(project.nodes())} nodes and {len(project.sources)} sources; "
@@ -224,6 +229,7 @@ def show_command(project_dir, profiles_dir, target, vars_text, debug, select, ex
 
 @main.command("retry")
 @_common_options
+@_flag_options
 @_handles_errors
 def retry_command(project_dir, profiles_dir, target, vars_text, debug):
     """Run again what failed, errored or was skipped in the last run (from target/run_results.json)."""

@@ -253,3 +253,47 @@ def test_docs_generate_writes_a_catalog_with_columns_types_and_stats(make_dbt_pr
     assert big["stats"]["row_count"]["value"] == 1
     assert catalog["nodes"]["model.shop.stg"]["metadata"]["type"] == "VIEW"
     assert (root / "target" / "manifest.json").is_file()
+
+
+def test_show_refuses_both_a_node_and_inline_sql(make_dbt_project, cli):
+    root = make_dbt_project(FILES)
+    result = _cli(cli, root, "show", "-s", "stg", "--inline", "select 1")
+    assert result.exit_code == 2 and "show takes --select or --inline, not both" in result.output
+
+
+def test_retry_refuses_a_command_it_cannot_rerun(make_dbt_project, cli):
+    root = make_dbt_project(FILES)
+    (root / "target").mkdir()
+    (root / "target" / "run_results.json").write_text(json.dumps({"args": {"which": "run-operation"},
+                                                                  "results": []}))
+    result = _cli(cli, root, "retry")
+    assert result.exit_code == 2 and "the last run was 'run-operation'" in result.output
+
+
+def test_retry_keeps_the_options_of_the_run_it_retries(make_dbt_project, cli, query):
+    root = make_dbt_project(FILES)
+    assert _cli(cli, root, "build", "--empty", "--target-path", "t2").exit_code == 1
+    (root / "models" / "marts" / "broken.sql").write_text("select * from {{ ref('stg') }}")
+    assert _cli(cli, root, "retry", "--target-path", "t2").exit_code == 0
+    assert set(_results(root, "t2")) == {"model.shop.broken", "model.shop.after_broken"}
+    assert query(root, "select count(*) from main.after_broken") == [(0,)]  # still --empty
+
+
+@pytest.mark.parametrize("yml, message", [
+    ("sources:\n  - name: ops\n    config: {loaded_at_query: select 1}\n"
+     "    freshness: {warn_after: {count: 1, period: hour}}\n"
+     "    tables:\n      - name: t\n", "`loaded_at_query` is not supported yet"),
+    ("sources:\n  - name: ops\n    loaded_at_field: at\n    freshness: {warn_after: {count: 1, period: week}}\n"
+     "    tables:\n      - name: t\n", "freshness.warn_after must be {count: <whole number>, period: minute|hour|day}"),
+])
+def test_freshness_refusals(make_dbt_project, cli, yml, message):
+    root = make_dbt_project({"models/sources.yml": yml})
+    result = _cli(cli, root, "source", "freshness")
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_freshness_in_the_project_file_is_refused(make_dbt_project, cli):
+    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nsources:\n  shop:\n"
+                                                "    +freshness: {warn_after: {count: 1, period: hour}}\n"})
+    result = _cli(cli, root, "source", "freshness")
+    assert result.exit_code == 2 and "sets freshness or loaded_at_field" in result.output, result.output
