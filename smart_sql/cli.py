@@ -79,7 +79,7 @@ def _load(project_dir, profiles_dir, target, vars_text):
     from .project import load_project
 
     project = load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
-    project.flags = project_flags(project.root)
+    project.flags = project_flags()
     return project
 
 
@@ -232,13 +232,16 @@ def show_command(project_dir, profiles_dir, target, vars_text, debug, select, ex
 @_flag_options
 @_handles_errors
 def retry_command(project_dir, profiles_dir, target, vars_text, debug):
-    """Run again what failed, errored or was skipped in the last run (from target/run_results.json)."""
-    from .retry import retry
+    """Run again what failed, errored or was skipped in the last run (from target/run_results.json),
+    with that run's command, --vars, --target and flags."""
+    from .cli_options import given_flag
+    from .retry import previous_run, retry
 
-    project = _load(project_dir, profiles_dir, target, vars_text)
+    previous = previous_run(project_dir, given_flag("target_path"))
+    args = previous["args"]
+    project = _load(project_dir, profiles_dir, target or args.get("target"), vars_text or args.get("vars_text"))
     debug = debug or click.get_current_context().find_root().params.get("debug")
-    results = retry(project, sql_transform_for, debug=debug,
-                    reload=lambda vars_given: _load(project_dir, profiles_dir, target, vars_given))
+    results = retry(project, previous, sql_transform_for, debug=debug)
     sys.exit(results.exit_code if results else 0)
 
 

@@ -71,7 +71,13 @@ def _store(ctx: click.Context, param: click.Parameter, value):
     return value
 
 
-def project_flags(project_root: Path) -> RunFlags:
+def given_flag(name: str):
+    """A flag's value as given to the running command (None when not given)."""
+    ctx = click.get_current_context(silent=True)
+    return (ctx.meta.get(_META_KEY, {}) if ctx else {}).get(name)
+
+
+def project_flags() -> RunFlags:
     """The flags given to the running command (their defaults outside a command)."""
     from .state import load_state
 

@@ -30,6 +30,8 @@ from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, wri
 from .sql_errors import error_place, error_text, placed_error
 
 CTE_PREFIX = "__smart_cte__"
+FAIL_FAST = "--fail-fast:"
+"""Marks, in a build's reasons to skip, the nodes skipped because --fail-fast stopped the run."""
 _REWRITTEN = "the SQL with its SMART_LLM calls rewritten (`smart-sql compile` shows it)"
 _LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
@@ -108,7 +110,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                     for descendant in graph.descendants(uid):
                         upstream_failure.setdefault(descendant, node.name)
                     if project.flags.fail_fast:
-                        upstream_failure.update({later: f"{node.name} (--fail-fast)" for later in order[index:]
+                        upstream_failure.update({later: FAIL_FAST + node.name for later in order[index:]
                                                  if later not in upstream_failure})
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
@@ -463,6 +465,11 @@ def _result(node, description: str, project: Project) -> RunResult:
 
 
 def _skipped(node, failed_upstream: str, project: Project) -> RunResult:
+    if failed_upstream.startswith(FAIL_FAST):
+        failed = failed_upstream.removeprefix(FAIL_FAST)
+        result = _result(node, f"{node.resource_type} {node.name} (--fail-fast: {failed} failed)", project)
+        result.status, result.message = "skipped", f"skipped because {failed} failed and --fail-fast stops the run"
+        return result
     result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)", project)
     result.status = "skipped"
     result.message = f"skipped because {failed_upstream} failed"

@@ -125,6 +125,8 @@ def _match(graph: Graph, criterion: Criterion) -> set[str]:
 
 
 def _by_fqn(graph: Graph, value: str) -> set[str]:
+    """As dbt: the name (wildcards allowed), or the start of the fqn with or without the project's name
+    (`staging` is every node in models/staging/)."""
     parts = value.split(".")
     found = set()
     for uid, node in graph.nodes.items():

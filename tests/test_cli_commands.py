@@ -101,7 +101,7 @@ def test_fail_fast_skips_everything_after_the_first_failure(make_dbt_project, cl
     statuses = {uid: entry["status"] for uid, entry in _results(root).items()}
     assert statuses["model.shop.broken"] == "error"
     assert statuses["model.shop.report"] == "skipped"  # it does not depend on broken, but came after it
-    assert "--fail-fast" in _results(root)["model.shop.report"]["message"]
+    assert _results(root)["model.shop.report"]["message"] == "skipped because broken failed and --fail-fast stops the run"
     without = _cli(cli, root, "build")
     assert without.exit_code == 1 and _results(root)["model.shop.report"]["status"] == "success"
 
@@ -297,3 +297,16 @@ def test_freshness_in_the_project_file_is_refused(make_dbt_project, cli):
                                                 "    +freshness: {warn_after: {count: 1, period: hour}}\n"})
     result = _cli(cli, root, "source", "freshness")
     assert result.exit_code == 2 and "sets freshness or loaded_at_field" in result.output, result.output
+
+
+def test_retry_uses_the_vars_of_the_run_it_retries(make_dbt_project, cli, query):
+    model = "select * from {{ ref('stg') }} where amount > {{ var('floor') }}"
+    files = {**{key: value for key, value in FILES.items() if "broken" not in key},
+             "models/marts/limited.sql": model + " and nosuch > 0"}
+    root = make_dbt_project(files)
+    assert _cli(cli, root, "build", "--vars", "{floor: 15}").exit_code == 1
+    (root / "models" / "marts" / "limited.sql").write_text(model)
+    retried = _cli(cli, root, "retry")  # without --vars, var('floor') would not render
+    assert retried.exit_code == 0, retried.output
+    assert set(_results(root)) == {"model.shop.limited"}
+    assert query(root, "select id from main.limited") == [(2,)]

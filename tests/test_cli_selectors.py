@@ -59,6 +59,8 @@ def test_methods(listed):
     assert listed("-s", "test_type:singular") == ["assert_b_small"]
     assert listed("-s", "test_type:generic") == ["unique_a_id"]
     assert listed("-s", "shop.staging.*", "--resource-type", "model") == ["a", "b"]  # fqn with a wildcard
+    assert listed("-s", "staging", "--resource-type", "model") == ["a", "b"]  # a folder, as dbt ls does
+    assert listed("-s", "?", "--resource-type", "model") == ["a", "b", "c", "d"]  # a name's wildcard
     assert listed("-s", "fqn:staging.b") == ["b", "assert_b_small"]  # a test follows the node it tests
     assert listed("-s", "tag:night*", "--resource-type", "model") == ["a"]
     assert listed("-s", "config.materialized:view", "--resource-type", "model") == ["a", "b", "d"]
