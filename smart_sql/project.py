@@ -224,8 +224,9 @@ class Project:
 
     @property
     def llm_cache_path(self) -> Path:
+        """In the project's target-path even under --target-path, so answers already paid for are found."""
         configured = self.target.llm.cache_path
-        return self.root / configured if configured else self.target_path / DEFAULT_LLM_CACHE
+        return self.root / (configured or Path(self.config.target_path) / DEFAULT_LLM_CACHE)
 
     @property
     def on_run_start(self) -> list[Hook]:

@@ -310,3 +310,14 @@ def test_retry_uses_the_vars_of_the_run_it_retries(make_dbt_project, cli, query)
     assert retried.exit_code == 0, retried.output
     assert set(_results(root)) == {"model.shop.limited"}
     assert query(root, "select id from main.limited") == [(2,)]
+
+
+def test_target_path_leaves_the_llm_response_cache_where_it_was(make_project):
+    from smart_sql.flags import RunFlags
+    from smart_sql.project import load_project
+
+    project = load_project(make_project({"models/m.sql": "select 1 as x"}))
+    before = project.llm_cache_path
+    project.flags = RunFlags(target_path="elsewhere")
+    assert project.llm_cache_path == before == project.root / "target" / "llm_cache.sqlite"
+    assert project.target_path == project.root / "elsewhere"
