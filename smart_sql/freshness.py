@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .project import Project, Source
 
 SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+LONG_AGO = datetime(1, 1, 1, tzinfo=timezone.utc)
+"""dbt's max_loaded_at of a table with no rows: as old as can be."""
 
 
 def check_freshness(project: Project, select: Iterable[str], exclude: Iterable[str], output: str | None,
@@ -30,13 +32,16 @@ def check_freshness(project: Project, select: Iterable[str], exclude: Iterable[s
         echo("Nothing to do: no selected source has a `freshness:` with warn_after or error_after.")
     started = time.perf_counter()
     results = []
+    hooks = _runs_project_hooks(project)
     with connect(project) as conn:
+        failed_hooks = _run_hooks(conn, project, "on-run-start") if hooks else False
         for index, (source, policy) in enumerate(checked, start=1):
             result = _check(conn, source, policy)
             results.append(result)
             label = f"{source.source_name}.{source.name}"
             echo(f"{index:>3} of {len(checked)} {result['status'].upper()} freshness of {label} "
                  f"[{_detail(result)}]")
+        failed_hooks |= _run_hooks(conn, project, "on-run-end") if hooks else False
     path = Path(output) if output else project.target_path / "sources.json"
     write_json(path, {"metadata": metadata(project, "source freshness", SOURCES_SCHEMA),
                       "results": results, "elapsed_time": round(time.perf_counter() - started, 4)})
@@ -44,7 +49,7 @@ def check_freshness(project: Project, select: Iterable[str], exclude: Iterable[s
     statuses = [result["status"] for result in results]
     echo(f"Done. PASS={statuses.count('pass')} WARN={statuses.count('warn')} "
          f"ERROR={statuses.count('error') + statuses.count('runtime error')} TOTAL={len(statuses)}")
-    return 1 if failing & set(statuses) else 0
+    return 1 if failing & set(statuses) or failed_hooks else 0
 
 
 def _selected(project: Project, select: Iterable[str], exclude: Iterable[str]) -> list[Source]:
@@ -132,21 +137,21 @@ def _check(conn, source: Source, policy: dict[str, Any]) -> dict[str, Any]:
                 "execution_time": time.perf_counter() - started,
                 "timing": [{"name": "execute", "started_at": started_at, "completed_at": _now_text()}]}
     snapshotted = datetime.now(timezone.utc)
-    newest = _as_utc(newest)
-    age = None if newest is None else (snapshotted - newest).total_seconds()
+    newest = _as_utc(newest) or LONG_AGO
+    age = (snapshotted - newest).total_seconds()
     criteria = {key: policy[key] for key in ("warn_after", "error_after", "filter")}
-    return {**base, "max_loaded_at": newest.isoformat() if newest else None,
+    return {**base, "max_loaded_at": newest.isoformat(),
             "snapshotted_at": snapshotted.isoformat(), "max_loaded_at_time_ago_in_s": age,
             "status": _status(age, policy), "criteria": criteria, "adapter_response": {},
             "timing": [{"name": "execute", "started_at": started_at, "completed_at": _now_text()}],
             "execution_time": time.perf_counter() - started}
 
 
-def _status(age: float | None, policy: dict[str, Any]) -> str:
-    """error past error_after, else warn past warn_after, else pass; a table with no rows is as old as can be."""
+def _status(age: float, policy: dict[str, Any]) -> str:
+    """error past error_after, else warn past warn_after, else pass."""
     for key, status in (("error_after", "error"), ("warn_after", "warn")):
         limit = policy[key]
-        if limit["count"] is not None and (age is None or age > limit["count"] * SECONDS[limit["period"]]):
+        if limit["count"] is not None and age > limit["count"] * SECONDS[limit["period"]]:
             return status
     return "pass"
 
@@ -171,16 +176,37 @@ def _now_text() -> str:
 def _detail(result: dict[str, Any]) -> str:
     if result["status"] == "runtime error":
         return f"ERROR: {result['error']}"
-    age = result["max_loaded_at_time_ago_in_s"]
-    return "no rows" if age is None else f"newest row {age / 3600:.1f} hours old"
+    if result["max_loaded_at"] == LONG_AGO.isoformat():
+        return "no rows"
+    return f"newest row {result['max_loaded_at_time_ago_in_s'] / 3600:.1f} hours old"
+
+
+def _run_hooks(conn, project: Project, kind: str) -> bool:
+    """The project's on-run-start or on-run-end hooks; True when one failed."""
+    from .hooks import run_project_hooks
+    from .report import Reporter
+
+    return any(result.status == "error" for result in run_project_hooks(conn, project, kind, Reporter()))
+
+
+def _runs_project_hooks(project: Project) -> bool:
+    """dbt 1.11 runs the project's hooks around `source freshness` unless the project's flag
+    `source_freshness_run_project_hooks` is false."""
+    raw = _project_file(project)
+    flags = raw.get("flags") if isinstance(raw.get("flags"), Mapping) else {}
+    return flags.get("source_freshness_run_project_hooks", True) is not False
+
+
+def _project_file(project: Project) -> Mapping[str, Any]:
+    from .profiles import read_yaml
+
+    raw = read_yaml(project.config.path) if project.config.path.is_file() else {}
+    return raw if isinstance(raw, Mapping) else {}
 
 
 def _refuse_project_level_freshness(project: Project) -> None:
     """`sources:` in dbt_project.yml may set freshness too; it is not read, so it is refused here."""
-    from .profiles import read_yaml
-
-    raw = read_yaml(project.config.path) if project.config.path.is_file() else {}
-    block = (raw or {}).get("sources") if isinstance(raw, Mapping) else None
+    block = _project_file(project).get("sources")
     if _mentions(block, ("freshness", "+freshness", "loaded_at_field", "+loaded_at_field")):
         raise ConfigError("`sources:` in the project file sets freshness or loaded_at_field, which `source "
                           "freshness` does not read yet", path=display_path(project.config.path),

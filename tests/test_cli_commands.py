@@ -233,6 +233,25 @@ def test_source_freshness_warns_and_errors_by_age_and_writes_sources_json(make_d
     assert only.exit_code == 0 and "PASS freshness of ops.recent" in only.output
 
 
+def test_freshness_runs_the_project_hooks_unless_the_flag_says_not(make_dbt_project, cli, query):
+    yml = ("sources:\n  - name: ops\n    schema: main\n    loaded_at_field: loaded\n"
+           "    freshness: {warn_after: {count: 1, period: hour}}\n    tables:\n      - name: empty\n")
+    hooks = ("name: shop\nprofile: shop\non-run-start: \"create table if not exists main.audit (event varchar)\"\n"
+             "on-run-end: \"insert into main.audit values ('end')\"\n")
+    root = make_dbt_project({"models/sources.yml": yml, "dbt_project.yml": hooks})
+    (root / "target").mkdir()
+    with duckdb.connect(str(root / "target" / "dev.duckdb")) as conn:
+        conn.execute("create table main.empty (loaded timestamp)")
+    result = _cli(cli, root, "source", "freshness")
+    assert result.exit_code == 0 and "WARN freshness of ops.empty [no rows]" in result.output, result.output
+    entry = json.loads((root / "target" / "sources.json").read_text())["results"][0]
+    assert entry["max_loaded_at"] == "0001-01-01T00:00:00+00:00" and entry["status"] == "warn"
+    assert query(root, "select * from main.audit") == [("end",)]
+    (root / "dbt_project.yml").write_text(hooks + "flags:\n  source_freshness_run_project_hooks: false\n")
+    assert _cli(cli, root, "source", "freshness").exit_code == 0
+    assert query(root, "select count(*) from main.audit") == [(1,)]
+
+
 def test_freshness_without_loaded_at_field_is_refused(make_dbt_project, cli):
     yml = "sources:\n  - name: ops\n    freshness: {warn_after: {count: 1, period: hour}}\n    tables:\n      - name: t\n"
     root = make_dbt_project({"models/sources.yml": yml})
