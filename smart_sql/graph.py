@@ -62,8 +62,7 @@ class Graph:
             return {uid for uid in self.project.flags.only if uid in self.nodes
                     and self.nodes[uid].resource_type in types}
         chosen = self.chosen(select, exclude)
-        chosen = self._with_tests(set(self.nodes) if chosen is None else chosen)
-        chosen -= self._with_tests(parse_words(exclude).nodes(self))
+        chosen = (set(self.nodes) if chosen is None else chosen) - parse_words(exclude).nodes(self)
         return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
 
     def chosen(self, select: Iterable[str], exclude: Iterable[str]) -> set[str] | None:
@@ -80,7 +79,7 @@ class Graph:
             return yaml_selector(self.project.root, named).nodes(self)
         return parse_words(select).nodes(self) if _words(select) else None
 
-    def _with_tests(self, chosen: set[str]) -> set[str]:
+    def with_tests(self, chosen: set[str]) -> set[str]:
         return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
                          and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 

@@ -41,6 +41,8 @@ class Criterion:
     text: str = ""
 
     def nodes(self, graph: Graph) -> set[str]:
+        """What the criterion matches, with its graph operators, and the tests of those (dbt's eager
+        indirect selection, per criterion: `test_type:generic,orders` is the generic tests of orders)."""
         found = _match(graph, self)
         if not found and self.method not in _QUIET_METHODS:
             raise ConfigError(f"selector {self.text!r} matches nothing", hint=HINT)
@@ -53,7 +55,7 @@ class Criterion:
                 expanded |= readers.union(*(graph.descendants(reader, self.children_depth) for reader in readers))
         if self.childrens_parents:
             expanded |= set().union(*(graph.ancestors(uid) for uid in list(expanded) if uid in graph.nodes))
-        return expanded
+        return graph.with_tests(expanded)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,19 @@ cycle_hire.staging.unique_stg_rides_ride_id
 cycle_hire.staging.unique_stg_stations_station_id
 """
 
+DBT_LS_SELECTIONS = {  # dbt ls --output name -s <selector>, on the fixture
+    '@stg_rides': ['ride_costs', 'station_daily', 'stg_rides', 'stg_stations', 'raw_rides', 'raw_stations', 'ride_prices', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_ride_costs_ride_id', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id', 'unique_stg_stations_station_id'],
+    '1+ride_costs': ['ride_costs', 'stg_rides', 'ride_prices', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_ride_costs_ride_id', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id'],
+    'stg_rides+1': ['ride_costs', 'station_daily', 'stg_rides', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_ride_costs_ride_id', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id'],
+    'config.materialized:table': ['ride_costs', 'station_daily', 'not_null_ride_costs_ride_id'],
+    'tag:staging,resource_type:model': ['stg_rides', 'stg_stations', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id', 'unique_stg_stations_station_id'],
+    '+station_daily,path:models/staging': ['stg_rides', 'stg_stations', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id', 'unique_stg_stations_station_id'],
+    'test_type:generic,stg_stations': ['unique_stg_stations_station_id'],
+    'source:ops+': ['audit_events', 'ops.run_audit'],
+    'resource_type:seed': ['raw_rides', 'raw_stations', 'ride_prices'],
+    'test_name:unique': ['unique_stg_rides_ride_id', 'unique_stg_stations_station_id'],
+}
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -122,3 +135,15 @@ def test_catalog_has_every_relation_dbt_catalogs(built):
         ("ride_id", "INTEGER", 1), ("start_station_id", "INTEGER", 2), ("end_station_id", "INTEGER", 3),
         ("started_at", "TIMESTAMP", 4), ("ride_date", "DATE", 5), ("duration_minutes", "BIGINT", 6),
         ("member_type", "VARCHAR", 7)]
+
+
+@pytest.mark.parametrize("selector", DBT_LS_SELECTIONS)
+def test_selectors_pick_what_dbt_picks(built, selector):
+    from click.testing import CliRunner
+
+    from smart_sql.cli import main
+
+    root = built[0]
+    result = CliRunner().invoke(main, ["ls", "--project-dir", str(root), "--profiles-dir", str(root),
+                                       "--output", "name", "-s", selector], catch_exceptions=False)
+    assert result.output.split() == DBT_LS_SELECTIONS[selector]
