@@ -147,3 +147,43 @@ def test_selectors_pick_what_dbt_picks(built, selector):
     result = CliRunner().invoke(main, ["ls", "--project-dir", str(root), "--profiles-dir", str(root),
                                        "--output", "name", "-s", selector], catch_exceptions=False)
     assert result.output.split() == DBT_LS_SELECTIONS[selector]
+
+
+SELECTORS_YML = """\
+selectors:
+  - name: staging_no_rides
+    definition:
+      union:
+        - method: path
+          value: models/staging
+        - exclude:
+            - stg_rides
+  - name: by_default
+    default: true
+    definition: {method: tag, value: staging}
+  - name: marts_parents
+    definition:
+      intersection:
+        - {method: fqn, value: ride_costs, parents: true, parents_depth: 1}
+        - {method: resource_type, value: model}
+"""
+DBT_YAML_SELECTIONS = {  # dbt ls --output name <args>, on the fixture with SELECTORS_YML
+    '': ['stg_rides', 'stg_stations', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id', 'unique_stg_stations_station_id'],
+    '--selector staging_no_rides': ['stg_stations', 'ops.run_audit', 'unique_stg_stations_station_id'],
+    '-s ride_costs': ['ride_costs', 'not_null_ride_costs_ride_id'],
+    '--selector marts_parents': ['ride_costs', 'stg_rides', 'accepted_values_stg_rides_member_type__member__casual', 'not_null_ride_costs_ride_id', 'not_null_stg_rides_ride_id', 'unique_stg_rides_ride_id'],
+    '--exclude stg_rides': ['audit_events', 'ride_costs', 'station_daily', 'stg_stations', 'raw_rides', 'raw_stations', 'ride_prices', 'ops.run_audit', 'not_null_ride_costs_ride_id', 'unique_stg_stations_station_id'],
+}
+
+
+@pytest.mark.parametrize("args", DBT_YAML_SELECTIONS)
+def test_yaml_selectors_and_the_default_pick_what_dbt_picks(tmp_path, args):
+    from click.testing import CliRunner
+
+    from smart_sql.cli import main
+
+    root = Path(shutil.copytree(FIXTURE, tmp_path / "dbt_cycle_hire"))
+    (root / "selectors.yml").write_text(SELECTORS_YML)
+    result = CliRunner().invoke(main, ["ls", "--project-dir", str(root), "--profiles-dir", str(root),
+                                       "--output", "name", *args.split()], catch_exceptions=False)
+    assert result.output.split() == DBT_YAML_SELECTIONS[args]
