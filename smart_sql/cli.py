@@ -33,9 +33,15 @@ def _common_options(command):
 
 
 def _selection_options(command):
-    command = click.option("--exclude", multiple=True, help="Selectors to leave out.")(command)
-    return click.option("--select", "-s", multiple=True,
-                        help="Selectors: name, +name, name+, tag:x, path:models/sub (repeatable, space-separated).")(command)
+    from .cli_options import selection_options
+
+    return _flag_options(selection_options(command))
+
+
+def _flag_options(command):
+    from .cli_options import flag_options
+
+    return flag_options(command)
 
 
 def _handles_errors(command):
@@ -69,9 +75,12 @@ def _end_on_closed_pipe():
 
 
 def _load(project_dir, profiles_dir, target, vars_text):
+    from .cli_options import project_flags
     from .project import load_project
 
-    return load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
+    project = load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
+    project.flags = project_flags()
+    return project
 
 
 def _parse_vars(text: str | None) -> dict:
@@ -195,21 +204,116 @@ def deps_command(project_dir, profiles_dir, target, vars_text, debug):
         click.echo(line)
 
 
-@main.command("ls")
-@_common_options
-@_selection_options
+@click.command("ls")
+@click.option("--output", "-o", "output", default="selector", show_default=True,
+              type=click.Choice(["selector", "name", "path", "json"]), help="How each node is printed (as dbt ls).")
 @click.option("--resource-type", "resource_types", multiple=True,
-              type=click.Choice(["model", "seed", "snapshot", "test"]),
+              type=click.Choice(["model", "seed", "snapshot", "test", "source"]),
               help="Only these kinds of node.")
+@_selection_options
+@_common_options
 @_handles_errors
-def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types):
-    """List the selected nodes in build order."""
-    from .graph import Graph
+def ls_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, resource_types, output):
+    """List the selected nodes and sources, as dbt ls (`list` is the same command)."""
+    from .listing import listed
 
     project = _load(project_dir, profiles_dir, target, vars_text)
-    graph = Graph(project)
-    for uid in graph.order(graph.select(select, exclude, resource_types or ("model", "seed", "snapshot", "test"))):
-        click.echo(uid)
+    for line in listed(project, select, exclude, resource_types, output):
+        click.echo(line)
+
+
+main.add_command(ls_command, "ls")
+main.add_command(ls_command, "list")
+
+
+@main.command("parse")
+@_common_options
+@_flag_options
+@_handles_errors
+def parse_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Read and check the whole project, and write target/manifest.json; nothing touches the database."""
+    from .execute import fail_on_warnings
+    from .report import write_manifest
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    for warning in project.config.warnings:
+        click.echo(f"Warning: {warning}")
+    fail_on_warnings(project)
+    path = write_manifest(project)
+    click.echo(f"parsed {len(project.nodes())} nodes and {len(project.sources)} sources; "
+               f"wrote {project.display(path)}")
+
+
+@main.command("show")
+@_common_options
+@_selection_options
+@click.option("--inline", default=None, help="A SELECT to preview instead of a node; ref() and source() work.")
+@click.option("--limit", default=5, show_default=True, type=int, help="Rows to show (-1: all).")
+@_handles_errors
+def show_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, inline, limit):
+    """Run a model's SQL (or --inline SQL) and print its first rows, building nothing (as dbt show)."""
+    from .show import show
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    for line in show(project, select, exclude, inline, limit):
+        click.echo(line)
+
+
+@main.command("retry")
+@_common_options
+@_flag_options
+@_handles_errors
+def retry_command(project_dir, profiles_dir, target, vars_text, debug):
+    """Run again what failed, errored or was skipped in the last run (from target/run_results.json),
+    with that run's command, --vars, --target and flags."""
+    from .cli_options import given_flag
+    from .retry import previous_run, retry
+
+    previous = previous_run(project_dir, given_flag("target_path"))
+    args = previous["args"]
+    project = _load(project_dir, profiles_dir, target or args.get("target"), vars_text or args.get("vars_text"))
+    debug = debug or click.get_current_context().find_root().params.get("debug")
+    results = retry(project, previous, sql_transform_for, debug=debug)
+    sys.exit(results.exit_code if results else 0)
+
+
+@main.group("source")
+def source_group():
+    """Commands about sources."""
+
+
+@source_group.command("freshness")
+@_common_options
+@_selection_options
+@click.option("--output", "-o", "output_path", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the results (default: target/sources.json).")
+@_handles_errors
+def source_freshness_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, output_path):
+    """Check how recent each source's data is against its `freshness:` (warn_after, error_after)."""
+    from .freshness import check_freshness
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    sys.exit(check_freshness(project, select, exclude, output_path, click.echo))
+
+
+@main.group("docs")
+def docs_group():
+    """Documentation artifacts."""
+
+
+@docs_group.command("generate")
+@_common_options
+@_selection_options
+@_handles_errors
+def docs_generate_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude):
+    """Write manifest.json and catalog.json (each relation's columns, types and stats), as dbt docs generate."""
+    from .catalog import write_catalog
+    from .report import write_manifest
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    manifest = write_manifest(project)
+    catalog = write_catalog(project)
+    click.echo(f"wrote {project.display(manifest)} and {project.display(catalog)}")
 
 
 @main.command("debug")

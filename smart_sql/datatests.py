@@ -69,13 +69,15 @@ class DataTest:
     """The last part of dbt's unique_id of a generic test."""
     declared_config: dict[str, Any] = field(default_factory=dict)
     """The config given where the test is declared (YAML), which overrides its definition's config()."""
+    package_name: str = ""
 
     resource_type: ClassVar[str] = "test"
     materialized: ClassVar[str] = "test"
 
     @property
     def unique_id(self) -> str:
-        return f"test.{self.name}"
+        """dbt's: test.<project>.<name>, and for a generic test its hash."""
+        return ".".join(filter(None, ["test", self.package_name, self.name, self.metadata_hash]))
 
     @property
     def tags(self) -> list[str]:

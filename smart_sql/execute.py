@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -25,10 +26,13 @@ from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resol
 from .snapshot_run import run_snapshot
 from .render import ModelFunctions
 from .dbt.jinja.model_config import ModelConfig
+from .artifacts import now, relation_name
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from .sql_errors import error_place, error_text, placed_error
 
 CTE_PREFIX = "__smart_cte__"
+FAIL_FAST = "--fail-fast:"
+"""Marks, in a build's reasons to skip, the nodes skipped because --fail-fast stopped the run."""
 _REWRITTEN = "the SQL with its SMART_LLM calls rewritten (`smart-sql compile` shows it)"
 _LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WITH = re.compile(r"with\s+(?:recursive\s+)?", re.I)
@@ -83,6 +87,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     reporter.info(run_header(project))
     for warning in project.config.warnings:
         reporter.info(f"Warning: {warning}")
+    fail_on_warnings(project)
     results = RunResults(command)
     started = time.perf_counter()
     if not order:
@@ -99,13 +104,16 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
                 stop.check()
                 node = graph.nodes[uid]
                 if uid in upstream_failure:
-                    result = _skipped(node, upstream_failure[uid], project.root)
+                    result = _skipped(node, upstream_failure[uid], project)
                 else:
                     result = runner.run(node)
                 if result.status in FAILED:
                     stop.check()
                     for descendant in graph.descendants(uid):
                         upstream_failure.setdefault(descendant, node.name)
+                    if project.flags.fail_fast:
+                        upstream_failure.update({later: FAIL_FAST + node.name for later in order[index:]
+                                                 if later not in upstream_failure})
                 results.results.append(result)
                 reporter.node_finished(index, len(order), result)
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
@@ -173,6 +181,13 @@ def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterab
     return compiled
 
 
+def fail_on_warnings(project: Project) -> None:
+    """With --warn-error, a project warning stops the command before anything runs (as dbt)."""
+    if project.flags.warn_error and project.config.warnings:
+        raise ConfigError(f"--warn-error: {project.config.warnings[0]}",
+                          hint="fix the warning, or run without --warn-error")
+
+
 def run_header(project: Project) -> str:
     llm = project.target.llm
     label = " (simulated: answers are not from a real model)" if llm.provider == "simulated" else ""
@@ -219,6 +234,15 @@ def render_model(project: Project, model: ModelNode, *, incremental: bool = Fals
                        start=len(rendered) - len(rendered.lstrip()), inserted=(at, len(inserted)))
 
 
+def render_inline(project: Project, sql: str) -> str:
+    """An inline SELECT (`show --inline`) through Jinja, with ref() and source() of the project."""
+    ctes: dict[str, str] = {}
+    inline = ModelNode(name="inline", path=project.root / "inline.sql", relpath="inline.sql", raw_sql=sql,
+                       relation=Relation(project.target.schema, "inline"), fqn=[project.name, "inline"])
+    rendered = project.renderer.render_text(sql, inline.path, inline.name, _functions(project, inline, False, ctes))
+    return with_ctes(_trimmed(rendered), ctes)
+
+
 def with_ctes(sql: str, ctes: dict[str, str]) -> str:
     at, inserted = cte_insertion(sql, ctes)
     return sql[:at] + inserted + sql[at:]
@@ -238,7 +262,7 @@ def cte_insertion(sql: str, ctes: dict[str, str]) -> tuple[int, str]:
 
 
 def write_compiled(project: Project, relpath: str, sql: str) -> Path:
-    path = project.target_path / "compiled" / relpath
+    path = project.target_path / "compiled" / project.name / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(sql + "\n", encoding="utf-8")
     return path
@@ -271,14 +295,19 @@ def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
             if name not in ctes:
                 ctes[name] = _trimmed(_render(project, node, False, ctes))
             return name
-        return node.relation
+        return _limited(project, node.relation)
 
-    def source(source_name: str, table_name: str) -> Relation:
-        return resolve_source(project, model, source_name, table_name).relation
+    def source(source_name: str, table_name: str) -> Relation | str:
+        return _limited(project, resolve_source(project, model, source_name, table_name).relation)
 
     config = ModelConfig(lambda *a, **k: "", lambda: model.config, f"{model.resource_type} {model.name!r}")
     return ModelFunctions(ref=ref, source=source, config=config, this=model.relation, is_incremental=incremental,
                           node=model)
+
+
+def _limited(project: Project, relation: Relation) -> Relation | str:
+    """With --empty, what ref() and source() give: the relation read with no rows (dbt's `limit 0`)."""
+    return f"(select * from {relation} where false limit 0)" if project.flags.empty else relation
 
 
 class _Runner:
@@ -292,7 +321,7 @@ class _Runner:
         self.debug = debug
 
     def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), now()
         if isinstance(node, DataTest):
             result = self._test(node)
         elif isinstance(node, SnapshotNode):
@@ -302,10 +331,12 @@ class _Runner:
         else:
             result = self._model(node)
         result.execution_time = time.perf_counter() - started
+        result.timing = [{"name": "execute", "started_at": started_at, "completed_at": now()}]
+        result.thread_id = threading.current_thread().name
         return result
 
     def _seed(self, seed: SeedNode) -> RunResult:
-        result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
+        result = _result(seed, f"loaded seed {seed.relation.display}", self.project)
         try:
             materialize.ensure_schema(self.conn, seed.relation)
             self._hooks(seed, "pre", inside_transaction=False)
@@ -320,13 +351,14 @@ class _Runner:
 
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized
-        result = _result(model, f"created {kind} {model.relation.display}", self.project.root)
+        result = _result(model, f"created {kind} {model.relation.display}", self.project)
         compiled_path = sql = None
         try:
             incremental = is_incremental_run(self.conn, model, self.full_refresh)
             compiled = render_model(self.project, model, incremental=incremental)
             compiled_path = write_compiled(self.project, model.relpath, compiled)
             compiled = compiled.written_to(self.project.display(compiled_path))
+            result.compiled_code = str(compiled)
             materialize.ensure_schema(self.conn, model.relation)
             self._hooks(model, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
@@ -361,12 +393,13 @@ class _Runner:
         return dict(extras(model)) if extras else {}
 
     def _snapshot(self, snapshot: SnapshotNode) -> RunResult:
-        result = _result(snapshot, f"snapshotted {snapshot.relation.display}", self.project.root)
+        result = _result(snapshot, f"snapshotted {snapshot.relation.display}", self.project)
         sql = None
         try:
             compiled = render_model(self.project, snapshot)
             compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
             sql = compiled.written_to(self.project.display(compiled_path))
+            result.compiled_code = str(sql)
             materialize.ensure_schema(self.conn, snapshot.relation)
             self._hooks(snapshot, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
@@ -381,12 +414,13 @@ class _Runner:
         return result
 
     def _test(self, test: DataTest) -> RunResult:
-        result = _result(test, test.name, self.project.root)
+        result = _result(test, test.name, self.project)
         try:
             ctes: dict[str, str] = {}
             rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
             sql = with_ctes(_trimmed(rendered), ctes)
             compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            result.compiled_code = sql
             failing = sql
             if test.stores_failures:
                 with materialize.atomic(self.conn):
@@ -399,6 +433,8 @@ class _Runner:
                                   f"NULL, not a number of failures", path=self.project.display(test.path),
                                   hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
             result.status = status(test, bool(should_warn), bool(should_error))
+            if result.status == "warn" and self.project.flags.warn_error:
+                result.status = "fail"
             result.failures = 0 if result.status == "pass" else int(failures)
             if result.status != "pass":
                 result.message = self._failure_message(test, result, failing, compiled)
@@ -438,16 +474,21 @@ class _Runner:
         return result
 
 
-def _result(node, description: str, root: Path) -> RunResult:
+def _result(node, description: str, project: Project) -> RunResult:
     relation = getattr(node, "relation", None)
-    path = node.relpath if hasattr(node, "relpath") else node.path.relative_to(root).as_posix()
+    path = node.relpath if hasattr(node, "relpath") else node.path.relative_to(project.root).as_posix()
     return RunResult(unique_id=node.unique_id, name=node.name, resource_type=node.resource_type, status="success",
                      description=description, relation=relation.display if isinstance(relation, Relation) else None,
-                     path=path)
+                     path=path, relation_name=relation_name(project, relation if isinstance(relation, Relation) else None))
 
 
-def _skipped(node, failed_upstream: str, root: Path) -> RunResult:
-    result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)", root)
+def _skipped(node, failed_upstream: str, project: Project) -> RunResult:
+    if failed_upstream.startswith(FAIL_FAST):
+        failed = failed_upstream.removeprefix(FAIL_FAST)
+        result = _result(node, f"{node.resource_type} {node.name} (--fail-fast: {failed} failed)", project)
+        result.status, result.message = "skipped", f"skipped because {failed} failed and --fail-fast stops the run"
+        return result
+    result = _result(node, f"{node.resource_type} {node.name} (upstream {failed_upstream} failed)", project)
     result.status = "skipped"
     result.message = f"skipped because {failed_upstream} failed"
     return result

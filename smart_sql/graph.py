@@ -1,10 +1,9 @@
-"""The DAG of seeds, models and data tests, its build order, and node selection (`+a`, `a+`, `tag:`, `path:`)."""
+"""The DAG of seeds, models and data tests, its build order, and the nodes a selection picks."""
 
 from __future__ import annotations
 
 import graphlib
 import heapq
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import ConfigError
@@ -45,63 +44,46 @@ class Graph:
             sorter.done(uid)
         return ordered
 
-    def ancestors(self, uid: str) -> set[str]:
-        return _reach(uid, self.parents)
+    def ancestors(self, uid: str, depth: int | None = None) -> set[str]:
+        return _reach(uid, self.parents, depth)
 
-    def descendants(self, uid: str) -> set[str]:
-        return _reach(uid, self.children)
+    def descendants(self, uid: str, depth: int | None = None) -> set[str]:
+        return _reach(uid, self.children, depth)
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
                resource_types: Iterable[str] = ("seed", "model", "snapshot", "test")) -> set[str]:
-        """unique_ids chosen by dbt-style selectors; tests follow the node or source they are declared on."""
-        chosen = self._with_tests(self._expand(select)) if _words(select) else set(self.nodes)
-        chosen -= self._with_tests(self._expand(exclude))
+        """unique_ids chosen by dbt's selectors (smart_sql.selectors), or by the YAML selector of
+        --selector, or else by the default one of selectors.yml; tests follow the node or source they
+        are declared on."""
+        from .selectors import parse_words
+
         types = set(resource_types)
+        if self.project.flags.only is not None:
+            return {uid for uid in self.project.flags.only if uid in self.nodes
+                    and self.nodes[uid].resource_type in types}
+        chosen = self.chosen(select, exclude)
+        chosen = (set(self.nodes) if chosen is None else chosen) - parse_words(exclude).nodes(self)
         return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
 
-    def _with_tests(self, chosen: set[str]) -> set[str]:
+    def chosen(self, select: Iterable[str], exclude: Iterable[str]) -> set[str] | None:
+        """What the selection (or YAML selector) picks, sources included; None when it picks everything."""
+        from .selectors import default_selector, parse_words, yaml_selector
+
+        named = self.project.flags.selector
+        if named and _words(select):
+            raise ConfigError("--select and --selector cannot be used together",
+                              hint="put the extra criteria in the YAML selector, or use one of the two")
+        if not named and not _words(select) and not _words(exclude):
+            named = default_selector(self.project.root)
+        if named:
+            return yaml_selector(self.project.root, named).nodes(self)
+        return parse_words(select).nodes(self) if _words(select) else None
+
+    def with_tests(self, chosen: set[str]) -> set[str]:
         return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
                          and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 
-    def _expand(self, selectors: Iterable[str]) -> set[str]:
-        chosen: set[str] = set()
-        for selector in _words(selectors):
-            chosen |= self._match(selector)
-        return chosen
-
-    def _match(self, selector: str) -> set[str]:
-        body = selector
-        upstream, downstream = body.startswith("+"), body.endswith("+")
-        body = body.strip("+")
-        if body.startswith("source:"):
-            found = self._sources(body[7:])
-        elif body.startswith("tag:"):
-            found = {uid for uid, node in self.nodes.items() if body[4:] in node.tags}
-        elif body.startswith("path:"):
-            prefix = PurePosixPath(body[5:].replace("\\", "/").rstrip("/"))
-            found = {uid for uid, node in self.nodes.items()
-                     if node.resource_type != "test" and _under(PurePosixPath(node.relpath), prefix)}
-        else:
-            found = {uid for uid, node in self.nodes.items() if node.name == body}
-        if not found:
-            raise ConfigError(f"selector {selector!r} matches nothing",
-                              hint="select by name, +name (with parents), name+ (with children), tag:x, "
-                                   "path:models/folder or source:name; `smart-sql ls` lists the nodes")
-        expanded = set(found)
-        for uid in found:
-            if upstream and uid in self.nodes:
-                expanded |= self.ancestors(uid)
-            if downstream:
-                readers = self._readers(uid) if uid.startswith("source.") else {uid}
-                expanded |= readers.union(*(self.descendants(reader) for reader in readers))
-        return expanded
-
-    def _sources(self, name: str) -> set[str]:
-        """unique_ids of the source tables named `shop` (all its tables) or `shop.orders`."""
-        return {source.unique_id for source in self.project.sources.values()
-                if name in (source.source_name, f"{source.source_name}.{source.name}")}
-
-    def _readers(self, source_id: str) -> set[str]:
+    def readers(self, source_id: str) -> set[str]:
         return {uid for uid, node in self.nodes.items()
                 if node.resource_type in ("model", "snapshot") and source_id in node.sources}
 
@@ -132,18 +114,14 @@ class Graph:
                     self.parents[uid].update(tests_of.get(read, []))
 
 
-def _under(path: PurePosixPath, prefix: PurePosixPath) -> bool:
-    return path == prefix or prefix in path.parents or path.with_suffix("") == prefix
-
-
-def _reach(start: str, edges: dict[str, set[str]]) -> set[str]:
+def _reach(start: str, edges: dict[str, set[str]], depth: int | None = None) -> set[str]:
+    """Every node reachable from `start` (not itself), within `depth` steps when given."""
     seen: set[str] = set()
-    stack = [start]
-    while stack:
-        for nxt in edges[stack.pop()]:
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+    frontier, steps = {start}, 0
+    while frontier and (depth is None or steps < depth):
+        frontier = {nxt for uid in frontier for nxt in edges[uid]} - seen
+        seen |= frontier
+        steps += 1
     return seen
 
 

@@ -78,7 +78,8 @@ def run_project_hooks(conn: duckdb.DuckDBPyConnection, project: Project, kind: s
     results: list[RunResult] = []
     for index, hook in enumerate(hooks):
         name = f"{project.name}.{kind}.{index}"
-        result = RunResult(unique_id=f"operation.{name}", name=f"{project.name}-{kind}-{index}",
+        result = RunResult(unique_id=f"operation.{project.name}.{project.name}-{kind}-{index}",
+                           name=f"{project.name}-{kind}-{index}",
                            resource_type="operation", status="success", description=f"hook {name}",
                            path=path.relative_to(project.root).as_posix())
         if any(earlier.status == "error" for earlier in results):
@@ -86,7 +87,7 @@ def run_project_hooks(conn: duckdb.DuckDBPyConnection, project: Project, kind: s
         else:
             started = time.perf_counter()
             try:
-                sql = project.renderer.render_text(hook.sql, path, None, None, **context)
+                sql = result.compiled_code = project.renderer.render_text(hook.sql, path, None, None, **context)
                 _run_one(conn, sql, f"{kind} hook #{index + 1}", path)
             except SmartSqlError as error:
                 result.status, result.message = "error", str(error)

@@ -17,6 +17,7 @@ from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block
 from . import singular_tests
 from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
+from .flags import RunFlags
 from .graph import Graph
 from .hooks import Hook, parse_hooks
 from . import naming
@@ -44,6 +45,11 @@ COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type"
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
 keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
+
+
+def unique_id_of(resource_type: str, fqn: list[str], name: str) -> str:
+    """dbt's unique_id: `model.<project>.<name>` (the project is the first part of the fqn)."""
+    return ".".join([resource_type, *fqn[:1], name])
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class ModelNode:
 
     @property
     def unique_id(self) -> str:
-        return f"{self.resource_type}.{self.name}"
+        return unique_id_of(self.resource_type, self.fqn, self.name)
 
     @property
     def materialized(self) -> str:
@@ -135,7 +141,7 @@ class SeedNode:
 
     @property
     def unique_id(self) -> str:
-        return f"seed.{self.name}"
+        return unique_id_of(self.resource_type, self.fqn, self.name)
 
     @property
     def tags(self) -> list[str]:
@@ -180,10 +186,13 @@ class Source:
     columns: dict[str, str] = field(default_factory=dict)
     entry: dict[str, Any] = field(default_factory=dict, repr=False)
     """The table's YAML entry (its tests are read from it)."""
+    package_name: str = ""
+    source_entry: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The source's own YAML entry (defaults for its tables: freshness, loaded_at_field, tags)."""
 
     @property
     def unique_id(self) -> str:
-        return f"source.{self.source_name}.{self.name}"
+        return ".".join(filter(None, ["source", self.package_name, self.source_name, self.name]))
 
 
 Node = ModelNode | SeedNode | SnapshotNode | DataTest
@@ -201,6 +210,7 @@ class Project:
     tests: dict[str, DataTest]
     renderer: Renderer
     snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
+    flags: RunFlags = field(default_factory=RunFlags)
 
     @property
     def name(self) -> str:
@@ -208,7 +218,7 @@ class Project:
 
     @property
     def target_path(self) -> Path:
-        return self.root / self.config.target_path
+        return self.root / (self.flags.target_path or self.config.target_path)
 
     @property
     def database(self) -> str:
@@ -216,8 +226,9 @@ class Project:
 
     @property
     def llm_cache_path(self) -> Path:
+        """In the project's target-path even under --target-path, so answers already paid for are found."""
         configured = self.target.llm.cache_path
-        return self.root / configured if configured else self.target_path / DEFAULT_LLM_CACHE
+        return self.root / (configured or Path(self.config.target_path) / DEFAULT_LLM_CACHE)
 
     @property
     def on_run_start(self) -> list[Hook]:
@@ -548,7 +559,8 @@ def _sources(properties: _Properties, config: ProjectConfig, target: Target) -> 
                                 None if database in (None, target.file_catalog) else str(database))
             sources[(entry["name"], table["name"])] = Source(
                 entry["name"], table["name"], relation, path,
-                description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table))
+                description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table),
+                package_name=config.name, source_entry={k: v for k, v in entry.items() if k != "tables"})
     return sources
 
 
@@ -678,7 +690,7 @@ def _check_enabled_refs(project: Project) -> None:
     groups = {"model": project.models, "seed": project.seeds, "snapshot": project.snapshots}
     for model in [*project.models.values(), *project.snapshots.values()]:
         for node_id in model.depends_on:
-            kind, name = node_id.split(".", 1)
+            kind, name = node_id.split(".")[0], node_id.split(".")[-1]
             if name not in groups[kind]:
                 raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is disabled (enabled: false)",
                                   path=display_path(model.path))
@@ -716,9 +728,11 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
             singular_tests.add_definition_config(project, test, defaults)
             validate_keys(test.config, "test", f"test {test.name!r}", path)
             if test.config.get("enabled") is not False:
+                test.package_name = project.name
                 test.name = _unique_name(test.name, tests)
                 tests[test.name] = test
     for test in singular_tests.discover(project, properties.data_tests):
+        test.package_name = project.name
         if test.name in tests:
             raise ConfigError(f"two data tests are named {test.name!r}", path=display_path(test.path),
                               hint="rename the singular test's file")

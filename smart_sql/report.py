@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
-
-import smart_sql
 
 if TYPE_CHECKING:
     from .project import Project
@@ -37,6 +33,13 @@ class RunResult:
     extras: dict[str, Any] = field(default_factory=dict)
     """Per-node facts from other layers (LLM cost, calls) written as-is into run_results.json;
     a string under "summary" is also printed after the run."""
+    timing: list[dict[str, str]] = field(default_factory=list)
+    """dbt's: [{"name": "execute", "started_at": ..., "completed_at": ...}] (UTC, ISO 8601)."""
+    thread_id: str | None = None
+    compiled_code: str | None = None
+    """The SQL that ran (models, snapshots, tests)."""
+    relation_name: str | None = None
+    """database.schema.identifier, as dbt names the relation."""
 
 
 @dataclass
@@ -113,42 +116,12 @@ def _indent(text: str) -> str:
 
 
 def write_run_results(project: Project, results: RunResults) -> Path:
-    payload = {"metadata": _metadata(project, results.command), "elapsed_time": round(results.elapsed_time, 4),
-               "results": [asdict(result) for result in results.results]}
-    return _write_json(project.target_path / "run_results.json", payload)
+    from .artifacts import run_results, write_json
+
+    return write_json(project.target_path / "run_results.json", run_results(project, results))
 
 
 def write_manifest(project: Project) -> Path:
-    nodes = {}
-    for uid, node in project.nodes().items():
-        entry: dict[str, Any] = {"name": node.name, "resource_type": node.resource_type,
-                                 "depends_on": sorted(node.depends_on)}
-        if node.resource_type == "test":
-            entry.update(kind=node.kind, attached_to=node.attached_to, column=node.column,
-                         severity=node.severity, arguments=node.arguments, config=node.config, alias=node.alias,
-                         dbt_unique_id=".".join(filter(None, ["test", project.name, node.name, node.metadata_hash])),
-                         path=node.path.relative_to(project.root).as_posix())
-        else:
-            entry.update(path=node.relpath, relation=node.relation.display, config=node.config,
-                         description=node.description, columns=node.columns)
-        if node.resource_type == "model":
-            entry["sources"] = sorted(node.sources)
-        nodes[uid] = entry
-    sources = {s.unique_id: {"relation": s.relation.display, "created_by": s.node_id, "description": s.description,
-                             "columns": s.columns, "path": s.path.relative_to(project.root).as_posix()}
-               for s in project.sources.values()}
-    payload = {"metadata": _metadata(project, "manifest"), "nodes": nodes, "sources": sources}
-    return _write_json(project.target_path / "manifest.json", payload)
+    from .artifacts import manifest, write_json
 
-
-def _metadata(project: Project, command: str) -> dict[str, Any]:
-    return {"smart_sql_version": smart_sql.__version__, "generated_at": datetime.now(timezone.utc).isoformat(),
-            "command": command, "project_name": project.name, "profile": project.target.profile_name,
-            "target": project.target.name, "llm_provider": project.target.llm.provider,
-            "llm_simulated": project.target.llm.provider == "simulated"}
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
+    return write_json(project.target_path / "manifest.json", manifest(project))

@@ -138,7 +138,7 @@ def test_a_model_refs_a_snapshot_and_is_built_after_it(built_twice, query):
     assert query(root, "select * from main.current_orders order by id") == [(1, "placed"), (2, "shipped"),
                                                                               (4, "placed")]
     order = [entry["unique_id"] for entry in json.loads((root / "target" / "run_results.json").read_text())["results"]]
-    assert order.index("model.orders") < order.index("snapshot.orders_ts") < order.index("model.current_orders")
+    assert order.index("model.shop.orders") < order.index("snapshot.shop.orders_ts") < order.index("model.shop.current_orders")
     assert "OK snapshotted snapshots.orders_ts (new versions inserted)" in second.output
 
 
@@ -149,8 +149,8 @@ def test_the_snapshot_command_runs_only_the_snapshots(make_dbt_project, cli, que
     result = _build(cli, root, "snapshot")
     assert result.exit_code == 0, result.output
     results = json.loads((root / "target" / "run_results.json").read_text())["results"]
-    assert sorted(entry["unique_id"] for entry in results) == ["snapshot.orders_check", "snapshot.orders_ts",
-                                                                "snapshot.orders_yaml"]
+    assert sorted(entry["unique_id"] for entry in results) == ["snapshot.shop.orders_check", "snapshot.shop.orders_ts",
+                                                                "snapshot.shop.orders_yaml"]
     assert query(root, "select count(*) from snapshots.orders_ts") == [(3,)]  # the seed was not reloaded
 
 

@@ -64,7 +64,7 @@ def test_ephemeral_models_are_inlined_as_ctes_and_not_created(make_project, cli,
     assert result.exit_code == 0, result.output
     assert sorted(query(root, "select y from final")) == [(2,), (4,), (100,)]
     assert query(root, "select count(*) from information_schema.tables where table_name in ('base', 'doubled')") == [(0,)]
-    compiled = (root / "target/compiled/models/final.sql").read_text()
+    compiled = (root / "target/compiled/demo/models/final.sql").read_text()
     assert "__smart_cte__base as (" in compiled and compiled.index("__smart_cte__base as") < compiled.index("__smart_cte__doubled as")
 
 
@@ -111,9 +111,10 @@ def test_selectors_choose_parents_children_tags_paths_and_exclusions(make_projec
     })
 
     def listed(*selection: str) -> set[str]:
-        result = cli("ls", "--project-dir", root, "--resource-type", "model", "--resource-type", "seed", *selection)
+        result = cli("ls", "--project-dir", root, "--resource-type", "model", "--resource-type", "seed",
+                     "--output", "name", *selection)
         assert result.exit_code == 0, result.output
-        return {line.split(".", 1)[1] for line in result.output.split()}
+        return set(result.output.split())
 
     assert listed("--select", "b") == {"b"}
     assert listed("--select", "+b") == {"raw", "a", "b"}
@@ -254,14 +255,15 @@ def test_artifacts_describe_models_and_results(make_project, cli):
     })
     assert cli("build", "--project-dir", root).exit_code == 0
     manifest = json.loads((root / "target/manifest.json").read_text())
-    model = manifest["nodes"]["model.m"]
-    assert model["depends_on"] == ["seed.s"]
+    model = manifest["nodes"]["model.demo.m"]
+    assert model["depends_on"] == {"macros": [], "nodes": ["seed.demo.s"]}
     assert model["config"]["tags"] == ["daily"] and model["description"] == "The m model."
-    assert manifest["nodes"]["test.unique_m_id"]["attached_to"] == "model.m"
+    test = next(entry for entry in manifest["nodes"].values() if entry["name"] == "unique_m_id")
+    assert test["attached_node"] == test["attached_to"] == "model.demo.m"
     run_results = json.loads((root / "target/run_results.json").read_text())
     by_id = {r["unique_id"]: r for r in run_results["results"]}
-    assert by_id["model.m"]["status"] == "success" and by_id["model.m"]["rows_affected"] == 1
-    assert by_id["model.m"]["extras"] == {}
+    assert by_id["model.demo.m"]["status"] == "success" and by_id["model.demo.m"]["rows_affected"] == 1
+    assert by_id["model.demo.m"]["extras"] == {}
     assert run_results["metadata"]["llm_simulated"] is True
 
 
@@ -272,7 +274,7 @@ def test_compile_writes_rendered_sql_without_building(make_project, cli, query):
     })
     result = cli("compile", "--project-dir", root)
     assert result.exit_code == 0, result.output
-    assert (root / "target/compiled/models/m.sql").read_text().strip() == 'select * from "main"."s" where id > 0'
+    assert (root / "target/compiled/demo/models/m.sql").read_text().strip() == 'select * from "main"."s" where id > 0'
     assert query(root, "select count(*) from information_schema.tables") == [(0,)]
 
 
@@ -358,8 +360,8 @@ def test_tests_on_sources_and_the_source_selector(make_project, cli, query):
         "models/paid.sql": "select id from {{ source('shop', 'orders') }} where status = 'paid'",
         "models/other.sql": "select 1 as x",
     })
-    listed = cli("ls", "--project-dir", root, "--select", "source:shop+")
-    assert listed.output.split() == ["test.source_accepted_values_shop_orders_status__paid__refunded", "model.paid"]
+    listed = cli("ls", "--project-dir", root, "--select", "source:shop+", "--output", "name")
+    assert listed.output.split() == ["paid", "shop.orders", "source_accepted_values_shop_orders_status__paid__refunded"]
     result = cli("build", "--project-dir", root)
     assert result.exit_code == 1
     assert "FAIL source_accepted_values_shop_orders_status__paid__refunded" in result.output

@@ -106,7 +106,7 @@ def test_missing_env_var_in_a_model(make_project, cli, monkeypatch):
 def test_sql_error_fails_the_model_with_exit_1(make_project, cli):
     root = make_project({"models/m.sql": "selec 1"})
     _fails(cli("run", "--project-dir", root), 1, "ERROR creating table main.m", "models/m.sql", "syntax error",
-           "target/compiled/models/m.sql")
+           "target/compiled/demo/models/m.sql")
 
 
 def test_cycle_names_models_and_files(make_project, cli):
@@ -192,7 +192,7 @@ def test_an_error_in_the_output_of_a_multi_line_macro_names_the_compiled_line(ma
         "models/m.sql": "select {{ columns() }}\nfrom {{ ref('base') }}\n",
     })
     _fails(cli("build", "--project-dir", root), 1, "models/m.sql: model 'm' failed", '"nope" not found',
-           "at line 3, column 3 of the compiled SQL at ", "target/compiled/models/m.sql (after Jinja",
+           "at line 3, column 3 of the compiled SQL at ", "target/compiled/demo/models/m.sql (after Jinja",
            "  3 |   nope\n")
 
 

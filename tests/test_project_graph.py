@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from smart_sql.errors import ConfigError
@@ -32,26 +34,39 @@ def graph(make_project) -> Graph:
     return Graph(load_project(root))
 
 
+def _names(graph: Graph, ids) -> set[str]:
+    return {graph.nodes[uid].name for uid in ids}
+
+
+def _id(graph: Graph, name: str) -> str:
+    return next(uid for uid, node in graph.nodes.items() if node.name == name)
+
+
+def test_node_ids_are_dbts(graph):
+    assert {"seed.demo.raw", "model.demo.stg", "model.demo.wide"} <= set(graph.nodes)
+    assert re.fullmatch(r"test\.demo\.unique_stg_id\.[0-9a-f]{10}", _id(graph, "unique_stg_id"))
+
+
 def test_order_puts_parents_first_and_tests_right_after_their_model(graph):
-    order = graph.order()
-    assert order[0] == "seed.raw"
-    assert order.index("model.stg") < order.index("test.unique_stg_id") < order.index("model.wide")
-    relationships = "test.relationships_wide_id__id__ref_other_"  # dbt's name for it
-    assert order.index(relationships) > max(order.index("model.wide"), order.index("model.other"))
+    order = [graph.nodes[uid].name for uid in graph.order()]
+    assert order[0] == "raw"
+    assert order.index("stg") < order.index("unique_stg_id") < order.index("wide")
+    relationships = "relationships_wide_id__id__ref_other_"  # dbt's name for it
+    assert order.index(relationships) > max(order.index("wide"), order.index("other"))
 
 
 def test_a_models_children_wait_for_its_tests(graph):
-    assert "test.unique_stg_id" in graph.parents["model.wide"]
-    assert "model.wide" in graph.descendants("test.unique_stg_id")
+    assert _id(graph, "unique_stg_id") in graph.parents[_id(graph, "wide")]
+    assert _id(graph, "wide") in graph.descendants(_id(graph, "unique_stg_id"))
 
 
 def test_select_by_name_tag_path_with_tests_following(graph):
-    assert graph.select(["stg"]) == {"model.stg", "test.unique_stg_id"}
-    assert graph.select(["tag:daily"], resource_types=["model"]) == {"model.stg"}
-    assert graph.select(["path:models/marts/other.sql"]) == {"model.other"}
-    assert graph.select(["path:models/marts"], resource_types=["model"]) == {"model.wide", "model.other"}
-    assert graph.select(["+wide"], resource_types=["model", "seed"]) == {"seed.raw", "model.stg", "model.wide"}
-    assert graph.select(["raw+"], ["stg+"], resource_types=["model", "seed"]) == {"seed.raw", "model.other"}
+    assert _names(graph, graph.select(["stg"])) == {"stg", "unique_stg_id"}
+    assert _names(graph, graph.select(["tag:daily"], resource_types=["model"])) == {"stg"}
+    assert _names(graph, graph.select(["path:models/marts/other.sql"])) == {"other"}
+    assert _names(graph, graph.select(["path:models/marts"], resource_types=["model"])) == {"wide", "other"}
+    assert _names(graph, graph.select(["+wide"], resource_types=["model", "seed"])) == {"raw", "stg", "wide"}
+    assert _names(graph, graph.select(["raw+"], ["stg+"], resource_types=["model", "seed"])) == {"raw", "other"}
 
 
 def test_select_nothing_means_everything(graph):

@@ -69,8 +69,8 @@ def test_dependencies_come_from_ref_and_source(make_project):
         """,
     })
     project = load_project(root)
-    assert project.models["a"].depends_on == ["seed.raw"]
-    assert project.models["b"].depends_on == ["model.a", "seed.raw"]
+    assert project.models["a"].depends_on == ["seed.demo.raw"]
+    assert project.models["b"].depends_on == ["model.demo.a", "seed.demo.raw"]
     assert project.sources[("ext", "elsewhere")].relation == Relation("other", "elsewhere")
     assert project.sources[("ext", "elsewhere")].node_id is None
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 from ..config import ProjectConfig
 from ..errors import ConfigError, display_path
-from ..profiles import read_yaml
 
 PATH_KEYS = {
     "analyses": ("analysis-paths", "analyses"),
@@ -39,7 +38,6 @@ def check(root: Path, config: ProjectConfig, resource_paths: Mapping[str, list[s
                         raise ConfigError(reason, path=display_path(path),
                                           hint=_MOVE_HINT.format(key=PATH_KEYS[kind][0]))
     _check_macros(root, config.macro_paths)
-    _check_selectors(root)
 
 
 def _check_macros(root: Path, folders: list[str]) -> None:
@@ -53,12 +51,3 @@ def _check_macros(root: Path, folders: list[str]) -> None:
                                   hint="remove the block to build the rest of the project")
 
 
-def _check_selectors(root: Path) -> None:
-    path = root / "selectors.yml"
-    raw: Any = read_yaml(path) if path.is_file() else None
-    selectors = raw.get("selectors") if isinstance(raw, Mapping) else None
-    for selector in selectors if isinstance(selectors, list) else []:
-        if isinstance(selector, Mapping) and selector.get("default"):
-            raise ConfigError(f"selector {selector.get('name')!r} is the default selector, which is not "
-                              f"supported (a build would select every node instead)", path=display_path(path),
-                              hint="remove `default: true`, and pass the selection with --select")
