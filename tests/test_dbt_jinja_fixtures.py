@@ -127,7 +127,7 @@ def test_doc_blocks_fill_descriptions_as_dbt_does(tmp_path, cli, monkeypatch):
     manifest = json.loads((root / "target/manifest.json").read_text())
     node = next(node for uid, node in manifest["nodes"].items() if uid.endswith("stg_orders"))
     assert node["description"] == "One row per **order**, amounts in dollars."  # dbt's manifest.json has these
-    assert node["columns"]["amount"] == "The order's amount in dollars (from cents)."
+    assert node["columns"]["amount"]["description"] == "The order's amount in dollars (from cents)."
 
 
 def test_installed_package_builds_what_dbt_builds(tmp_path, cli, monkeypatch):
