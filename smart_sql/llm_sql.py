@@ -328,16 +328,10 @@ class LLMRunner:
     def _warn(self, task: LLMTask, progress, warning: str | None) -> None:
         if warning is None:
             return
-        if self._shows_progress:
+        if self.monitor.shows:
             self.monitor.note(progress, warning)
         else:
             log.warning("%s: %s", task.id, warning)
-
-    @property
-    def _shows_progress(self) -> bool:
-        from .progress.monitors import Monitor
-
-        return type(self.monitor) is not Monitor
 
     def _budget(self, task: LLMTask) -> float | None:
         """The dollars a task may spend, when the call or the llm block sets `max_cost`."""

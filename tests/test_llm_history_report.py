@@ -141,3 +141,17 @@ def test_the_html_report_renders_without_errors_and_shows_run_results_numbers(bu
         assert shown[f"{task}.{name}.requests"][0] == model["requests"]
         assert shown[f"{task}.{name}.cost"] == (model["cost"], f"${model['cost']:.4f}")
     assert len(charts) >= 4 and len(intervals) == 1
+
+
+def test_answers_empty_or_off_label_are_counted_and_shown(make_project, cli):
+    faults = Faults(off_label=0.02, empty=0.01, fault_attempts=5)
+    with LocalLLMServer(SIMULATOR, api_key=API_KEY, faults=faults) as server:
+        root = make_project({"profiles.yml": profiles(server.base_url), "seeds/tickets.csv": TICKETS,
+                             "models/kinds.sql": MODEL})
+        result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    [spend] = spends(root)
+    assert spend["invalid_answers"] == sum(m["invalid_answers"] for m in spend["models"].values()) > 0
+    assert spend["null_rows"] > 0
+    assert (f"{spend['invalid_answers']} answers were empty or named no label; {spend['null_rows']} rows are NULL"
+            in result.output)

@@ -7,11 +7,14 @@ same numbers; a run already recorded (same run id) is replaced, never doubled.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..project import Project
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "smart_sql_meta"
 TABLE = "llm_task_runs"
@@ -54,6 +57,20 @@ def record_run(project: Project) -> int:
     rows = history_rows(json.loads(path.read_text(encoding="utf-8")))
     if not rows:
         return 0
+    import duckdb
+
+    from ..errors import SmartSqlError
+
+    try:
+        _insert(project, rows)
+    except (duckdb.Error, SmartSqlError) as error:
+        log.warning("the run's LLM spend was not added to %s.%s: %s (it is in %s)", SCHEMA, TABLE, error,
+                    project.display(path))
+        return 0
+    return len(rows)
+
+
+def _insert(project: Project, rows: list[dict]) -> None:
     from ..execute import connect
 
     with connect(project) as conn:
@@ -65,7 +82,6 @@ def record_run(project: Project) -> int:
         names = ", ".join(f'"{name}"' for name in COLUMNS)
         conn.executemany(f"INSERT INTO {SCHEMA}.{TABLE} ({names}) VALUES ({', '.join('?' * len(COLUMNS))})",
                          [[row.get(name) for name in COLUMNS] for row in rows])
-    return len(rows)
 
 
 def read_history(project: Project) -> list[dict]:

@@ -25,10 +25,13 @@ def spend_table(spend: dict) -> list[str]:
 
 
 def savings_text(spend: dict) -> str:
-    factor = spend["smart_factor"]
-    by_smart = f"${spend['saved_by_smart']:.4f} by SMART" + (f" ({factor:.1f}x cheaper)" if factor else "")
+    factor, by_smart = spend["smart_factor"], spend["saved_by_smart"]
+    if by_smart >= 0:
+        smart = f"saved ${by_smart:.4f} by SMART" + (f" ({factor:.1f}x cheaper)" if factor else "")
+    else:
+        smart = f"SMART's profiling cost ${-by_smart:.4f} more than the reference alone would have"
     return (f"cost ${spend['cost']:.4f}; reference model alone ${spend['reference_only_cost']:.4f}; "
-            f"saved {by_smart} and ${spend['saved_by_cache']:.4f} by the cache")
+            f"{smart}; saved ${spend['saved_by_cache']:.4f} by the cache")
 
 
 def guarantee_text(spend: dict) -> str:

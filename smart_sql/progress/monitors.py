@@ -15,6 +15,8 @@ Write = Callable[[str], None]
 class Monitor:
     """Receives a task's progress as it changes; this base shows nothing (`--quiet`)."""
 
+    shows = False
+
     def task_started(self, progress: TaskProgress) -> None:
         pass
 
@@ -52,6 +54,8 @@ class _Throttle:
 class PlainMonitor(Monitor):
     """One line per event, and a line on how far a task has come at most every `every` seconds:
     for logs and CI, where a redrawn display would only leave control codes."""
+
+    shows = True
 
     def __init__(self, write: Write, every: float = 10.0):
         self.write = write
@@ -99,6 +103,8 @@ def finished_text(progress: TaskProgress, account: dict | None) -> str:
 class JsonMonitor(Monitor):
     """One JSON object per line and event (`--log-format json`)."""
 
+    shows = True
+
     def __init__(self, write: Write, every: float = 10.0):
         self.write = write
         self.throttle = _Throttle(every)
@@ -130,6 +136,8 @@ class JsonMonitor(Monitor):
 
 class RichMonitor(Monitor):
     """A live display on a terminal, redrawn a few times a second while a task runs."""
+
+    shows = True
 
     def __init__(self, console=None):
         from rich.console import Console
