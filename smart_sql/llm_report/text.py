@@ -10,7 +10,7 @@ def spend_table(spend: dict) -> list[str]:
     rows = [HEADER] + [(name, f"{m['answers']:,}", f"{m['calls']:,}", f"{m['cached_calls']:,}", f"{m['requests']:,}",
                         f"{m['input_tokens']:,}", f"{m['output_tokens']:,}", f"${m['cost']:.4f}",
                         f"{m['invalid_answers']:,}")
-                       for name, m in spend["models"].items()]
+                       for name, m in spend["models"].items() if m["calls"]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = [f"  task {spend['task']}: {spend['rows']:,} rows, {spend['distinct_inputs']:,} distinct inputs, "
              f"{spend['answers_from_cache']:,} answers from the cache, {spend['requests']:,} requests paid"]
@@ -27,7 +27,7 @@ def spend_table(spend: dict) -> list[str]:
 def savings_text(spend: dict) -> str:
     factor, by_smart = spend["smart_factor"], spend["saved_by_smart"]
     if by_smart >= 0:
-        smart = f"saved ${by_smart:.4f} by SMART" + (f" ({factor:.1f}x cheaper)" if factor else "")
+        smart = f"saved ${by_smart:.4f} by SMART" + (f" ({factor:.1f}x cheaper)" if factor and factor >= 1.05 else "")
     else:
         smart = f"SMART's profiling cost ${-by_smart:.4f} more than the reference alone would have"
     return (f"cost ${spend['cost']:.4f}; reference model alone ${spend['reference_only_cost']:.4f}; "
