@@ -116,3 +116,29 @@ def test_the_live_display_draws_each_candidate_with_its_state_and_interval():
     text = console.export_text()
     assert "2/100" in text and "$0.2600 of $2.50 budget spent" in text
     assert "sim-small" in text and "rejected" in text and "certified 0.410..0.720" in text
+
+
+def test_a_task_that_fails_ends_with_a_stopped_line_not_a_done_one(make_project, cli):
+    from smart_sql.llm.local_server import Faults, LocalLLMServer
+    from smart_sql.llm.simulated import Simulator
+
+    with LocalLLMServer(Simulator("sim-large", {}), faults=Faults(outage_after=30, retry_after="0.05")) as server:
+        root = make_project({"seeds/reviews.csv": REVIEWS, "models/moods.sql": MODEL, "profiles.yml": f"""\
+            demo:
+              target: dev
+              outputs:
+                dev:
+                  type: duckdb
+                  path: target/dev.duckdb
+                  llm:
+                    provider: openai
+                    base_url: {server.base_url}
+                    api_key: {server.api_key}
+                    retry_timeout_seconds: 0.5
+                    models:
+                      - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
+        """})
+        result = cli("build", "--project-dir", root)
+    assert result.exit_code == 1
+    [last] = [line for line in result.output.splitlines() if line.startswith("  moods_t1: stopped: ")]
+    assert last.startswith("  moods_t1: stopped: 30 of 800 answers, $") and "done:" not in result.output

@@ -91,13 +91,15 @@ class PlainMonitor(Monitor):
 
 
 def finished_text(progress: TaskProgress, account: dict | None) -> str:
-    """The task's last line, from its account: the numbers run_results.json holds."""
+    """The task's last line, from its account (the numbers run_results.json holds); without one the
+    task failed or was interrupted."""
     state = progress.snapshot()
-    account = account or {}
-    cost = account.get("total_cost", state["cost"])
-    return (f"done: {state['answered']:,} of {state['total']:,} answers, profiled "
-            f"{account.get('items_profiled', state['items_profiled'])} items, cost ${cost:.4f}, "
-            f"{state['requests']:,} requests, {state['cached']:,} from the cache, {state['retries']} retries")
+    counts = (f"{state['requests']:,} requests, {state['cached']:,} from the cache, {state['retries']} retries")
+    if account is None:
+        return (f"stopped: {state['answered']:,} of {state['total']:,} answers, {spent_text(state)} spent, "
+                f"{counts}; the answers received are in the response cache")
+    return (f"done: {state['answered']:,} of {state['total']:,} answers, profiled {account['items_profiled']} items, "
+            f"cost ${account['total_cost']:.4f}, {counts}")
 
 
 class JsonMonitor(Monitor):
@@ -129,9 +131,11 @@ class JsonMonitor(Monitor):
         self._emit("llm_task_note", progress, message=message)
 
     def task_finished(self, progress: TaskProgress, account: dict | None) -> None:
-        account = account or {}
-        self._emit("llm_task_finished", progress, items_profiled_total=account.get("items_profiled"),
-                   total_cost=account.get("total_cost"))
+        if account is None:
+            self._emit("llm_task_stopped", progress)
+        else:
+            self._emit("llm_task_finished", progress, items_profiled_total=account["items_profiled"],
+                       total_cost=account["total_cost"])
 
 
 class RichMonitor(Monitor):
