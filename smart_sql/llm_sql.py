@@ -339,7 +339,10 @@ class LLMRunner:
         return budget if budget is not None else getattr(self.config, "max_cost", None)
 
     def _counter(self, progress, provider: Provider):
-        """on_response callbacks, one per model, that count each answer, its cost and the retries."""
+        """on_response callbacks, one per model, that count each answer, its cost and the retries
+        (none when nothing shows them)."""
+        if not self.monitor.shows:
+            return lambda spec: None
         inner = getattr(provider, "provider", provider)
         retries_before = getattr(inner, "retries", 0)
 

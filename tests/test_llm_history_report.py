@@ -155,3 +155,14 @@ def test_answers_empty_or_off_label_are_counted_and_shown(make_project, cli):
     assert spend["null_rows"] > 0
     assert (f"{spend['invalid_answers']} answers were empty or named no label; {spend['null_rows']} rows are NULL"
             in result.output)
+
+
+def test_report_before_any_build_says_what_to_run_and_after_one_without_llm_says_so(make_project, cli):
+    root = make_project({"models/a.sql": "select 1 as x"})
+    before = cli("report", "--project-dir", root)
+    assert before.exit_code == 2 and "no run to report on" in before.output and "smart-sql build" in before.output
+    assert cli("build", "--project-dir", root).exit_code == 0
+    after = cli("report", "--project-dir", root)
+    assert after.exit_code == 0, after.output
+    page = (root / "target" / "llm_report.html").read_text()
+    assert "The last run had no LLM task." in page and "No run recorded yet." in page

@@ -6,8 +6,6 @@ import json
 import re
 from pathlib import Path
 
-from smart_sql.llm.local_server import Faults, LocalLLMServer
-from smart_sql.llm.simulated import Simulator
 
 REVIEWS = 1500
 MODEL = """\

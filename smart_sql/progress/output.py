@@ -10,8 +10,6 @@ from typing import TextIO
 from ..report import FAILED, Reporter, RunResult, RunResults, summary_line
 from .monitors import JsonMonitor, Monitor, PlainMonitor, RichMonitor
 
-LOG_FORMATS = ("text", "json")
-
 
 def make_output(*, quiet: bool = False, log_format: str = "text", stream: TextIO | None = None,
                 every: float = 10.0) -> tuple[Reporter, Monitor]:
