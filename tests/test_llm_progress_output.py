@@ -107,13 +107,15 @@ def test_the_live_display_draws_each_candidate_with_its_state_and_interval():
     from smart_sql.progress.state import TaskProgress
 
     progress = TaskProgress("moods_t1", 100, 120, "sim-large", budget=2.5)
+    other = TaskProgress("notes_t1", 40, 40, "sim-large")
     progress.add_response("sim-large", 0.25, cached=False)
     progress.add_response("sim-small", 0.01, cached=False)
     progress.add_response("sim-large", 0.25, cached=True)
     progress.checkpoint(2, {"sim-small": {"decision": "rejected", "lower": 0.41, "upper": 0.72}})
     console = Console(record=True, width=160, color_system=None)
-    console.print(_Display(progress))
+    console.print(_Display({"moods_t1": progress, "notes_t1": other}))
     text = console.export_text()
+    assert "notes_t1" in text and "0/40" in text, "tasks running side by side each get their rows"
     assert "2/100" in text and "$0.2600 of $2.50 budget spent" in text
     assert "sim-small" in text and "rejected" in text and "certified 0.410..0.720" in text
 

@@ -139,7 +139,7 @@ class JsonMonitor(Monitor):
 
 
 class RichMonitor(Monitor):
-    """A live display on a terminal, redrawn a few times a second while a task runs."""
+    """A live display on a terminal, redrawn a few times a second while tasks run (one row group each)."""
 
     shows = True
 
@@ -148,44 +148,55 @@ class RichMonitor(Monitor):
 
         self.console = console or Console()
         self.live = None
+        self.running: dict[str, TaskProgress] = {}
         self.lock = threading.Lock()
 
     def task_started(self, progress: TaskProgress) -> None:
         from rich.live import Live
 
-        self.console.print(f"  {progress.task}: {progress.total} distinct inputs from {progress.rows} rows",
-                           highlight=False)
-        self.live = Live(_Display(progress), console=self.console, refresh_per_second=4, transient=True)
-        self.live.start()
+        with self.lock:
+            self.console.print(f"  {progress.task}: {progress.total} distinct inputs from {progress.rows} rows",
+                               highlight=False)
+            self.running[progress.task] = progress
+            if self.live is None:
+                self.live = Live(_Display(self.running), console=self.console, refresh_per_second=4, transient=True)
+                self.live.start()
 
     def note(self, progress: TaskProgress, message: str) -> None:
         self.console.print(f"  {progress.task}: {message}", highlight=False)
 
     def task_finished(self, progress: TaskProgress, account: dict | None) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-        self.console.print(f"  {progress.task}: {finished_text(progress, account)}", highlight=False)
+        with self.lock:
+            self.running.pop(progress.task, None)
+            if not self.running and self.live is not None:
+                self.live.stop()
+                self.live = None
+            self.console.print(f"  {progress.task}: {finished_text(progress, account)}", highlight=False)
 
 
 class _Display:
-    """What the live display draws: the task's numbers and each candidate's state."""
+    """What the live display draws: each running task's numbers and each of its candidates' state."""
 
-    def __init__(self, progress: TaskProgress):
-        self.progress = progress
+    def __init__(self, running: dict[str, TaskProgress]):
+        self.running = running
 
     def __rich__(self):
-        from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        state = self.progress.snapshot()
         table = Table.grid(padding=(0, 1))
-        table.add_row(f"  {state['task']}", f"[bold]{state['phase']}[/]",
-                      ProgressBar(total=max(state["total"], 1), completed=state["answered"], width=30),
-                      f"{state['answered']:,}/{state['total']:,}", f"{spent_text(state)} spent",
-                      f"{state['requests_per_second']:.1f} req/s", f"{state['retries']} retries")
-        for name, candidate in state["candidates"].items():
-            colour = {"accepted": "green", "rejected": "red"}.get(candidate["decision"], "yellow")
-            table.add_row("", f"  {name}", f"[{colour}]{candidate['decision']}[/]",
-                          f"certified {candidate['lower']:.3f}..{candidate['upper']:.3f}", "", "", "")
+        for progress in list(self.running.values()):
+            _add_rows(table, progress.snapshot())
         return table
+
+
+def _add_rows(table, state: dict) -> None:
+    from rich.progress_bar import ProgressBar
+
+    table.add_row(f"  {state['task']}", f"[bold]{state['phase']}[/]",
+                  ProgressBar(total=max(state["total"], 1), completed=state["answered"], width=30),
+                  f"{state['answered']:,}/{state['total']:,}", f"{spent_text(state)} spent",
+                  f"{state['requests_per_second']:.1f} req/s", f"{state['retries']} retries")
+    for name, candidate in state["candidates"].items():
+        colour = {"accepted": "green", "rejected": "red"}.get(candidate["decision"], "yellow")
+        table.add_row("", f"  {name}", f"[{colour}]{candidate['decision']}[/]",
+                      f"certified {candidate['lower']:.3f}..{candidate['upper']:.3f}", "", "", "")
