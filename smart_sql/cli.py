@@ -99,12 +99,19 @@ def _parse_mapping(text: str | None, option: str) -> dict:
     return value
 
 
-def sql_transform_for(project, reporter, use_cache=True):
+def sql_transform_for(project, reporter, use_cache=True, monitor=None):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
     from .llm_sql import LLMRunner
 
     return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
-                     progress=reporter.info)
+                     progress=reporter.info, monitor=monitor)
+
+
+def _output_options(command):
+    command = click.option("--quiet", "-q", is_flag=True, default=False,
+                           help="Print only errors and the closing count.")(command)
+    return click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="text: a live display on a terminal, plain lines elsewhere; json: one object a line.")(command)
 
 
 def compile_hook_for(project, explain=False):
@@ -128,20 +135,28 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
                   help="Rebuild incremental models from scratch.", hidden=not refresh)
     @click.option("--no-cache", is_flag=True, default=False, hidden=not refresh,
                   help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
+    @_output_options
     @_handles_errors
-    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
+    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
+                quiet, log_format):
         from .execute import build
         from .interrupts import stop_on_signals
-        from .report import Reporter
+        from .llm_report.history import record_run
+        from .progress import make_output
+        from .progress.preflight import check_before_build
 
         project = _load(project_dir, profiles_dir, target, vars_text)
-        reporter = Reporter()
+        reporter, monitor = make_output(quiet=quiet, log_format=log_format)
         debug = debug or click.get_current_context().find_root().params.get("debug")
-        with stop_on_signals() as stop:
-            results = build(project, select, exclude, full_refresh=full_refresh,
-                            sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
-                            reporter=reporter,
-                            resource_types=resource_types, command=name, debug=debug, stop=stop)
+        check_before_build(project, reporter, select, exclude, resource_types)
+        try:
+            with stop_on_signals() as stop:
+                results = build(project, select, exclude, full_refresh=full_refresh,
+                                sql_transform=sql_transform_for(project, reporter, not no_cache, monitor),
+                                reporter=reporter,
+                                resource_types=resource_types, command=name, debug=debug, stop=stop)
+        finally:
+            record_run(project)
         sys.exit(results.exit_code)
 
     command.__doc__ = help_text
@@ -347,6 +362,16 @@ def debug_command(project_dir, profiles_dir, target, vars_text, debug):
     if llm.provider == "openai" and not llm.api_key:
         raise ConfigError("the openai provider has no api_key", path=chosen.profiles_path,
                           hint="set api_key: \"{{ env_var('OPENAI_API_KEY') }}\" and export the variable")
+    if llm.provider == "openai":
+        from .llm.endpoint import check_endpoint
+
+        check = check_endpoint(llm)
+        for line in check.lines():
+            click.echo(line)
+        if not check.ok:
+            click.secho("Some checks failed (see above): no LLM answer can be had from this endpoint as configured.",
+                        fg="red", err=True)
+            sys.exit(1)
     click.echo("All checks passed.")
 
 
@@ -407,3 +432,16 @@ def cache_clear_command(project_dir, profiles_dir, target, vars_text, debug):
     project = _load(project_dir, profiles_dir, target, vars_text)
     removed = clear_cache(project.llm_cache_path)
     click.echo(f"removed {removed} answers from {project.display(project.llm_cache_path)}")
+
+
+@main.command("report")
+@_common_options
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the page (default: target/llm_report.html).")
+@_handles_errors
+def report_command(project_dir, profiles_dir, target, vars_text, debug, output):
+    """Write an HTML page (self-contained, no network) on the last run's LLM spend and its history."""
+    from .llm_report.commands import write_html_report
+
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    click.echo(f"wrote {project.display(write_html_report(project, output))}")

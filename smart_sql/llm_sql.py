@@ -15,9 +15,10 @@ import itertools
 import logging
 import re
 import threading
-import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
@@ -82,7 +83,12 @@ class TaskReport:
     def to_dict(self) -> dict:
         return {"id": self.task.id, "calls": list(self.task.calls), "rows": self.rows,
                 "distinct_inputs": self.distinct_inputs, "answers_by_model": self.answers_by_model,
-                "options": self.task.options.to_dict(), "account": self.account}
+                "options": self.task.options.to_dict(), "account": self.account, "spend": self.spend()}
+
+    def spend(self) -> dict:
+        from .llm_report.spend import task_spend
+
+        return task_spend(self.task.id, self.rows, self.distinct_inputs, self.account, self.answers_by_model)
 
 
 class _LoopThread:
@@ -142,7 +148,7 @@ class LLMRunner:
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
                  provider: Provider | None = None, progress: Callable[[str], None] | None = None,
-                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS):
+                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS, monitor=None):
         self.config = config
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
@@ -156,10 +162,13 @@ class LLMRunner:
         self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
-        self.progress = progress
-        self.progress_every = progress_every
-        """Seconds between two lines saying how many answers of a long batch have arrived."""
-        """Receives a line when a task starts and when SMART enters a new phase."""
+        from .progress.monitors import Monitor, PlainMonitor
+
+        self.monitor = monitor or (PlainMonitor(progress, progress_every) if progress else Monitor())
+        """Shows each task's progress: `progress` receives plain lines, at most every `progress_every` s
+        for counts; a `smart_sql.progress` monitor (live display, JSON lines) replaces it."""
+        self.run_id = uuid.uuid4().hex
+        self.started_at = datetime.now(timezone.utc)
 
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         return self.sql_transform(node, sql, conn)
@@ -188,8 +197,14 @@ class LLMRunner:
         reports = self.reports.get(_node_name(node))
         if not reports:
             return {}
-        return {"llm": {"simulated": bool(self.simulated), "tasks": [r.to_dict() for r in reports]},
-                "summary": summary_line(reports, bool(self.simulated))}
+        from .llm_report.text import spend_table
+
+        summary = [summary_line(reports, bool(self.simulated))]
+        summary += [line for report in reports for line in spend_table(report.spend())]
+        return {"llm": {"simulated": bool(self.simulated), "run_id": self.run_id,
+                        "run_started_at": self.started_at.isoformat(), "provider": self.config.provider,
+                        "tasks": [r.to_dict() for r in reports]},
+                "summary": "\n".join(summary)}
 
     def run_tasks(self, conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, *,
                   path: str | Path | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
@@ -251,19 +266,27 @@ class LLMRunner:
     def _batch(self, task: LLMTask, report: TaskReport, prompts: list[str], texts: list[str],
                counts: list[int]) -> dict:
         """What the batch function does for `task`: every distinct input in, one answer and model each out."""
-        self._say(task, f"{len(prompts)} distinct inputs from {sum(counts)} rows")
+        from .progress import TaskProgress
+
+        progress = TaskProgress(_task_name(task), len(prompts), sum(counts), task.options.reference,
+                                budget=self._budget(task))
+        self.monitor.task_started(progress)
+        account = None
         try:
-            answers, models, account = self._loop_thread().run(self._answer(task, prompts, texts, counts))
+            answers, models, account = self._loop_thread().run(self._answer(task, progress, prompts, texts, counts))
         except BaseException as error:
             self._failure = error
             raise
+        finally:
+            self.monitor.task_finished(progress, account)
         report.rows = sum(counts)
         report.distinct_inputs = len(prompts)
         report.account = account
         report.answers_by_model = dict(Counter(model for model in models if model is not None))
         return {"answers": answers, "models": models}
 
-    async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
+    async def _answer(self, task: LLMTask, progress, prompts: Sequence[str], texts: Sequence[str],
+                      counts: Sequence[int]):
         from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
 
@@ -275,20 +298,23 @@ class LLMRunner:
         options = task.options
         request_options = RequestOptions(max_tokens=options.max_tokens, temperature=options.temperature,
                                          labels=options.labels)
+        ladder = self._ladder(task)
+        specs = {spec.name: spec for spec in ladder}
+        count = self._counter(progress, provider)
 
         async def answer(model: str, indices: Sequence[int]):
             responses = await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
-                                                 for i in indices], on_response=self._counter(task, model, len(indices)))
+                                                 for i in indices], on_response=count(specs[model]))
             served.add(model, responses)
             return responses
 
         try:
-            result = await run_smart(counts, self._ladder(task), answer,
+            result = await run_smart(counts, ladder, answer,
                                      accuracy=options.accuracy, confidence=options.confidence,
                                      seed=task.seed,
                                      method=options.method, labels=list(options.labels) if options.labels else None,
                                      compare=options.compare, max_invalid_share=options.max_invalid_share,
-                                     progress=self._phases(task))
+                                     progress=self._phases(progress))
         except RequestsStopped:
             await _others_done()
             raise
@@ -296,46 +322,48 @@ class LLMRunner:
             raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
                                             "raise `max_invalid_share` on the call or in the llm block to accept "
                                             "more NULL answers") from None
-        self._warn(task, served.warning())
+        self._warn(task, progress, served.warning())
         return result.answers, list(result.models), result.account.to_dict()
 
-    def _say(self, task: LLMTask, message: str) -> None:
-        if self.progress is not None:
-            self.progress(f"  {task.table.removeprefix('__smart_llm_')}: {message}")
-
-    def _warn(self, task: LLMTask, warning: str | None) -> None:
+    def _warn(self, task: LLMTask, progress, warning: str | None) -> None:
         if warning is None:
             return
-        if self.progress is not None:
-            self._say(task, warning)
+        if self.monitor.shows:
+            self.monitor.note(progress, warning)
         else:
             log.warning("%s: %s", task.id, warning)
 
-    def _counter(self, task: LLMTask, model: str, total: int):
-        """An on_response callback that says how far a batch has come, at most every `progress_every` s."""
-        if self.progress is None:
-            return None
-        done, last = 0, time.monotonic()
+    def _budget(self, task: LLMTask) -> float | None:
+        """The dollars a task may spend, when the call or the llm block sets `max_cost`."""
+        budget = getattr(task.options, "max_cost", None)
+        return budget if budget is not None else getattr(self.config, "max_cost", None)
 
-        def count(index, response) -> None:
-            nonlocal done, last
-            done += 1
-            now = time.monotonic()
-            if now - last >= self.progress_every and done < total:
-                last = now
-                self._say(task, f"{model}: {done:,} of {total:,} answers")
-        return count
+    def _counter(self, progress, provider: Provider):
+        """on_response callbacks, one per model, that count each answer, its cost and the retries
+        (none when nothing shows them)."""
+        if not self.monitor.shows:
+            return lambda spec: None
+        inner = getattr(provider, "provider", provider)
+        retries_before = getattr(inner, "retries", 0)
 
-    def _phases(self, task: LLMTask):
-        """A SMART progress callback passing on the first message of each phase."""
-        if self.progress is None:
-            return None
-        seen: set[str] = set()
+        def for_model(spec: ModelSpec):
+            def count(index, response) -> None:
+                progress.add_response(spec.name, spec.cost(response.input_tokens, response.output_tokens),
+                                      response.cached)
+                progress.retries = getattr(inner, "retries", 0) - retries_before
+                self.monitor.responded(progress)
+            return count
+        return for_model
 
-        def report(progress) -> None:
-            if progress.phase not in seen:
-                seen.add(progress.phase)
-                self._say(task, progress.message)
+    def _phases(self, progress):
+        """A SMART progress callback: checkpoints and the start of answering go to the monitor."""
+        def report(event) -> None:
+            if event.checkpoint is not None:
+                progress.checkpoint(event.checkpoint.items_profiled, event.checkpoint.candidates)
+                self.monitor.checkpoint(progress)
+            elif event.phase == "answering":
+                progress.enter("answering", mix=event.message.partition(": ")[2])
+                self.monitor.answering(progress)
         return report
 
     def _ladder(self, task: LLMTask) -> list[ModelSpec]:
@@ -388,16 +416,17 @@ class LLMRunner:
 
 def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     """One line per model: rows, distinct inputs, cost against the reference model alone, bound."""
+    from .llm_report.spend import totals
+
     accounts = [r.account for r in reports if r.account]
-    cost = sum(a.get("total_cost") or 0.0 for a in accounts)
-    reference_cost = sum(a.get("reference_only_cost") or 0.0 for a in accounts)
-    rows = sum(r.rows for r in reports)
-    distinct = sum(r.distinct_inputs for r in reports)
-    text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {rows} rows, {distinct} distinct inputs, "
-            f"cost ${cost:.4f} (reference model alone: ${reference_cost:.4f}")
-    if cost > 0 and reference_cost >= 1.05 * cost:
-        text += f", {reference_cost / cost:.1f}x cheaper"
-    text += ")"
+    spent = totals([r.spend() for r in reports])
+    cost, reference_cost, without_cache = spent["cost"], spent["reference_only_cost"], spent["cost_without_cache"]
+    text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {spent['rows']} rows, "
+            f"{spent['distinct_inputs']} distinct inputs, cost ${cost:.4f} (reference model alone: "
+            f"${reference_cost:.4f}; saved ${spent['saved_by_smart']:.4f} by SMART")
+    if without_cache > 0 and reference_cost >= 1.05 * without_cache:
+        text += f", {reference_cost / without_cache:.1f}x cheaper"
+    text += f", and ${spent['saved_by_cache']:.4f} by the cache)"
     bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
     if bounds:
         low = min(bound for bound, _ in bounds)
@@ -417,6 +446,10 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     if simulated:
         text += " [simulated provider: answers are not from a real model]"
     return text
+
+
+def _task_name(task: LLMTask) -> str:
+    return task.table.removeprefix("__smart_llm_")
 
 
 def _node_name(node) -> str:

@@ -297,21 +297,26 @@ def test_init_creates_a_project_that_builds(tmp_path, cli, monkeypatch):
 
 
 def test_debug_reports_target_and_llm_without_the_key(make_project, cli, monkeypatch):
+    from smart_sql.llm.local_server import LocalLLMServer
+    from smart_sql.llm.simulated import Simulator
+
     monkeypatch.setenv("DEMO_KEY", "sk-very-secret-value")
-    root = make_project({"profiles.yml": """\
-        demo:
-          target: prod
-          outputs:
-            prod:
-              type: duckdb
-              path: target/dev.duckdb
-              llm:
-                provider: openai
-                api_key: "{{ env_var('DEMO_KEY') }}"
-                models:
-                  - {name: big, input_price_per_1m: 5, output_price_per_1m: 15, reference: true}
-    """})
-    result = cli("debug", "--project-dir", root)
+    with LocalLLMServer(Simulator("big", {}), api_key="sk-very-secret-value") as server:
+        root = make_project({"profiles.yml": f"""\
+            demo:
+              target: prod
+              outputs:
+                prod:
+                  type: duckdb
+                  path: target/dev.duckdb
+                  llm:
+                    provider: openai
+                    base_url: {server.base_url}
+                    api_key: "{{{{ env_var('DEMO_KEY') }}}}"
+                    models:
+                      - {{name: big, input_price_per_1m: 5, output_price_per_1m: 15, reference: true}}
+        """})
+        result = cli("debug", "--project-dir", root)
     assert result.exit_code == 0, result.output
     assert "target: prod" in result.output and "llm provider: openai" in result.output
     assert "llm api_key: set" in result.output and "connection: OK" in result.output

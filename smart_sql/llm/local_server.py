@@ -100,6 +100,8 @@ class ServerLog:
     in_flight: int = 0
     max_in_flight: int = 0
     authorization_headers: set = field(default_factory=set)
+    model_listings: int = 0
+    """`GET /models` requests (they answer no completion and cost nothing)."""
 
 
 def read_messages(messages: list[dict]) -> tuple[str, str, list[str] | None]:
@@ -181,6 +183,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:
         return None
+
+    def do_GET(self) -> None:
+        """`GET /v1/models`: the simulated models, for a key the server accepts (as OpenAI's does)."""
+        state = self.server_state
+        with state.lock:
+            state.log.model_listings += 1
+        if self.path.rstrip("/") != "/v1/models":
+            self._error(404, f"no route {self.path}", "not_found")
+        elif state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            self._error(401, "Incorrect API key provided.", "invalid_api_key")
+        else:
+            models = [{"id": name, "object": "model", "owned_by": "local"} for name in state.simulator.models]
+            self._send(200, json.dumps({"object": "list", "data": models}).encode())
 
     def do_POST(self) -> None:
         state = self.server_state

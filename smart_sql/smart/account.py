@@ -14,6 +14,8 @@ class ModelUsage:
     cost: float = 0.0
     invalid_answers: int = 0
     """Answers without a value (empty, or naming no label), profiling included: stored as NULL."""
+    cached_cost: float = 0.0
+    """What the calls answered from the cache would have cost at this model's prices (not paid)."""
 
 
 @dataclass
@@ -27,6 +29,19 @@ class CandidateDecision:
     lower_bound: float
     """Certified agreement rate on the whole table (stage 1) when it was last profiled."""
     upper_bound: float
+
+
+@dataclass
+class Checkpoint:
+    """Profiling as it stood at one checkpoint: recorded for the report, never read by decisions."""
+
+    rows_profiled: int
+    """Rows drawn so far (with repeats: the bounds count draws)."""
+    items_profiled: int
+    cost: float
+    """What the run had paid so far."""
+    candidates: dict[str, dict] = field(default_factory=dict)
+    """Per candidate profiled at this checkpoint: its decision and certified [lower, upper] agreement rate."""
 
 
 @dataclass
@@ -53,6 +68,7 @@ class SmartAccount:
     """Of those, the rows the reference itself answered: they count against the certified agreement."""
     method: str = "mix"
     stopped_because: str = ""
+    checkpoints: list[Checkpoint] = field(default_factory=list)
 
     @property
     def total_cost(self) -> float:

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Sequence
 import numpy as np
 
 from smart_sql.llm.base import LLMResponse, ModelSpec
-from smart_sql.smart.account import CandidateDecision, ModelUsage, SmartAccount
+from smart_sql.smart.account import CandidateDecision, Checkpoint, ModelUsage, SmartAccount
 from smart_sql.smart.agreement import COMPARISONS, canonical
 from smart_sql.smart.bounds import (STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
                                     assigned_disagreement_bound, checkpoint_schedule, disagreement_upper_bound,
@@ -78,6 +78,8 @@ class SmartProgress:
     done: int
     total: int
     message: str
+    checkpoint: Checkpoint | None = None
+    """At a profiling checkpoint: where profiling stands, each candidate's decision and interval."""
 
 
 @dataclass
@@ -145,6 +147,7 @@ class _Run:
         if self.items:
             if self.method == "reference" or self.accuracy >= 1.0 or not self.candidates:
                 self.account.stopped_because = "reference on every item requested"
+                self._emit("answering", 0, self.items, f"answering every item: {self.models[self.reference].name} 100%")
                 await self._answer_with(self.reference, np.arange(self.items))
                 self.account.mix_shares = {self.models[self.reference].name: 1.0}
                 self.account.lower_bound = 1.0
@@ -221,9 +224,11 @@ class _Run:
                 agreeing_after_pilot = draws - pilot - certified[opened]
                 highest_rate[opened] = approximate_upper_rate(draws - pilot, agreeing_after_pilot, level)
             self._update_decisions(opened, highest_rate, upper - certified, decision, is_open)
+            checkpoint = self._checkpoint(draws, opened, decision, upper, highest_rate, population)
             self._emit("profiling", draws, self.rows,
-                       f"profiled {int(self.profiled.sum())} items; still profiling: "
-                       f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}")
+                       f"profiled {checkpoint.items_profiled} items; still profiling: "
+                       f"{', '.join(self.models[i].name for i in np.flatnonzero(is_open)) or 'none'}",
+                       checkpoint)
         self.account.items_profiled = int(self.profiled.sum())
         self.account.rows_profiled = int(self.counts[self.profiled].sum())
         self.account.profiling_cost = self.account.total_cost
@@ -232,6 +237,14 @@ class _Run:
                               float(1 - upper[i] / max(population, 1)), float(highest_rate[i]))
             for i in self.candidates]
         await self._mix_rest(upper - certified, allocation)
+
+    def _checkpoint(self, draws, opened, decision, upper, highest_rate, population) -> Checkpoint:
+        """Record where profiling stands (for the report); decisions never read it."""
+        candidates = {self.models[i].name: {"decision": decision[i], "lower": float(1 - upper[i] / max(population, 1)),
+                                            "upper": float(highest_rate[i])} for i in opened}
+        checkpoint = Checkpoint(draws, int(self.profiled.sum()), self.account.total_cost, candidates)
+        self.account.checkpoints.append(checkpoint)
+        return checkpoint
 
     def _update_decisions(self, opened, highest_rate, remaining_disagreements, decision, is_open) -> None:
         """Accept a candidate whose certified rate reaches the target; reject one that could not
@@ -360,7 +373,9 @@ class _Run:
         usage.input_tokens += round(fresh_input)
         usage.output_tokens += round(fresh_output)
         usage.cost += spec.cost(fresh_input, fresh_output)
-        self.token_cost[model] += spec.cost(float(batch.input_tokens.sum()), float(batch.output_tokens.sum()))
+        full_cost = spec.cost(float(batch.input_tokens.sum()), float(batch.output_tokens.sum()))
+        usage.cached_cost += full_cost - spec.cost(fresh_input, fresh_output)
+        self.token_cost[model] += full_cost
         self.token_calls[model] += len(items)
         values = self._values(batch.answers)
         invalid = np.flatnonzero(np.equal(values, None))
@@ -427,9 +442,9 @@ class _Run:
         distinct = {answer: canonical(answer, self.labels, self.compare) for answer in set(answers)}
         return _object_array([distinct[answer] for answer in answers])
 
-    def _emit(self, phase: str, done: int, total: int, message: str) -> None:
+    def _emit(self, phase: str, done: int, total: int, message: str, checkpoint: Checkpoint | None = None) -> None:
         if self.progress is not None:
-            self.progress(SmartProgress(phase, done, total, message))
+            self.progress(SmartProgress(phase, done, total, message, checkpoint))
 
 
 def _excerpt(answer: str | None, width: int = 60) -> str:
