@@ -83,7 +83,7 @@ def test_the_history_table_holds_one_row_per_task_per_run_with_the_artifact_numb
     assert len(rows) == 2 and rows[0][0] != rows[1][0] and rows[0][1] < rows[1][1]
     assert rows[0][4] == sum(first_calls.values())
     [spend] = spends(root)
-    assert rows[1][2:7] == ("model.kinds", spend["task"], spend["requests"], spend["cost"], spend["saved_by_cache"])
+    assert rows[1][2:7] == ("model.demo.kinds", spend["task"], spend["requests"], spend["cost"], spend["saved_by_cache"])
     assert int(rows[1][7]) == spend["models"]["sim-large"]["requests"]
 
 
