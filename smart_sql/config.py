@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, display_path
+from .incremental import CONFIG_KEYS as INCREMENTAL_KEYS, validate as validate_incremental
 
 MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 HOOK_KEYS = ("pre_hook", "post_hook")
 _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "full_refresh",
                 "meta", "docs", "group", "access"}
-MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract"}
+MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract", *INCREMENTAL_KEYS}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
 TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
              "store_failures", "store_failures_as", "schema", "alias", "database"}
@@ -26,12 +27,9 @@ CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snaps
 _WHY_NOT = {
     "persist_docs": "descriptions are not written into the database",
     "grants": "DuckDB has no grants",
-    "on_schema_change": "an incremental model's new columns are not added or dropped; "
-                        "use --full-refresh after changing its columns",
     "sql_header": "run the statement in a pre_hook instead",
     "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
 }
-INCREMENTAL_STRATEGIES = ("append", "delete+insert")
 
 
 @dataclass
@@ -182,11 +180,7 @@ def _validate_model(config: Mapping[str, Any], where: str, path: Path) -> None:
                                                          and all(isinstance(k, str) for k in key))):
         raise ConfigError(f"{where}: `unique_key` must be a column name or a list of column names",
                           path=display_path(path))
-    strategy = config.get("incremental_strategy")
-    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
-        raise ConfigError(f"{where}: incremental_strategy {strategy!r} is not supported", path=display_path(path),
-                          hint="use append (insert every row) or delete+insert (with unique_key), "
-                               "or leave it out: delete+insert with a unique_key, append without")
+    validate_incremental(config, where, path)
     contract = config.get("contract") or {}
     if not isinstance(contract, Mapping) or contract.get("enforced"):
         raise ConfigError(f"{where}: enforced contracts are not supported (column types are not checked)",

@@ -317,8 +317,7 @@ class _Runner:
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
-                    result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.incremental_key)
+                    result.rows_affected = materialize.insert_incremental(self.conn, model, sql)
                     result.description = f"inserted into incremental {model.relation.display}"
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)

@@ -16,7 +16,7 @@ from .datatests import literal, quote
 if TYPE_CHECKING:
     import duckdb
 
-    from .project import Relation, SeedNode
+    from .project import ModelNode, Relation, SeedNode
 
 SQL_LINE = 2
 
@@ -70,19 +70,11 @@ def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -
     _swap(conn, relation, tmp, "view")
 
 
-def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str,
-                       unique_key: str | list[str] | None) -> int:
-    """Append the model's rows, or with `unique_key` replace the rows whose key comes again."""
-    if unique_key is None:
-        return conn.execute(f"insert into {relation} by name select * from (\n{sql}\n)").fetchone()[0]
-    keys = [unique_key] if isinstance(unique_key, str) else unique_key
-    tmp = _fresh_tmp(conn, relation)
-    conn.execute(f"create table {tmp} as\n{sql}\n")
-    matches = " and ".join(f"new.{quote(key)} = {relation}.{quote(key)}" for key in keys)
-    conn.execute(f"delete from {relation} where exists (select 1 from {tmp} as new where {matches})")
-    rows = conn.execute(f"insert into {relation} by name select * from {tmp}").fetchone()[0]
-    conn.execute(f"drop table {tmp}")
-    return rows
+def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str) -> int:
+    """Add the model's rows to its table by its incremental strategy (see smart_sql.incremental)."""
+    from . import incremental
+
+    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation))
 
 
 def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:

@@ -101,11 +101,6 @@ class ModelNode:
         return self.config.get("tags", [])
 
     @property
-    def incremental_key(self) -> str | list[str] | None:
-        """The key whose rows an incremental run replaces; none with incremental_strategy append (as dbt)."""
-        return None if self.config.get("incremental_strategy") == "append" else self.config.get("unique_key")
-
-    @property
     def pre_hooks(self) -> list[Hook]:
         return parse_hooks(self.config.get("pre_hook"))
 

@@ -202,12 +202,8 @@ def test_an_unsupported_config_in_the_project_file_is_refused_naming_the_file_an
 
 
 @pytest.mark.parametrize("files, where, message", [
-    ({"models/m.sql": "{{ config(on_schema_change='append_new_columns') }} select 1 as x"}, "models/m.sql",
-     "config `on_schema_change` is not supported"),
     ({"models/m.sql": "select 1 as x", "models/m.yml": "models:\n  - name: m\n    config: {grants: {select: [a]}}\n"},
      "models/m.yml", "config `grants` is not supported"),
-    ({"models/m.sql": "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='x') }} "
-                      "select 1 as x"}, "models/m.sql", "incremental_strategy 'merge' is not supported"),
     ({"models/m.sql": "{{ config(contract={'enforced': true}) }} select 1 as x"}, "models/m.sql",
      "enforced contracts are not supported"),
     ({"models/m.sql": "{{ config(materialized='materialized_view') }} select 1 as x"}, "models/m.sql",
