@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, display_path
+from .contracts import validate_config as validate_contract
 from .incremental import CONFIG_KEYS as INCREMENTAL_KEYS, validate as validate_incremental
 
 MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
@@ -181,8 +182,4 @@ def _validate_model(config: Mapping[str, Any], where: str, path: Path) -> None:
         raise ConfigError(f"{where}: `unique_key` must be a column name or a list of column names",
                           path=display_path(path))
     validate_incremental(config, where, path)
-    contract = config.get("contract") or {}
-    if not isinstance(contract, Mapping) or contract.get("enforced"):
-        raise ConfigError(f"{where}: enforced contracts are not supported (column types are not checked)",
-                          path=display_path(path), hint="remove `contract:` or set `enforced: false`")
-
+    validate_contract(config, where, path)

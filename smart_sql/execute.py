@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, materialize
+from . import connection, contracts, materialize
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -87,6 +87,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         reporter.info("Nothing to do: no node matches the selection.")
     with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
+        runner.selected = set(order)
         upstream_failure: dict[str, str] = {}
         try:
             materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
@@ -272,6 +273,8 @@ class _Runner:
         self.full_refresh = full_refresh
         self.sql_transform = sql_transform
         self.debug = debug
+        self.selected: set[str] = set()
+        """The nodes this run builds."""
 
     def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
         started = time.perf_counter()
@@ -314,11 +317,15 @@ class _Runner:
             with materialize.atomic(self.conn):
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
+                if model.contract:
+                    contracts.check(self.conn, model, model.contract, sql)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model, sql)
                     result.description = f"inserted into incremental {model.relation.display}"
+                elif model.contract:
+                    result.rows_affected = contracts.build_table(self.conn, self.project, model, sql, self.selected)
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
                 self._hooks(model, "post", inside_transaction=True)

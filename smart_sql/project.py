@@ -12,7 +12,8 @@ from .dbt import project as dbt_project
 from .dbt import snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
-from . import singular_tests
+from . import contracts, singular_tests
+from .contracts import Contract
 from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
@@ -32,13 +33,14 @@ PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros",
 UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
                              "functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
-             "group"}
+             "group", "constraints", "deprecation_date", "time_spine"}
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
                "freshness", "tags", "config", "quoting"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
                      "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
 SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
-COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
+COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config",
+               "constraints", "granularity"}
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
 keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
@@ -85,6 +87,8 @@ class ModelNode:
     """unique_ids of the source tables this model reads."""
     fqn: list[str] = field(default_factory=list)
     """Project name, folders inside the model path, name: what `models:` config paths match."""
+    contract: Contract | None = None
+    """The enforced contract (smart_sql.contracts), when the model has one."""
 
     resource_type: ClassVar[str] = "model"
 
@@ -256,6 +260,7 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
         dbt_snapshots.parse(project, snapshot)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
+    _read_contracts(project, properties)
     _check_enabled_refs(project)
     _place_nodes(project)
     _link_sources(project)
@@ -635,6 +640,12 @@ def _parse_model(project: Project, model: ModelNode) -> None:
     validate_keys(recorder.config, "model", f"model {model.name!r}: config()", model.path)
     merge_config(model.config, recorder.config)
     validate_config(model.config, f"model {model.name!r}", model.path)
+
+
+def _read_contracts(project: Project, properties: _Properties) -> None:
+    for model in project.models.values():
+        model.contract = contracts.read(model, *properties.models.get(model.name, (None, None)))
+        contracts.add_dependencies(project, model)
 
 
 def _check_enabled_refs(project: Project) -> None:

@@ -204,8 +204,6 @@ def test_an_unsupported_config_in_the_project_file_is_refused_naming_the_file_an
 @pytest.mark.parametrize("files, where, message", [
     ({"models/m.sql": "select 1 as x", "models/m.yml": "models:\n  - name: m\n    config: {grants: {select: [a]}}\n"},
      "models/m.yml", "config `grants` is not supported"),
-    ({"models/m.sql": "{{ config(contract={'enforced': true}) }} select 1 as x"}, "models/m.sql",
-     "enforced contracts are not supported"),
     ({"models/m.sql": "{{ config(materialized='materialized_view') }} select 1 as x"}, "models/m.sql",
      "unknown materialization 'materialized_view'"),
     ({"seeds/s.csv": "id\n1\n", "seeds/s.yml": "seeds:\n  - name: s\n    config: {materialized: table}\n"},
