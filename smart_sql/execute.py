@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, contracts, materialize
+from . import connection, contracts, materialize, unit_tests
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -23,6 +23,7 @@ from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
 from .snapshot_run import run_snapshot
+from .unit_tests import UnitTest
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from .sql_errors import error_place, error_text, placed_error
@@ -66,7 +67,7 @@ class CompiledModel:
 
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
-          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
+          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test", "unit_test"), command: str = "build",
           debug: bool = False, stop: StopRequest | None = None) -> RunResults:
     """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
@@ -144,7 +145,7 @@ def snapshot(project: Project, select: Iterable[str] = (), exclude: Iterable[str
 
 
 def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
-    return build(project, select, exclude, resource_types=("test",), command="test", **options)
+    return build(project, select, exclude, resource_types=("test", "unit_test"), command="test", **options)
 
 
 def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *,
@@ -280,6 +281,8 @@ class _Runner:
         started = time.perf_counter()
         if isinstance(node, DataTest):
             result = self._test(node)
+        elif isinstance(node, UnitTest):
+            result = self._unit_test(node)
         elif isinstance(node, SnapshotNode):
             result = self._snapshot(node)
         elif isinstance(node, SeedNode):
@@ -392,6 +395,18 @@ class _Runner:
                 result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:
             return self._failed(result, test, error, test.name, test.path)
+        return result
+
+    def _unit_test(self, test: UnitTest) -> RunResult:
+        result = _result(test, f"unit_test {test.model}::{test.name}", self.project.root)
+        try:
+            result.status, result.failures, result.message, sql = unit_tests.run(self.conn, self.project, test)
+            compiled = write_compiled(self.project, f"unit_tests/{test.model}/{test.name}.sql", sql)
+            if result.message:
+                result.message += f"\n(declared in {self.project.display(test.path)}; query: " \
+                                  f"{self.project.display(compiled)})"
+        except Exception as error:
+            return self._failed(result, test, error, f"unit_test {test.model}::{test.name}", test.path)
         return result
 
     def _failure_message(self, test: DataTest, result: RunResult, failing: str, compiled: Path) -> str:

@@ -12,7 +12,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .project import Node, Project
 
-_RANK = {"test": 0, "seed": 1, "snapshot": 2, "model": 2}
+_RANK = {"test": 0, "unit_test": 0, "seed": 1, "snapshot": 2, "model": 2}
 """Among nodes ready at once: tests first (right after what they test), then seeds, then models."""
 
 
@@ -23,6 +23,9 @@ class Graph:
         self.parents: dict[str, set[str]] = {uid: set(node.depends_on) for uid, node in self.nodes.items()}
         self._check_cycles()
         self._children_wait_for_tests()
+        for uid, node in self.nodes.items():
+            if node.resource_type == "unit_test" and node.attached_to in self.parents:
+                self.parents[node.attached_to].add(uid)
         self.children: dict[str, set[str]] = {uid: set() for uid in self.nodes}
         for uid, parents in self.parents.items():
             for parent in parents:
@@ -52,7 +55,7 @@ class Graph:
         return _reach(uid, self.children)
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
-               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test")) -> set[str]:
+               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test", "unit_test")) -> set[str]:
         """unique_ids chosen by dbt-style selectors; tests follow the node or source they are declared on."""
         chosen = self._with_tests(self._expand(select)) if _words(select) else set(self.nodes)
         chosen -= self._with_tests(self._expand(exclude))
@@ -60,7 +63,7 @@ class Graph:
         return {uid for uid in chosen if uid in self.nodes and self.nodes[uid].resource_type in types}
 
     def _with_tests(self, chosen: set[str]) -> set[str]:
-        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
+        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type in ("test", "unit_test")
                          and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 
     def _expand(self, selectors: Iterable[str]) -> set[str]:

@@ -12,8 +12,9 @@ from .dbt import project as dbt_project
 from .dbt import snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
-from . import contracts, singular_tests
+from . import contracts, described, singular_tests, unit_tests
 from .contracts import Contract
+from .unit_tests import UnitTest
 from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
@@ -28,10 +29,9 @@ OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macr
             "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
 TMP_SUFFIX = "__smart_tmp"
 PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros", "exposures", "groups", "metrics",
-                 "semantic_models", "saved_queries", "analyses", "data_tests"}
+                 "semantic_models", "saved_queries", "analyses", "data_tests", "unit_tests"}
 """Top-level keys of a YAML properties file; all but models, seeds and sources only describe."""
-UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
-                             "functions": "user-defined functions are not supported yet"}
+UNSUPPORTED_PROPERTY_KEYS = {"functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
              "group", "constraints", "deprecation_date", "time_spine"}
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
@@ -183,7 +183,7 @@ class Source:
         return f"source.{self.source_name}.{self.name}"
 
 
-Node = ModelNode | SeedNode | SnapshotNode | DataTest
+Node = ModelNode | SeedNode | SnapshotNode | DataTest | UnitTest
 
 
 @dataclass
@@ -198,6 +198,9 @@ class Project:
     tests: dict[str, DataTest]
     renderer: Renderer
     snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
+    unit_tests: dict[str, UnitTest] = field(default_factory=dict)
+    described: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Exposures, metrics, semantic models, saved queries and groups by YAML key, then unique_id."""
 
     @property
     def name(self) -> str:
@@ -226,7 +229,7 @@ class Project:
 
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for group in (self.seeds, self.models, self.snapshots, self.tests):
+        for group in (self.seeds, self.models, self.snapshots, self.tests, self.unit_tests):
             nodes.update({node.unique_id: node for node in group.values()})
         return nodes
 
@@ -266,6 +269,9 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     _link_sources(project)
     config.warnings += _unused_config_paths(project)
     project.tests = _tests(project, properties)
+    project.unit_tests = unit_tests.discover(project, properties.unit_tests)
+    project.described = {key: dict(described.entry(config.name, key, item, path, root) for item, path in items)
+                          for key, items in properties.described.items()}
     Graph(project)
     return project
 
@@ -333,6 +339,8 @@ class _Properties:
     data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     """Singular tests described by name (their config and description)."""
     snapshots: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
+    unit_tests: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    described: dict[str, list[tuple[dict[str, Any], Path]]] = field(default_factory=dict)
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -372,6 +380,9 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 raise ConfigError(f"snapshot {entry['name']!r} is described twice (also in "
                                   f"{display_path(properties.snapshots[entry['name']][1])})", path=display_path(path))
             properties.snapshots[entry["name"]] = (entry, path)
+        properties.unit_tests.extend((entry, path) for entry in _entries(raw, "unit_tests", path))
+        for key in described.KINDS:
+            properties.described.setdefault(key, []).extend((entry, path) for entry in _entries(raw, key, path))
         for entry in _entries(raw, "data_tests", path):
             _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
             properties.data_tests[entry["name"]] = (entry, path)

@@ -56,6 +56,8 @@ class Renderer:
         self.env.globals.update(builtins or {})
         self.macro_templates = [self._template(path) for path in macro_files]
         self.macro_names: set[str] = set()
+        self.overrides: dict[str, Callable[..., Any]] = {}
+        """Functions that replace macros of the same name (a unit test's `overrides: macros:`)."""
         for path, template in zip(macro_files, self.macro_templates):
             with self._errors_located(path):
                 self.macro_names |= {name for name, value in template.module.__dict__.items()
@@ -119,6 +121,7 @@ class Renderer:
             module = template.make_module(vars=context, shared=True)
             context.update({name: getattr(module, name) for name in module.__dict__
                             if isinstance(getattr(module, name), jinja2.runtime.Macro)})
+        context.update(self.overrides)
         return context
 
     def _template(self, path: Path) -> jinja2.Template:

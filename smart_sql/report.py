@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import smart_sql
 
+from . import described
+
 if TYPE_CHECKING:
     from .project import Project
 
@@ -121,6 +123,8 @@ def write_run_results(project: Project, results: RunResults) -> Path:
 def write_manifest(project: Project) -> Path:
     nodes = {}
     for uid, node in project.nodes().items():
+        if node.resource_type == "unit_test":
+            continue
         entry: dict[str, Any] = {"name": node.name, "resource_type": node.resource_type,
                                  "depends_on": sorted(node.depends_on)}
         if node.resource_type == "test":
@@ -137,7 +141,8 @@ def write_manifest(project: Project) -> Path:
     sources = {s.unique_id: {"relation": s.relation.display, "created_by": s.node_id, "description": s.description,
                              "columns": s.columns, "path": s.path.relative_to(project.root).as_posix()}
                for s in project.sources.values()}
-    payload = {"metadata": _metadata(project, "manifest"), "nodes": nodes, "sources": sources}
+    payload = {"metadata": _metadata(project, "manifest"), "nodes": nodes, "sources": sources,
+               **described.manifest_sections(project)}
     return _write_json(project.target_path / "manifest.json", payload)
 
 

@@ -30,7 +30,8 @@ select 1 as id
     ("dbt_packages/dbt_utils/dbt_project.yml", "name: dbt_utils\n", "installed dbt packages are not supported yet"),
     ("selectors.yml", "selectors:\n  - name: nightly\n    default: true\n    definition: 'tag:nightly'\n",
      "selector 'nightly' is the default selector, which is not supported"),
-    ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n", "`unit_tests:` unit tests are not supported yet"),
+    ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n    given: []\n    expect: {rows: []}\n    versions: {include: [2]}\n",
+     "unit test 't': `versions:` is not supported"),
     ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n    config: {unique_key: x, strategy: check, "
                             "check_cols: all, snapshot_meta_column_names: {dbt_valid_to: to}}\n",
      "the snapshot config `snapshot_meta_column_names` is not supported"),
