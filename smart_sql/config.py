@@ -9,13 +9,15 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, display_path
 from .contracts import validate_config as validate_contract
+from .external import CONFIG_KEYS as EXTERNAL_KEYS, validate as validate_external
 from .incremental import CONFIG_KEYS as INCREMENTAL_KEYS, validate as validate_incremental
 
-MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
+MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral", "external")
 HOOK_KEYS = ("pre_hook", "post_hook")
 _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "full_refresh",
                 "meta", "docs", "group", "access"}
-MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract", *INCREMENTAL_KEYS}
+MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract", *INCREMENTAL_KEYS,
+                             *EXTERNAL_KEYS}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
 TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
              "store_failures", "store_failures_as", "schema", "alias", "database"}
@@ -30,6 +32,8 @@ _WHY_NOT = {
     "grants": "DuckDB has no grants",
     "sql_header": "run the statement in a pre_hook instead",
     "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
+    "plugin": "dbt-duckdb plugins are not supported",
+    "glue_register": "external tables are not registered in AWS Glue",
 }
 
 
@@ -183,3 +187,4 @@ def _validate_model(config: Mapping[str, Any], where: str, path: Path) -> None:
                           path=display_path(path))
     validate_incremental(config, where, path)
     validate_contract(config, where, path)
+    validate_external(config, where, path)

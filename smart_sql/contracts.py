@@ -73,9 +73,10 @@ def read(model: ModelNode, entry: Mapping[str, Any] | None, yaml_path: Path | No
         return None
     where = f"model {model.name!r} has an enforced contract"
     materialized = model.materialized
-    if materialized == "ephemeral":
-        raise ConfigError(f"{where}, but it is ephemeral (it has no relation to hold the contract)",
-                          path=display_path(model.path), hint="make it a table or a view, or remove `contract`")
+    if materialized in ("ephemeral", "external"):
+        raise ConfigError(f"{where}, but contracts are enforced here on tables, incremental models and views, "
+                          f"not {materialized} models", path=display_path(model.path),
+                          hint="make it a table or a view, or remove `contract`")
     if materialized == "incremental" and model.config.get("on_schema_change") not in ("append_new_columns", "fail"):
         raise ConfigError(f"{where}: an incremental model with a contract must set on_schema_change to "
                           f"'append_new_columns' or 'fail' (dbt refuses {model.config.get('on_schema_change') or 'ignore'!r})",

@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, contracts, materialize, unit_tests
+from . import connection, contracts, external, materialize, unit_tests
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -324,6 +324,8 @@ class _Runner:
                     contracts.check(self.conn, model, model.contract, sql)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
+                elif kind == "external":
+                    result.rows_affected = external.build(self.conn, self.project, model, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model, sql)
                     result.description = f"inserted into incremental {model.relation.display}"
