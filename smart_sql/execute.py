@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, contracts, external, materialize, unit_tests
+from . import connection, contracts, external, materialize, unit_tests, versions
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -249,8 +249,8 @@ def _trimmed(rendered: str) -> str:
 
 def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
                ctes: dict[str, str]) -> ModelFunctions:
-    def ref(*args: str, **_: object) -> Relation | str:
-        node = resolve_ref(project, model, *args)
+    def ref(*args: str, **version: object) -> Relation | str:
+        node = resolve_ref(project, model, *args, version=versions.requested(version))
         if isinstance(node, ModelNode) and node.materialized == "ephemeral":
             name = CTE_PREFIX + node.name
             if name not in ctes:

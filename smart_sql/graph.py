@@ -85,7 +85,8 @@ class Graph:
             found = {uid for uid, node in self.nodes.items()
                      if node.resource_type != "test" and _under(PurePosixPath(node.relpath), prefix)}
         else:
-            found = {uid for uid, node in self.nodes.items() if node.name == body}
+            found = {uid for uid, node in self.nodes.items()
+                     if body in (node.name, self.project.versions.base_name(node.name))}
         if not found:
             raise ConfigError(f"selector {selector!r} matches nothing",
                               hint="select by name, +name (with parents), name+ (with children), tag:x, "

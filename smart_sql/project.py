@@ -15,6 +15,8 @@ from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block
 from . import contracts, described, singular_tests, unit_tests
 from .contracts import Contract
 from .unit_tests import UnitTest
+from . import versions
+from .versions import Versions
 from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .graph import Graph
@@ -34,6 +36,7 @@ PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros",
 UNSUPPORTED_PROPERTY_KEYS = {"functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
              "group", "constraints", "deprecation_date", "time_spine"}
+VERSIONED_KEYS = {"versions", "latest_version"}
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
                "freshness", "tags", "config", "quoting"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
@@ -199,6 +202,7 @@ class Project:
     renderer: Renderer
     snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
     unit_tests: dict[str, UnitTest] = field(default_factory=dict)
+    versions: Versions = field(default_factory=Versions)
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Exposures, metrics, semantic models, saved queries and groups by YAML key, then unique_id."""
 
@@ -248,13 +252,14 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
                    *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
     renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
     properties = _read_properties(root, config, renderer)
+    model_versions = versions.expand(properties.models)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
-    models = _discover_models(root, config, chosen.schema, properties)
+    models = _discover_models(root, config, chosen.schema, properties, model_versions.files)
     _check_names(models, seeds)
     _check_properties_match(properties, models, seeds)
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
-                      sources=sources, tests={}, renderer=renderer)
+                      sources=sources, tests={}, renderer=renderer, versions=model_versions)
     project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
         if model.config.get("enabled") is not False:
@@ -365,7 +370,8 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
         _check_property_keys(raw, path)
         for key, into in (("models", properties.models), ("seeds", properties.seeds)):
             for entry in _entries(raw, key, path):
-                _check_keys(entry, NODE_KEYS, f"{key[:-1]} {entry['name']!r}", path)
+                _check_keys(entry, NODE_KEYS | (VERSIONED_KEYS if key == "models" else set()),
+                            f"{key[:-1]} {entry['name']!r}", path)
                 if entry["name"] in into:
                     raise ConfigError(f"{key[:-1]} {entry['name']!r} is described twice "
                                       f"(also in {display_path(into[entry['name']][1])})", path=display_path(path))
@@ -462,8 +468,9 @@ def _discover_seeds(root: Path, config: ProjectConfig, schema: str, properties: 
     return seeds
 
 
-def _discover_models(root: Path, config: ProjectConfig, schema: str,
-                     properties: _Properties) -> dict[str, ModelNode]:
+def _discover_models(root: Path, config: ProjectConfig, schema: str, properties: _Properties,
+                     versioned_files: Mapping[str, str]) -> dict[str, ModelNode]:
+    """Models by name: a file's stem, or `<model>_v<version>` for a file that defines a version."""
     models: dict[str, ModelNode] = {}
     for model_path in config.model_paths:
         python = _files(root, [model_path], "*.py")
@@ -472,17 +479,18 @@ def _discover_models(root: Path, config: ProjectConfig, schema: str,
                               hint="write the model as a SQL SELECT, or move the file out of the model paths")
         for path in _files(root, [model_path], "*.sql"):
             folders = list(path.relative_to(root / model_path).parent.parts)
-            entry, yaml_path = properties.models.get(path.stem, (None, None))
+            name = versioned_files.get(path.stem, path.stem)
+            entry, yaml_path = properties.models.get(name, (None, None))
             model_config = merge_config({"materialized": config.default_materialized},
                                         folder_config(config.models, [*folders, path.stem], config.name))
             merge_config(model_config, _yaml_config(entry, yaml_path, "model"))
-            _check_duplicate(models, path.stem, path, root)
-            models[path.stem] = ModelNode(name=path.stem, path=path, relpath=_relpath(root, path),
-                                          raw_sql=path.read_text(encoding="utf-8"),
-                                          relation=Relation(schema, path.stem), config=model_config,
-                                          description=str((entry or {}).get("description") or ""),
-                                          columns=_columns(entry, yaml_path) if entry else {},
-                                          fqn=[config.name, *folders, path.stem])
+            _check_duplicate(models, name, path, root)
+            models[name] = ModelNode(name=name, path=path, relpath=_relpath(root, path),
+                                     raw_sql=path.read_text(encoding="utf-8"),
+                                     relation=Relation(schema, name), config=model_config,
+                                     description=str((entry or {}).get("description") or ""),
+                                     columns=_columns(entry, yaml_path) if entry else {},
+                                     fqn=[config.name, *folders, name])
     return models
 
 
@@ -599,8 +607,8 @@ class _Recorder:
     def functions(self) -> ModelFunctions:
         return ModelFunctions(ref=self.ref, source=self.source, config=self.set_config, this=self.model.relation)
 
-    def ref(self, *args: str, **_: Any) -> Relation:
-        node = resolve_ref(self.project, self.model, *args)
+    def ref(self, *args: str, **version: Any) -> Relation:
+        node = resolve_ref(self.project, self.model, *args, version=versions.requested(version))
         if node.unique_id not in self.model.depends_on:
             self.model.depends_on.append(node.unique_id)
         return node.relation
@@ -619,12 +627,12 @@ class _Recorder:
         return ""
 
 
-def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | SeedNode:
+def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = None) -> ModelNode | SeedNode:
     if len(args) == 2 and args[0] == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
-    name = args[0]
+    name = project.versions.node_name(args[0], version, f"{model.resource_type} {model.name!r}", model.path)
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
         raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
