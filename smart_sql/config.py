@@ -70,6 +70,9 @@ class ProjectConfig:
     """dbt: a source without `schema:` reads the schema named like the source; ours: the target schema."""
     seed_types: Callable[[Path, str], dict[str, str]] | None = None
     """(csv path, delimiter) -> column types, where the project types seeds itself (dbt); None: DuckDB infers."""
+    seeds_reload_in_place: bool = False
+    """dbt's seeds: an existing table is emptied and reloaded, keeping its columns and types, unless the
+    seed is fully refreshed (--full-refresh, or its `full_refresh` config); ours: rebuilt every time."""
     nodes_run_after_failed_start_hook: bool = False
     """dbt's default (flag skip_nodes_if_on_run_start_fails: false); ours: a failed on-run-start skips all."""
     warnings: list[str] = field(default_factory=list)

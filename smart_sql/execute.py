@@ -299,12 +299,16 @@ class _Runner:
             self._hooks(seed, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
                 self._hooks(seed, "pre", inside_transaction=True)
-                result.rows_affected = materialize.load_seed(self.conn, seed)
+                result.rows_affected = materialize.load_seed(self.conn, seed, in_place=self._reload_in_place(seed))
                 self._hooks(seed, "post", inside_transaction=True)
             self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
             return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
         return result
+
+    def _reload_in_place(self, seed: SeedNode) -> bool:
+        refresh = seed.config.get("full_refresh")
+        return self.project.config.seeds_reload_in_place and not (self.full_refresh if refresh is None else refresh)
 
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized

@@ -77,7 +77,14 @@ def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: s
     return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation))
 
 
-def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
+def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, *, in_place: bool = False) -> int:
+    """The seed's table created from its file; with `in_place`, an existing table is emptied and the
+    file copied into it (its columns and types stay, as dbt-duckdb reloads a seed)."""
+    if in_place and relation_type(conn, seed.relation) == "table":
+        conn.execute(f"delete from {seed.relation}")
+        delimiter = literal(seed.config.get("delimiter", ","))
+        return conn.execute(f"copy {seed.relation} from {literal(str(seed.path))} "
+                            f"(format csv, header true, delimiter {delimiter})").fetchone()[0]
     options = ["header = true"]
     if "delimiter" in seed.config:
         options.append(f"delim = {literal(seed.config['delimiter'])}")
