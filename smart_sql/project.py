@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import project as dbt_project
-from .dbt import snapshots as dbt_snapshots
+from .dbt import external_sources, snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
 from . import contracts, described, singular_tests, unit_tests
@@ -38,9 +38,10 @@ NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", 
              "group", "constraints", "deprecation_date", "time_spine"}
 VERSIONED_KEYS = {"versions", "latest_version"}
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
-               "freshness", "tags", "config", "quoting"}
+               "loaded_at_query", "freshness", "tags", "config", "quoting", "docs"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
-                     "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
+                     "meta", "loaded_at_field", "loaded_at_query", "freshness", "tags", "config", "quoting", "loader",
+                     "external", "docs"}
 SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config",
                "constraints", "granularity"}
@@ -71,6 +72,20 @@ class Relation:
 
     def temporary(self) -> Relation:
         return Relation(self.schema, self.identifier + TMP_SUFFIX, self.database)
+
+
+@dataclass(frozen=True)
+class ExternalRelation(Relation):
+    """A source read from a file or table function (dbt-duckdb's external_location)."""
+
+    location: str = ""
+
+    def __str__(self) -> str:
+        return self.location
+
+    @property
+    def display(self) -> str:
+        return self.location
 
 
 @dataclass
@@ -538,6 +553,10 @@ def _sources(properties: _Properties, config: ProjectConfig, target: Target) -> 
             relation = Relation(str(table.get("schema") or entry.get("schema") or default_schema),
                                 str(table.get("identifier") or table["name"]),
                                 None if database in (None, target.file_catalog) else str(database))
+            external = external_sources.location(entry, table, relation.schema, relation.identifier,
+                                                 database, path)
+            if external:
+                relation = ExternalRelation(relation.schema, relation.identifier, relation.database, external)
             sources[(entry["name"], table["name"])] = Source(
                 entry["name"], table["name"], relation, path,
                 description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table))

@@ -74,3 +74,30 @@ def test_external_options_on_a_table_are_refused(tmp_path, cli, monkeypatch):
 def test_plugins_are_refused(tmp_path, cli, monkeypatch):
     assert "the model config `plugin` is not supported (dbt-duckdb plugins are not supported)" in \
         _refused(tmp_path, cli, monkeypatch, "plugin='excel'")
+
+
+LAKE = Path(__file__).parent / "fixtures" / "dbt_lake"
+
+
+def test_sources_with_an_external_location_are_read_from_it_as_in_dbt_duckdb(tmp_path, cli, monkeypatch):
+    """external_location in the source's meta ({name}), a table's config (a read_json call) and a
+    table's meta ({identifier}); a data test on an external source. Values from dbt-duckdb 1.11.1."""
+    root = Path(shutil.copytree(LAKE, tmp_path / "lake"))
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    assert "PASS source_unique_raw_stores_id" in result.output
+    assert relations(root / "target/lake.duckdb") == {"lake.main.combined": (
+        "BASE TABLE", [("id", "BIGINT"), ("amount", "BIGINT"), ("city", "VARCHAR"), ("tag", "VARCHAR"),
+                       ("renamed_city", "VARCHAR")], [(1, 5, "Porto", None, "Porto"), (2, 7, None, None, None)])}
+    assert "from 'data/orders.csv' as o" in (root / "target/compiled/models/combined.sql").read_text()
+
+
+def test_a_source_plugin_is_refused(tmp_path, cli, monkeypatch):
+    root = Path(shutil.copytree(LAKE, tmp_path / "lake"))
+    monkeypatch.chdir(root)
+    path = root / "models/sources.yml"
+    path.write_text(path.read_text().replace('external_location: "data/{name}.csv"', "plugin: excel"))
+    result = cli("build")
+    assert result.exit_code == 2
+    assert "models/sources.yml: source table raw.orders: dbt-duckdb source plugins are not supported" in result.output
