@@ -23,9 +23,7 @@ class Graph:
         self.parents: dict[str, set[str]] = {uid: set(node.depends_on) for uid, node in self.nodes.items()}
         self._check_cycles()
         self._children_wait_for_tests()
-        for uid, node in self.nodes.items():
-            if node.resource_type == "unit_test" and node.attached_to in self.parents:
-                self.parents[node.attached_to].add(uid)
+        self._models_wait_for_unit_tests()
         self.children: dict[str, set[str]] = {uid: set() for uid in self.nodes}
         for uid, parents in self.parents.items():
             for parent in parents:
@@ -134,6 +132,19 @@ class Graph:
             if node.resource_type in ("model", "snapshot"):
                 for read in [*self.parents[uid], *node.sources]:
                     self.parents[uid].update(tests_of.get(read, []))
+
+
+    def _models_wait_for_unit_tests(self) -> None:
+        """As in dbt's build: a model runs after its unit tests, which run one after another by name, so a
+        failing one skips the rest, the model and what follows."""
+        by_model: dict[str, list[str]] = {}
+        for uid, node in sorted(self.nodes.items(), key=lambda item: item[1].name):
+            if node.resource_type == "unit_test" and node.attached_to in self.parents:
+                by_model.setdefault(node.attached_to, []).append(uid)
+        for model, tests in by_model.items():
+            self.parents[model].update(tests)
+            for earlier, later in zip(tests, tests[1:]):
+                self.parents[later].add(earlier)
 
 
 def _under(path: PurePosixPath, prefix: PurePosixPath) -> bool:

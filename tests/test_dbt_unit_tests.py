@@ -70,6 +70,8 @@ def test_a_failing_unit_test_shows_the_differing_rows_and_skips_its_model(tmp_pa
     assert result.exit_code == 1
     assert "FAIL unit_test order_lines::gross_adds_vat" in result.output
     assert "SKIP model order_lines (upstream gross_adds_vat failed)" in result.output
+    assert "SKIP unit_test gross_with_another_rate (upstream gross_adds_vat failed)" in result.output
+    assert "Done. PASS=2 WARN=0 ERROR=1 SKIP=6 TOTAL=9" in result.output  # dbt's count for this failure
     lines = [line.rstrip() for line in result.output.splitlines()]
     assert "    | order_id | net                | gross" in lines
     assert "  + | 1        | 3.4499999999999997 | 4.14" in lines
