@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from .datatests import literal, quote
 from .errors import ConfigError, ModelError, display_path
+from .rewrite import mentions_smart_llm
 
 if TYPE_CHECKING:
     import duckdb
@@ -203,6 +204,10 @@ def run(conn: duckdb.DuckDBPyConnection, project: Project, test: UnitTest) -> tu
     ctes = {f"{_CTE}{index}": _input_sql(conn, project, model, test, fixture)
             for index, fixture in enumerate(test.given)}
     model_sql = _render(project, model, test, {fixture.input: name for name, fixture in zip(ctes, test.given)})
+    if mentions_smart_llm(model_sql):
+        raise ModelError(f"unit test {test.name!r}: model {model.name!r} has SMART_LLM columns, which unit tests do "
+                         f"not answer (that would be paid for on every run)", path=display_path(test.path),
+                         hint="unit test the models before and after it, or remove the unit test")
     actual_columns = _columns(conn, model_sql, ctes)
     columns = _expected_columns(test, conn, actual_columns)
     expected = _rows_sql(test.expect, {name: actual_columns[name] for name in columns}, test, "expect")

@@ -142,3 +142,17 @@ def test_unit_test_of_an_unknown_model_and_unknown_keys_are_refused(tmp_path, cl
     _edit(root, "    model: daily_sale\n", "    model: daily_sales\n    expected: {}\n")
     result = cli("build")
     assert "unit test 'incremental_run_adds_new_days_only': unknown key(s) expected" in result.output
+
+
+def test_a_unit_test_of_a_model_with_smart_llm_columns_is_refused_before_any_call(tmp_path, cli, monkeypatch):
+    root = _copy(tmp_path, monkeypatch)
+    (root / "models/order_lines.sql").write_text(
+        "select order_id, customer_id, SMART_LLM('Is this bread?', item, labels => ['yes', 'no']) as item,\n"
+        "       quantity * unit_price as net, quantity * unit_price as gross, ordered_at\n"
+        "from {{ ref('raw_orders') }}\n")
+    result = cli("build", "-s", "+order_lines", "--exclude", "order_lines")
+    assert result.exit_code == 0, result.output
+    result = cli("test", "-s", "order_lines")
+    assert result.exit_code == 1
+    assert "unit test 'gross_adds_vat': model 'order_lines' has SMART_LLM columns, which unit tests do not answer" \
+        in result.output
