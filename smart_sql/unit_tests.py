@@ -53,6 +53,7 @@ class Fixture:
 class UnitTest:
     name: str
     model: str
+    """The YAML's `model:` (a versioned model's name for each of its versions)."""
     path: Path
     relpath: str
     project_name: str
@@ -65,6 +66,8 @@ class UnitTest:
     """What the model reads (its unit tests run once those are built)."""
     attached_to: str = ""
     """unique_id of the model under test."""
+    node: str = ""
+    """The name of the model node under test (e.g. `dim_customers_v2` for a version)."""
 
     resource_type: ClassVar[str] = "unit_test"
     materialized: ClassVar[str] = "unit_test"
@@ -84,23 +87,44 @@ def discover(project: Project, entries: list[tuple[Mapping[str, Any], Path]]) ->
     """The enabled unit tests of the YAML `unit_tests:` entries, checked against the project's models."""
     tests: dict[str, UnitTest] = {}
     for entry, path in entries:
-        test = _read(project, entry, path)
-        if test.config.get("enabled") is False:
-            continue
-        if test.unique_id in {t.unique_id for t in tests.values()}:
-            raise ConfigError(f"unit test {test.name!r} of model {test.model!r} is declared twice",
-                              path=display_path(path))
-        tests[test.unique_id] = test
+        _check_keys(entry, UNIT_TEST_KEYS, f"unit test {entry['name']!r}", path)
+        for node, suffix in _versions_tested(project, entry, path):
+            test = _read(project, entry, path, node, suffix)
+            if test.config.get("enabled") is False:
+                continue
+            if test.unique_id in tests:
+                raise ConfigError(f"unit test {test.name!r} of model {test.model!r} is declared twice",
+                                  path=display_path(path))
+            tests[test.unique_id] = test
     return tests
 
 
-def _read(project: Project, entry: Mapping[str, Any], path: Path) -> UnitTest:
-    where = f"unit test {entry['name']!r}"
-    _check_keys(entry, UNIT_TEST_KEYS, where, path)
-    if "versions" in entry:
-        raise ConfigError(f"{where}: `versions:` is not supported (versioned models are not built)",
-                          path=display_path(path), hint="remove `versions:`")
-    model = project.models.get(str(entry.get("model")))
+def _versions_tested(project: Project, entry: Mapping[str, Any], path: Path) -> list[tuple[str, str]]:
+    """(model node, suffix of the test's name) per model version tested: every version of a versioned
+    model (or those `versions: {include: [...], exclude: [...]}` picks), named `<test>_v<version>` as in dbt."""
+    name = str(entry.get("model"))
+    chosen = entry.get("versions")
+    versions = project.versions.nodes.get(name)
+    if versions is None:
+        if chosen is not None:
+            raise ConfigError(f"unit test {entry['name']!r}: `versions:` given, but model {name!r} is not versioned",
+                              path=display_path(path), hint="remove `versions:`")
+        return [(name, "")]
+    if not isinstance(chosen or {}, Mapping) or set(chosen or {}) - {"include", "exclude"}:
+        raise ConfigError(f"unit test {entry['name']!r}: `versions:` must be {{include: [...]}} or {{exclude: [...]}}",
+                          path=display_path(path))
+    include = [str(v) for v in (chosen or {}).get("include") or versions]
+    exclude = {str(v) for v in (chosen or {}).get("exclude") or []}
+    unknown = [v for v in [*include, *exclude] if v not in versions]
+    if unknown:
+        raise ConfigError(f"unit test {entry['name']!r}: model {name!r} has no version {', '.join(unknown)} "
+                          f"(it has {', '.join(versions)})", path=display_path(path))
+    return [(versions[v], f"_v{v}") for v in include if v not in exclude]
+
+
+def _read(project: Project, entry: Mapping[str, Any], path: Path, node: str, suffix: str) -> UnitTest:
+    where = f"unit test {entry['name'] + suffix!r}"
+    model = project.models.get(node)
     if model is None:
         from .project import _did_you_mean
 
@@ -118,7 +142,7 @@ def _read(project: Project, entry: Mapping[str, Any], path: Path) -> UnitTest:
     _check_keys(overrides, OVERRIDE_KEYS, f"{where}: overrides", path)
     config = dict(entry.get("config") or {})
     _check_keys(config, CONFIG_KEYS, f"{where}: config", path)
-    test = UnitTest(name=entry["name"], model=model.name, path=path, relpath=path.relative_to(project.root).as_posix(),
+    test = UnitTest(name=entry["name"] + suffix, model=str(entry["model"]), node=model.name, path=path, relpath=path.relative_to(project.root).as_posix(),
                     project_name=project.name, given=given,
                     expect=_fixture(project, {**expect, "input": None}, path, f"{where}, expect"),
                     overrides={key: dict(value or {}) for key, value in overrides.items()}, config=config,
@@ -200,7 +224,7 @@ def _check_inputs(project: Project, model: ModelNode, test: UnitTest, where: str
 
 def run(conn: duckdb.DuckDBPyConnection, project: Project, test: UnitTest) -> tuple[str, int, str | None, str]:
     """(status pass/fail, differing rows, the failure message or None, the SQL that ran)."""
-    model = project.models[test.model]
+    model = project.models[test.node]
     ctes = {f"{_CTE}{index}": _input_sql(conn, project, model, test, fixture)
             for index, fixture in enumerate(test.given)}
     model_sql = _render(project, model, test, {fixture.input: name for name, fixture in zip(ctes, test.given)})
@@ -358,6 +382,6 @@ def _expected_columns(test: UnitTest, conn: duckdb.DuckDBPyConnection, actual: M
     unknown = [name for name in columns if name not in actual]
     if unknown:
         raise ModelError(f"unit test {test.name!r}: `expect:` names column(s) {', '.join(unknown)}, which model "
-                         f"{test.model!r} does not return (it returns {', '.join(actual)})",
+                         f"{test.node!r} does not return (it returns {', '.join(actual)})",
                          path=display_path(test.path))
     return columns or list(actual)

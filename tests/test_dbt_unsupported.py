@@ -31,7 +31,7 @@ select 1 as id
     ("selectors.yml", "selectors:\n  - name: nightly\n    default: true\n    definition: 'tag:nightly'\n",
      "selector 'nightly' is the default selector, which is not supported"),
     ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n    given: []\n    expect: {rows: []}\n    versions: {include: [2]}\n",
-     "unit test 't': `versions:` is not supported"),
+     "unit test 't': `versions:` given, but model 'm' is not versioned"),
     ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n    config: {unique_key: x, strategy: check, "
                             "check_cols: all, snapshot_meta_column_names: {dbt_valid_to: to}}\n",
      "the snapshot config `snapshot_meta_column_names` is not supported"),

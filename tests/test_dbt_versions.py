@@ -1,9 +1,11 @@
 """Versioned models. tests/fixtures/dbt_versions has v1 in dim_staff_v1.sql and v2 `defined_in`
 dim_staff_next.sql with an alias and include/exclude columns; staff_report refs v=1, version=2 and the
-latest (latest_version: 1). The relations and data test names are dbt-core 1.11.16's."""
+latest (latest_version: 1); unit tests run on the versions. The relations, data test and unit test
+names are dbt-core 1.11.16's."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -23,6 +25,9 @@ BUILT = {
         "BASE TABLE", [("staff_id", "INTEGER"), ("full_name", "VARCHAR"), ("is_domestic", "BOOLEAN"), ("country", "VARCHAR")],
         [(1, "Ana Silva", True, "PT"), (2, "Ben Okafor", False, "NG"), (3, "Chen Wei", False, "CN")]),
 }
+UNIT_TESTS = ["unit_test.people.dim_staff.names_are_kept_v1", "unit_test.people.dim_staff.names_are_kept_v2",
+              "unit_test.people.dim_staff.only_v2_v2"]
+"""A unit test runs on every version, or on those its `versions:` includes (dbt's names)."""
 TESTS = ["not_null_dim_staff_v1_staff_id", "unique_dim_staff_v1_staff_id", "not_null_dim_staff_v2_is_domestic",
          "not_null_dim_staff_v2_staff_id", "unique_dim_staff_v2_staff_id"]
 
@@ -37,9 +42,12 @@ def test_versions_build_as_dbt_builds_them(tmp_path, cli, monkeypatch):
     root = _copy(tmp_path, monkeypatch)
     result = cli("build")
     assert result.exit_code == 0, result.output
-    assert "Done. PASS=9 WARN=0 ERROR=0 SKIP=0 TOTAL=9" in result.output
+    assert "Done. PASS=12 WARN=0 ERROR=0 SKIP=0 TOTAL=12" in result.output
     assert all(f"PASS {name} " in result.output for name in TESTS)
     assert relations(root / "target/people.duckdb") == BUILT
+    results = json.loads((root / "target/run_results.json").read_text())["results"]
+    assert sorted(r["unique_id"] for r in results if r["resource_type"] == "unit_test") == UNIT_TESTS
+    assert "PASS unit_test dim_staff::names_are_kept_v1" in result.output
 
 
 def test_selecting_a_versioned_model_selects_its_versions(tmp_path, cli, monkeypatch):
