@@ -15,7 +15,7 @@ from .incremental import CONFIG_KEYS as INCREMENTAL_KEYS, validate as validate_i
 MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral", "external")
 HOOK_KEYS = ("pre_hook", "post_hook")
 _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "full_refresh",
-                "meta", "docs", "group", "access"}
+                "meta", "docs", "group", "access", "persist_docs"}
 MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract", *INCREMENTAL_KEYS,
                              *EXTERNAL_KEYS}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
@@ -28,7 +28,6 @@ CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snaps
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
 _WHY_NOT = {
-    "persist_docs": "descriptions are not written into the database",
     "grants": "DuckDB has no grants",
     "sql_header": "run the statement in a pre_hook instead",
     "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
@@ -171,6 +170,9 @@ def validate_config(config: Mapping[str, Any], where: str, path: Path, kind: str
         if config.get(key) is not None and not (isinstance(config[key], str) and config[key].strip()):
             raise ConfigError(f"{where}: `{key}` must be a name, got {config[key]!r}", path=display_path(path))
     from .hooks import check_hooks
+    from .persist_docs import validate as validate_persist_docs
+
+    validate_persist_docs(config, where, path)
 
     for key in HOOK_KEYS:
         check_hooks(config.get(key, []), f"{where}: `{key}`", path)

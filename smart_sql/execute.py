@@ -11,7 +11,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, contracts, external, materialize, unit_tests, versions
+from . import connection, contracts, external, materialize, persist_docs, unit_tests, versions
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -300,6 +300,7 @@ class _Runner:
             with materialize.atomic(self.conn):
                 self._hooks(seed, "pre", inside_transaction=True)
                 result.rows_affected = materialize.load_seed(self.conn, seed, in_place=self._reload_in_place(seed))
+                persist_docs.apply(self.conn, seed, "table")
                 self._hooks(seed, "post", inside_transaction=True)
             self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
@@ -337,6 +338,7 @@ class _Runner:
                     result.rows_affected = contracts.build_table(self.conn, self.project, model, sql, self.selected)
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                persist_docs.apply(self.conn, model, "view" if kind in ("view", "external") else "table")
                 self._hooks(model, "post", inside_transaction=True)
             self._hooks(model, "post", inside_transaction=False)
         except Exception as error:

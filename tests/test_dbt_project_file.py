@@ -187,7 +187,7 @@ def test_flag_skip_nodes_if_on_run_start_fails_skips_every_node(make_dbt_project
 
 
 @pytest.mark.parametrize("block, key", [
-    ("models:\n  shop:\n    marts:\n      +persist_docs: {relation: true}\n", "models.shop.marts.+persist_docs"),
+    ("models:\n  shop:\n    marts:\n      +sql_header: set x = 1\n", "models.shop.marts.+sql_header"),
     ("models:\n  +grants: {select: [reporter]}\n", "models.+grants"),
     ("seeds:\n  shop:\n    +quote_column: true\n", "seeds.shop.+quote_column"),
     ("data_tests:\n  +sql_header: select 1\n", "data_tests.+sql_header"),

@@ -80,9 +80,9 @@ def test_seeds_block_sets_schema_types_delimiter_enabled_and_hooks(make_dbt_proj
 
 
 def test_an_unsupported_seed_config_is_refused(make_dbt_project):
-    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  +persist_docs: {relation: true}\n",
+    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  +grants: {select: [bi]}\n",
                              "seeds/s.csv": "id\n1\n"})
-    with pytest.raises(ConfigError, match=r"seeds.\+persist_docs: the seed config `persist_docs` is not supported"):
+    with pytest.raises(ConfigError, match=r"seeds.\+grants: the seed config `grants` is not supported"):
         load_project(root)
 
 
