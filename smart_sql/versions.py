@@ -27,7 +27,6 @@ class Versions:
     latest: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     """File stem -> node name, for the files that define versions."""
-    declared_in: dict[str, Path] = field(default_factory=dict)
 
     def node_name(self, name: str, version: Any, where: str, path: Path) -> str:
         """The node `ref(name, v=version)` reads."""
@@ -36,7 +35,7 @@ class Versions:
                 return name
             raise ConfigError(f"{where}: ref({name!r}, v={version!r}) names a version, but {name!r} is not a "
                               f"versioned model", path=display_path(path), hint="remove `v=`, or add `versions:`")
-        chosen = self.latest[name] if version is None else _text(version)
+        chosen = self.latest[name] if version is None else str(version)
         if chosen not in self.nodes[name]:
             raise ConfigError(f"{where}: ref({name!r}, v={version!r}): model {name!r} has versions "
                               f"{', '.join(self.nodes[name])}", path=display_path(path))
@@ -67,13 +66,13 @@ def expand(described: dict[str, tuple[dict[str, Any], Path]]) -> Versions:
         if not isinstance(listed, list) or not all(isinstance(v, Mapping) and "v" in v for v in listed):
             raise ConfigError(f"model {name!r}: `versions:` must be a list of mappings, each with `v:`",
                               path=display_path(path))
-        numbers = [_text(version["v"]) for version in listed]
-        latest = _text(entry["latest_version"]) if "latest_version" in entry else max(numbers, key=_order, default=None)
+        numbers = [str(version["v"]) for version in listed]
+        latest = str(entry["latest_version"]) if "latest_version" in entry else max(numbers, key=_order, default=None)
         if latest not in numbers:
             raise ConfigError(f"model {name!r}: latest_version: {latest} is not one of its versions: "
                               f"{', '.join(numbers) or 'none'}", path=display_path(path))
         del described[name]
-        versions.nodes[name], versions.latest[name], versions.declared_in[name] = {}, latest, path
+        versions.nodes[name], versions.latest[name] = {}, latest
         for version, number in zip(listed, numbers):
             unknown = sorted(set(version) - VERSION_KEYS)
             if unknown:
@@ -108,10 +107,6 @@ def _columns(base: list[Mapping[str, Any]], given: list[Mapping[str, Any]], node
     kept = [dict(column) for column in base if (include in ("all", "*") or column["name"] in include)
             and column["name"] not in exclude and column["name"] not in own_names]
     return kept + own
-
-
-def _text(version: Any) -> str:
-    return str(version)
 
 
 def _order(version: str) -> tuple:
