@@ -69,6 +69,9 @@ class ProjectConfig:
     """dbt: a source without `schema:` reads the schema named like the source; ours: the target schema."""
     seed_types: Callable[[Path, str], dict[str, str]] | None = None
     """(csv path, delimiter) -> column types, where the project types seeds itself (dbt); None: DuckDB infers."""
+    on_schema_change: str = "fail"
+    """What an incremental model does by default when its query's columns differ from its table's:
+    dbt's `ignore` (only the table's columns are written) in dbt projects; ours stops, naming them."""
     seeds_reload_in_place: bool = False
     """dbt's seeds: an existing table is emptied and reloaded, keeping its columns and types, unless the
     seed is fully refreshed (--full-refresh, or its `full_refresh` config); ours: rebuilt every time."""

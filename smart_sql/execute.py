@@ -332,7 +332,8 @@ class _Runner:
                 elif kind == "external":
                     result.rows_affected = external.build(self.conn, self.project, model, sql)
                 elif incremental:
-                    result.rows_affected = materialize.insert_incremental(self.conn, model, sql)
+                    result.rows_affected = materialize.insert_incremental(self.conn, model, sql,
+                                                                          self.project.config.on_schema_change)
                     result.description = f"inserted into incremental {model.relation.display}"
                 elif model.contract:
                     result.rows_affected = contracts.build_table(self.conn, self.project, model, sql, self.selected)

@@ -61,11 +61,13 @@ def validate(config: Mapping[str, Any], where: str, path: Path) -> None:
                           path=display_path(path))
 
 
-def insert(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str, tmp: Relation) -> int:
-    """The rows of `sql` added to the model's existing table; returns how many rows were written."""
+def insert(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str, tmp: Relation,
+           on_schema_change: str = "ignore") -> int:
+    """The rows of `sql` added to the model's existing table; returns how many rows were written.
+    `on_schema_change` is the default for a model that does not set it."""
     conn.execute(f"create table {tmp} as\n{sql}\n")
     relation = model.relation
-    columns = _schema_changes(conn, model, tmp)
+    columns = _schema_changes(conn, model, tmp, model.config.get("on_schema_change") or on_schema_change)
     strategy = model.config.get("incremental_strategy") or "delete+insert"
     predicates = _predicates(model.config)
     key = model.config.get("unique_key")
@@ -94,9 +96,8 @@ def columns_of(conn: duckdb.DuckDBPyConnection, relation: Relation) -> list[Colu
     return [Column(name, kind) for name, kind in rows]
 
 
-def _schema_changes(conn: duckdb.DuckDBPyConnection, model: ModelNode, tmp: Relation) -> list[Column]:
+def _schema_changes(conn: duckdb.DuckDBPyConnection, model: ModelNode, tmp: Relation, change: str) -> list[Column]:
     """The columns the rows are written into, after `on_schema_change` has had its way with the table."""
-    change = model.config.get("on_schema_change") or "ignore"
     target = columns_of(conn, model.relation)
     if change == "ignore":
         return target
@@ -113,7 +114,7 @@ def _schema_changes(conn: duckdb.DuckDBPyConnection, model: ModelNode, tmp: Rela
     if change == "fail":
         raise ConfigError(
             f"model {model.name!r}: the query's columns no longer match incremental table "
-            f"{model.relation.display} (on_schema_change: fail). Query columns not in the table: "
+            f"{model.relation.display} (on_schema_change: fail{_default_note(model)}). Query columns not in the table: "
             f"{_names(added)}; table columns not in the query: {_names(removed)}; changed types: "
             + (", ".join(f"{c.name} {target_types[c.name]} -> {c.data_type}" for c in retyped) or "none"),
             path=display_path(model.path),
@@ -136,6 +137,10 @@ def _retype(conn: duckdb.DuckDBPyConnection, relation: Relation, column: Column)
     conn.execute(f"update {relation} set {tmp} = {name}")
     conn.execute(f"alter table {relation} drop column {name}")
     conn.execute(f"alter table {relation} rename column {tmp} to {name}")
+
+
+def _default_note(model: ModelNode) -> str:
+    return "" if model.config.get("on_schema_change") else ", the default of smart-sql projects"
 
 
 def _names(columns: list[Column]) -> str:

@@ -70,11 +70,13 @@ def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -
     _swap(conn, relation, tmp, "view")
 
 
-def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str) -> int:
-    """Add the model's rows to its table by its incremental strategy (see smart_sql.incremental)."""
+def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str,
+                       on_schema_change: str = "ignore") -> int:
+    """Add the model's rows to its table by its incremental strategy (see smart_sql.incremental);
+    `on_schema_change` applies when the model sets none."""
     from . import incremental
 
-    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation))
+    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation), on_schema_change)
 
 
 def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, *, in_place: bool = False) -> int:

@@ -106,3 +106,18 @@ def test_failing_rows_sql_counts_the_rows_that_break_each_test(conn, tmp_path, k
     functions = ModelFunctions(ref=None, source=None, config=lambda **_: "", this=None)
     failing = conn.execute(f"select count(*) from ({failing_rows_sql(project, test, functions)})").fetchone()[0]
     assert failing == expected
+
+
+def test_our_projects_stop_when_an_incremental_models_columns_change(conn):
+    """dbt's default (ignore) would drop the new column without a word; our projects' default is fail."""
+    from smart_sql.errors import ConfigError
+
+    conn.execute("create table t as select 1 as id, 'a' as v")
+    with pytest.raises(ConfigError) as error:
+        with materialize.atomic(conn):
+            materialize.insert_incremental(conn, _model(), "select 2 as id, 'b' as v, 3 as added", "fail")
+    assert ("(on_schema_change: fail, the default of smart-sql projects). Query columns not in the table: added; "
+            "table columns not in the query: none") in error.value.message
+    assert conn.execute("select * from t").fetchall() == [(1, "a")]
+    assert materialize.insert_incremental(conn, _model(), "select 2 as id, 'b' as v, 3 as added") == 1
+    assert conn.execute("select * from t order by id").fetchall() == [(1, "a"), (2, "b")]
