@@ -769,6 +769,7 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
             raise ConfigError(f"relationships test points at undeclared source({name!r}, {table!r})",
                               path=display_path(path))
         return source.node_id, str(source.relation)
+    name = project.versions.node_name(name, None, "a test argument", path)
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
         raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
