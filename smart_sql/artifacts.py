@@ -61,7 +61,9 @@ def relation_name(project: Project, relation: Any) -> str | None:
 def manifest(project: Project) -> dict[str, Any]:
     from .selectors import read_selectors
 
-    nodes = {uid: _node(project, node) for uid, node in project.nodes().items()}
+    from . import described
+
+    nodes = {uid: _node(project, node) for uid, node in project.nodes().items() if node.resource_type != "unit_test"}
     sources = {source.unique_id: _source(project, source) for source in project.sources.values()}
     parents = {uid: entry["depends_on"]["nodes"] for uid, entry in nodes.items()}
     parents.update({uid: [] for uid in sources})
@@ -72,6 +74,7 @@ def manifest(project: Project) -> dict[str, Any]:
     payload: dict[str, Any] = {"metadata": metadata(project, "manifest", MANIFEST_SCHEMA), "nodes": nodes,
                                "sources": sources, "macros": _macros(project)}
     payload.update({key: {} for key in _EMPTY_GROUPS})
+    payload.update(described.manifest_sections(project))
     payload["selectors"] = {name: {"name": name, "description": entry.get("description", ""),
                                    "definition": entry["definition"]}
                             for name, entry in read_selectors(project.root).items()}

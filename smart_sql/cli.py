@@ -164,10 +164,11 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
 
 
 _run_command("build", "Seed, run, snapshot and test the selected nodes in DAG order.",
-             ("seed", "model", "snapshot", "test"))
+             ("seed", "model", "snapshot", "test", "unit_test"))
 _run_command("run", "Build the selected models.", ("model",))
 _run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
-_run_command("test", "Run the data tests of the selected nodes.", ("test",), refresh=False)
+_run_command("test", "Run the data tests and unit tests of the selected nodes.", ("test", "unit_test"),
+             refresh=False)
 _run_command("snapshot", "Run the selected snapshots (dbt's type-2 history tables).", ("snapshot",), refresh=False)
 
 

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError, display_path
+from .contracts import validate_config as validate_contract
+from .external import CONFIG_KEYS as EXTERNAL_KEYS, validate as validate_external
+from .incremental import CONFIG_KEYS as INCREMENTAL_KEYS, validate as validate_incremental
 
-MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
+MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral", "external")
 HOOK_KEYS = ("pre_hook", "post_hook")
 _SHARED_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "full_refresh",
-                "meta", "docs", "group", "access"}
-MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract"}
+                "meta", "docs", "group", "access", "persist_docs"}
+MODEL_KEYS = _SHARED_KEYS | {"materialized", "unique_key", "incremental_strategy", "contract", *INCREMENTAL_KEYS,
+                             *EXTERNAL_KEYS}
 SEED_KEYS = _SHARED_KEYS | {"column_types", "delimiter", "quote_columns"}
 TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if", "error_if", "fail_calc",
              "store_failures", "store_failures_as", "schema", "alias", "database"}
@@ -24,14 +28,12 @@ CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snaps
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
 _WHY_NOT = {
-    "persist_docs": "descriptions are not written into the database",
     "grants": "DuckDB has no grants",
-    "on_schema_change": "an incremental model's new columns are not added or dropped; "
-                        "use --full-refresh after changing its columns",
     "sql_header": "run the statement in a pre_hook instead",
     "snapshot_meta_column_names": "snapshot columns keep dbt's names (dbt_valid_from, ...)",
+    "plugin": "dbt-duckdb plugins are not supported",
+    "glue_register": "external tables are not registered in AWS Glue",
 }
-INCREMENTAL_STRATEGIES = ("append", "delete+insert")
 
 
 @dataclass
@@ -67,6 +69,12 @@ class ProjectConfig:
     """dbt: a source without `schema:` reads the schema named like the source; ours: the target schema."""
     seed_types: Callable[[Path, str], dict[str, str]] | None = None
     """(csv path, delimiter) -> column types, where the project types seeds itself (dbt); None: DuckDB infers."""
+    on_schema_change: str = "fail"
+    """What an incremental model does by default when its query's columns differ from its table's:
+    dbt's `ignore` (only the table's columns are written) in dbt projects; ours stops, naming them."""
+    seeds_reload_in_place: bool = False
+    """dbt's seeds: an existing table is emptied and reloaded, keeping its columns and types, unless the
+    seed is fully refreshed (--full-refresh, or its `full_refresh` config); ours: rebuilt every time."""
     nodes_run_after_failed_start_hook: bool = False
     """dbt's default (flag skip_nodes_if_on_run_start_fails: false); ours: a failed on-run-start skips all."""
     warnings: list[str] = field(default_factory=list)
@@ -171,6 +179,9 @@ def validate_config(config: Mapping[str, Any], where: str, path: Path, kind: str
         if config.get(key) is not None and not (isinstance(config[key], str) and config[key].strip()):
             raise ConfigError(f"{where}: `{key}` must be a name, got {config[key]!r}", path=display_path(path))
     from .hooks import check_hooks
+    from .persist_docs import validate as validate_persist_docs
+
+    validate_persist_docs(config, where, path)
 
     for key in HOOK_KEYS:
         check_hooks(config.get(key, []), f"{where}: `{key}`", path)
@@ -188,13 +199,6 @@ def _validate_model(config: Mapping[str, Any], where: str, path: Path) -> None:
                                                          and all(isinstance(k, str) for k in key))):
         raise ConfigError(f"{where}: `unique_key` must be a column name or a list of column names",
                           path=display_path(path))
-    strategy = config.get("incremental_strategy")
-    if strategy is not None and strategy not in INCREMENTAL_STRATEGIES:
-        raise ConfigError(f"{where}: incremental_strategy {strategy!r} is not supported", path=display_path(path),
-                          hint="use append (insert every row) or delete+insert (with unique_key), "
-                               "or leave it out: delete+insert with a unique_key, append without")
-    contract = config.get("contract") or {}
-    if not isinstance(contract, Mapping) or contract.get("enforced"):
-        raise ConfigError(f"{where}: enforced contracts are not supported (column types are not checked)",
-                          path=display_path(path), hint="remove `contract:` or set `enforced: false`")
-
+    validate_incremental(config, where, path)
+    validate_contract(config, where, path)
+    validate_external(config, where, path)

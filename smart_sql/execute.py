@@ -12,7 +12,7 @@ from typing import Iterable, Protocol
 
 import duckdb
 
-from . import connection, materialize
+from . import connection, contracts, external, materialize, persist_docs, unit_tests, versions
 from .datatests import DataTest, limited, outcome_sql, status
 from .failures import PREVIEW_ROWS, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -24,6 +24,7 @@ from .hooks import built_schemas, run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
 from .snapshot_run import run_snapshot
+from .unit_tests import UnitTest
 from .render import ModelFunctions
 from .dbt.jinja.model_config import ModelConfig
 from .artifacts import now, relation_name
@@ -71,7 +72,7 @@ class CompiledModel:
 
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
-          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
+          resource_types: Iterable[str] = ("seed", "model", "snapshot", "test", "unit_test"), command: str = "build",
           debug: bool = False, stop: StopRequest | None = None) -> RunResults:
     """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
@@ -94,6 +95,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         reporter.info("Nothing to do: no node matches the selection.")
     with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
         runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
+        runner.selected = set(order)
         upstream_failure: dict[str, str] = {}
         try:
             materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
@@ -161,7 +163,7 @@ def snapshot(project: Project, select: Iterable[str] = (), exclude: Iterable[str
 
 
 def run_tests(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
-    return build(project, select, exclude, resource_types=("test",), command="test", **options)
+    return build(project, select, exclude, resource_types=("test", "unit_test"), command="test", **options)
 
 
 def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *,
@@ -284,8 +286,8 @@ def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
                ctes: dict[str, str], known_refs_only: bool = False) -> ModelFunctions:
     """`known_refs_only`: a ref() that reading the project did not see (in a branch taken only when
     `execute` is true) is an error, as in dbt: the node would be built before what it reads."""
-    def ref(*args: str, **_: object) -> Relation | str:
-        node = resolve_ref(project, model, *args)
+    def ref(*args: str, **version: object) -> Relation | str:
+        node = resolve_ref(project, model, *args, version=versions.requested(version))
         if known_refs_only and node.unique_id not in model.depends_on:
             raise ModelError(f"unable to infer all dependencies of {model.resource_type} {model.name!r}: it reads "
                              f"{node.name!r} only when it runs (ref() inside a condition such as `if execute`)",
@@ -319,11 +321,15 @@ class _Runner:
         self.full_refresh = full_refresh
         self.sql_transform = sql_transform
         self.debug = debug
+        self.selected: set[str] = set()
+        """The nodes this run builds."""
 
     def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
         started, started_at = time.perf_counter(), now()
         if isinstance(node, DataTest):
             result = self._test(node)
+        elif isinstance(node, UnitTest):
+            result = self._unit_test(node)
         elif isinstance(node, SnapshotNode):
             result = self._snapshot(node)
         elif isinstance(node, SeedNode):
@@ -342,12 +348,17 @@ class _Runner:
             self._hooks(seed, "pre", inside_transaction=False)
             with materialize.atomic(self.conn):
                 self._hooks(seed, "pre", inside_transaction=True)
-                result.rows_affected = materialize.load_seed(self.conn, seed)
+                result.rows_affected = materialize.load_seed(self.conn, seed, in_place=self._reload_in_place(seed))
+                persist_docs.apply(self.conn, seed, "table")
                 self._hooks(seed, "post", inside_transaction=True)
             self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
             return self._failed(result, seed, error, f"loading seed {seed.relation.display}", seed.path)
         return result
+
+    def _reload_in_place(self, seed: SeedNode) -> bool:
+        refresh = seed.config.get("full_refresh")
+        return self.project.config.seeds_reload_in_place and not (self.full_refresh if refresh is None else refresh)
 
     def _model(self, model: ModelNode) -> RunResult:
         kind = model.materialized
@@ -364,14 +375,21 @@ class _Runner:
             with materialize.atomic(self.conn):
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
+                if model.contract:
+                    contracts.check(self.conn, model, model.contract, sql)
                 if kind == "view":
                     materialize.create_view(self.conn, model.relation, sql)
+                elif kind == "external":
+                    result.rows_affected = external.build(self.conn, self.project, model, sql)
                 elif incremental:
-                    result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.incremental_key)
+                    result.rows_affected = materialize.insert_incremental(self.conn, model, sql,
+                                                                          self.project.config.on_schema_change)
                     result.description = f"inserted into incremental {model.relation.display}"
+                elif model.contract:
+                    result.rows_affected = contracts.build_table(self.conn, self.project, model, sql, self.selected)
                 else:
                     result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                persist_docs.apply(self.conn, model, "view" if kind in ("view", "external") else "table")
                 self._hooks(model, "post", inside_transaction=True)
             self._hooks(model, "post", inside_transaction=False)
         except Exception as error:
@@ -440,6 +458,18 @@ class _Runner:
                 result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:
             return self._failed(result, test, error, test.name, test.path)
+        return result
+
+    def _unit_test(self, test: UnitTest) -> RunResult:
+        result = _result(test, f"unit_test {test.model}::{test.name}", self.project.root)
+        try:
+            result.status, result.failures, result.message, sql = unit_tests.run(self.conn, self.project, test)
+            compiled = write_compiled(self.project, f"unit_tests/{test.model}/{test.name}.sql", sql)
+            if result.message:
+                result.message += f"\n(declared in {self.project.display(test.path)}; query: " \
+                                  f"{self.project.display(compiled)})"
+        except Exception as error:
+            return self._failed(result, test, error, f"unit_test {test.model}::{test.name}", test.path)
         return result
 
     def _failure_message(self, test: DataTest, result: RunResult, failing: str, compiled: Path) -> str:

@@ -11,7 +11,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .project import Node, Project
 
-_RANK = {"test": 0, "seed": 1, "snapshot": 2, "model": 2}
+_RANK = {"test": 0, "unit_test": 0, "seed": 1, "snapshot": 2, "model": 2}
 """Among nodes ready at once: tests first (right after what they test), then seeds, then models."""
 
 
@@ -22,6 +22,7 @@ class Graph:
         self.parents: dict[str, set[str]] = {uid: set(node.depends_on) for uid, node in self.nodes.items()}
         self._check_cycles()
         self._children_wait_for_tests()
+        self._models_wait_for_unit_tests()
         self.children: dict[str, set[str]] = {uid: set() for uid in self.nodes}
         for uid, parents in self.parents.items():
             for parent in parents:
@@ -51,7 +52,7 @@ class Graph:
         return _reach(uid, self.children, depth)
 
     def select(self, select: Iterable[str] = (), exclude: Iterable[str] = (),
-               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test")) -> set[str]:
+               resource_types: Iterable[str] = ("seed", "model", "snapshot", "test", "unit_test")) -> set[str]:
         """unique_ids chosen by dbt's selectors (smart_sql.selectors), or by the YAML selector of
         --selector, or else by the default one of selectors.yml; tests follow the node or source they
         are declared on."""
@@ -80,7 +81,7 @@ class Graph:
         return parse_words(select).nodes(self) if _words(select) else None
 
     def with_tests(self, chosen: set[str]) -> set[str]:
-        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type == "test"
+        return chosen | {uid for uid, node in self.nodes.items() if node.resource_type in ("test", "unit_test")
                          and (node.attached_to in chosen or node.attached_to is None and chosen & set(node.depends_on))}
 
     def readers(self, source_id: str) -> set[str]:
@@ -112,6 +113,19 @@ class Graph:
             if node.resource_type in ("model", "snapshot"):
                 for read in [*self.parents[uid], *node.sources]:
                     self.parents[uid].update(tests_of.get(read, []))
+
+
+    def _models_wait_for_unit_tests(self) -> None:
+        """As in dbt's build: a model runs after its unit tests, which run one after another by name, so a
+        failing one skips the rest, the model and what follows."""
+        by_model: dict[str, list[str]] = {}
+        for uid, node in sorted(self.nodes.items(), key=lambda item: item[1].name):
+            if node.resource_type == "unit_test" and node.attached_to in self.parents:
+                by_model.setdefault(node.attached_to, []).append(uid)
+        for model, tests in by_model.items():
+            self.parents[model].update(tests)
+            for earlier, later in zip(tests, tests[1:]):
+                self.parents[later].add(earlier)
 
 
 def _reach(start: str, edges: dict[str, set[str]], depth: int | None = None) -> set[str]:

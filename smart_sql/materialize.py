@@ -16,7 +16,7 @@ from .datatests import literal, quote
 if TYPE_CHECKING:
     import duckdb
 
-    from .project import Relation, SeedNode
+    from .project import ModelNode, Relation, SeedNode
 
 SQL_LINE = 2
 
@@ -70,22 +70,23 @@ def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -
     _swap(conn, relation, tmp, "view")
 
 
-def insert_incremental(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str,
-                       unique_key: str | list[str] | None) -> int:
-    """Append the model's rows, or with `unique_key` replace the rows whose key comes again."""
-    if unique_key is None:
-        return conn.execute(f"insert into {relation} by name select * from (\n{sql}\n)").fetchone()[0]
-    keys = [unique_key] if isinstance(unique_key, str) else unique_key
-    tmp = _fresh_tmp(conn, relation)
-    conn.execute(f"create table {tmp} as\n{sql}\n")
-    matches = " and ".join(f"new.{quote(key)} = {relation}.{quote(key)}" for key in keys)
-    conn.execute(f"delete from {relation} where exists (select 1 from {tmp} as new where {matches})")
-    rows = conn.execute(f"insert into {relation} by name select * from {tmp}").fetchone()[0]
-    conn.execute(f"drop table {tmp}")
-    return rows
+def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str,
+                       on_schema_change: str = "ignore") -> int:
+    """Add the model's rows to its table by its incremental strategy (see smart_sql.incremental);
+    `on_schema_change` applies when the model sets none."""
+    from . import incremental
+
+    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation), on_schema_change)
 
 
-def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode) -> int:
+def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, *, in_place: bool = False) -> int:
+    """The seed's table created from its file; with `in_place`, an existing table is emptied and the
+    file copied into it (its columns and types stay, as dbt-duckdb reloads a seed)."""
+    if in_place and relation_type(conn, seed.relation) == "table":
+        conn.execute(f"delete from {seed.relation}")
+        delimiter = literal(seed.config.get("delimiter", ","))
+        return conn.execute(f"copy {seed.relation} from {literal(str(seed.path))} "
+                            f"(format csv, header true, delimiter {delimiter})").fetchone()[0]
     options = ["header = true"]
     if "delimiter" in seed.config:
         options.append(f"delim = {literal(seed.config['delimiter'])}")

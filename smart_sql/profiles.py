@@ -18,7 +18,8 @@ from .llm.config import LLMConfig, parse_llm_config
 
 PROFILES_FILE = "profiles.yml"
 USER_PROFILES_DIR = Path("~/.smart_sql")
-OUTPUT_KEYS = ("type", "path", "schema", "database", "threads", "extensions", "settings", "attach", "llm")
+OUTPUT_KEYS = ("type", "path", "schema", "database", "threads", "extensions", "settings", "attach", "llm",
+               "external_root")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Target:
     extensions: tuple[Extension, ...] = ()
     settings: tuple[tuple[str, Any], ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    external_root: str = "."
+    """Where `external` models write their files by default (dbt-duckdb's), relative to the project."""
 
     @property
     def file_catalog(self) -> str:
@@ -163,7 +166,8 @@ def _parse_output(output: Any, profile_name: str, target_name: str, project_dir:
                   llm=parse_llm_config(output.get("llm"), source=str(path)), profiles_path=path,
                   catalog=_catalog(output.get("database"), database, attachments, where, path), threads=threads,
                   extensions=connection.parse_extensions(output.get("extensions"), where, path),
-                  settings=connection.parse_settings(output.get("settings"), where, path), attachments=attachments)
+                  settings=connection.parse_settings(output.get("settings"), where, path), attachments=attachments,
+                  external_root=str(output.get("external_root") or "."))
 
 
 def _database_path(value: Any, project_dir: Path, where: str, path: Path) -> str:

@@ -11,10 +11,14 @@ from typing import Any, Callable, ClassVar, Mapping
 from .dbt import docs as dbt_docs
 from .dbt import packages as dbt_packages
 from .dbt import project as dbt_project
-from .dbt import snapshots as dbt_snapshots
+from .dbt import external_sources, snapshots as dbt_snapshots
 from .config import (HOOK_KEYS, ProjectConfig, canonical_key, check_config_block, check_keys as validate_keys,
                      config_paths, folder_config, merge_config, project_vars, validate_config)
-from . import singular_tests
+from . import contracts, described, singular_tests, unit_tests
+from .contracts import Contract
+from .unit_tests import UnitTest
+from . import versions
+from .versions import Versions
 from .datatests import BUILTIN_KINDS, BUILTIN_TESTS_FILE, DataTest, Tested, parse_test
 from .errors import ConfigError, display_path
 from .flags import RunFlags
@@ -30,18 +34,20 @@ OUR_KEYS = {"name", "profile", "version", "config-version", "model-paths", "macr
             "target-path", "clean-targets", "vars", "models", "seeds", "on-run-start", "on-run-end"}
 TMP_SUFFIX = "__smart_tmp"
 PROPERTY_KEYS = {"version", "models", "seeds", "sources", "snapshots", "macros", "exposures", "groups", "metrics",
-                 "semantic_models", "saved_queries", "analyses", "data_tests"}
+                 "semantic_models", "saved_queries", "analyses", "data_tests", "unit_tests"}
 """Top-level keys of a YAML properties file; all but models, seeds and sources only describe."""
-UNSUPPORTED_PROPERTY_KEYS = {"unit_tests": "unit tests are not supported yet",
-                             "functions": "user-defined functions are not supported yet"}
+UNSUPPORTED_PROPERTY_KEYS = {"functions": "user-defined functions are not supported yet"}
 NODE_KEYS = {"name", "description", "config", "columns", "tests", "data_tests", "meta", "docs", "access",
-             "group"}
+             "group", "constraints", "deprecation_date", "time_spine"}
+VERSIONED_KEYS = {"versions", "latest_version"}
 SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta", "loader", "loaded_at_field",
-               "freshness", "tags", "config", "quoting"}
+               "loaded_at_query", "freshness", "tags", "config", "quoting", "docs"}
 SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", "columns", "tests", "data_tests",
-                     "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
+                     "meta", "loaded_at_field", "loaded_at_query", "freshness", "tags", "config", "quoting", "loader",
+                     "external", "docs"}
 SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
-COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
+COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config",
+               "constraints", "granularity"}
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
 keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
@@ -76,6 +82,20 @@ class Relation:
         return Relation(self.schema, self.identifier + TMP_SUFFIX, self.database)
 
 
+@dataclass(frozen=True)
+class ExternalRelation(Relation):
+    """A source read from a file or table function (dbt-duckdb's external_location)."""
+
+    location: str = ""
+
+    def __str__(self) -> str:
+        return self.location
+
+    @property
+    def display(self) -> str:
+        return self.location
+
+
 @dataclass
 class ModelNode:
     name: str
@@ -93,6 +113,8 @@ class ModelNode:
     """unique_ids of the source tables this model reads."""
     fqn: list[str] = field(default_factory=list)
     """Project name, folders inside the model path, name: what `models:` config paths match."""
+    contract: Contract | None = None
+    """The enforced contract (smart_sql.contracts), when the model has one."""
 
     resource_type: ClassVar[str] = "model"
 
@@ -107,11 +129,6 @@ class ModelNode:
     @property
     def tags(self) -> list[str]:
         return self.config.get("tags", [])
-
-    @property
-    def incremental_key(self) -> str | list[str] | None:
-        """The key whose rows an incremental run replaces; none with incremental_strategy append (as dbt)."""
-        return None if self.config.get("incremental_strategy") == "append" else self.config.get("unique_key")
 
     @property
     def pre_hooks(self) -> list[Hook]:
@@ -195,7 +212,7 @@ class Source:
         return ".".join(filter(None, ["source", self.package_name, self.source_name, self.name]))
 
 
-Node = ModelNode | SeedNode | SnapshotNode | DataTest
+Node = ModelNode | SeedNode | SnapshotNode | DataTest | UnitTest
 
 
 @dataclass
@@ -211,6 +228,10 @@ class Project:
     renderer: Renderer
     snapshots: dict[str, SnapshotNode] = field(default_factory=dict)
     flags: RunFlags = field(default_factory=RunFlags)
+    unit_tests: dict[str, UnitTest] = field(default_factory=dict)
+    versions: Versions = field(default_factory=Versions)
+    described: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Exposures, metrics, semantic models, saved queries and groups by YAML key, then unique_id."""
 
     @property
     def name(self) -> str:
@@ -240,7 +261,7 @@ class Project:
 
     def nodes(self) -> dict[str, Node]:
         nodes: dict[str, Node] = {}
-        for group in (self.seeds, self.models, self.snapshots, self.tests):
+        for group in (self.seeds, self.models, self.snapshots, self.tests, self.unit_tests):
             nodes.update({node.unique_id: node for node in group.values()})
         return nodes
 
@@ -260,13 +281,14 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info),
                         **_dbt_jinja(root, config, chosen))
     properties = _read_properties(root, config, renderer)
+    model_versions = versions.expand(properties.models)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
-    models = _discover_models(root, config, chosen.schema, properties)
+    models = _discover_models(root, config, chosen.schema, properties, model_versions.files)
     _check_names(models, seeds)
     _check_properties_match(properties, models, seeds)
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
-                      sources=sources, tests={}, renderer=renderer)
+                      sources=sources, tests={}, renderer=renderer, versions=model_versions)
     _link_dbt_context(project)
     project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
@@ -276,11 +298,15 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
         dbt_snapshots.parse(project, snapshot)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
+    _read_contracts(project, properties)
     _check_enabled_refs(project)
     _place_nodes(project)
     _link_sources(project)
     config.warnings += _unused_config_paths(project)
     project.tests = _tests(project, properties)
+    project.unit_tests = unit_tests.discover(project, properties.unit_tests)
+    project.described = {key: dict(described.entry(config.name, key, item, path, root) for item, path in items)
+                          for key, items in properties.described.items()}
     dbt_docs.describe(project)
     Graph(project)
     return project
@@ -371,6 +397,8 @@ class _Properties:
     data_tests: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
     """Singular tests described by name (their config and description)."""
     snapshots: dict[str, tuple[dict[str, Any], Path]] = field(default_factory=dict)
+    unit_tests: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    described: dict[str, list[tuple[dict[str, Any], Path]]] = field(default_factory=dict)
 
 
 def _files(root: Path, folders: list[str], pattern: str) -> list[Path]:
@@ -395,7 +423,8 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
         _check_property_keys(raw, path)
         for key, into in (("models", properties.models), ("seeds", properties.seeds)):
             for entry in _entries(raw, key, path):
-                _check_keys(entry, NODE_KEYS, f"{key[:-1]} {entry['name']!r}", path)
+                _check_keys(entry, NODE_KEYS | (VERSIONED_KEYS if key == "models" else set()),
+                            f"{key[:-1]} {entry['name']!r}", path)
                 if entry["name"] in into:
                     raise ConfigError(f"{key[:-1]} {entry['name']!r} is described twice "
                                       f"(also in {display_path(into[entry['name']][1])})", path=display_path(path))
@@ -410,6 +439,9 @@ def _read_properties(root: Path, config: ProjectConfig, renderer: Renderer) -> _
                 raise ConfigError(f"snapshot {entry['name']!r} is described twice (also in "
                                   f"{display_path(properties.snapshots[entry['name']][1])})", path=display_path(path))
             properties.snapshots[entry["name"]] = (entry, path)
+        properties.unit_tests.extend((entry, path) for entry in _entries(raw, "unit_tests", path))
+        for key in described.KINDS:
+            properties.described.setdefault(key, []).extend((entry, path) for entry in _entries(raw, key, path))
         for entry in _entries(raw, "data_tests", path):
             _check_keys(entry, SINGULAR_TEST_KEYS, f"data test {entry['name']!r}", path)
             properties.data_tests[entry["name"]] = (entry, path)
@@ -489,8 +521,9 @@ def _discover_seeds(root: Path, config: ProjectConfig, schema: str, properties: 
     return seeds
 
 
-def _discover_models(root: Path, config: ProjectConfig, schema: str,
-                     properties: _Properties) -> dict[str, ModelNode]:
+def _discover_models(root: Path, config: ProjectConfig, schema: str, properties: _Properties,
+                     versioned_files: Mapping[str, str]) -> dict[str, ModelNode]:
+    """Models by name: a file's stem, or `<model>_v<version>` for a file that defines a version."""
     models: dict[str, ModelNode] = {}
     for model_path in config.model_paths:
         python = _files(root, [model_path], "*.py")
@@ -499,17 +532,18 @@ def _discover_models(root: Path, config: ProjectConfig, schema: str,
                               hint="write the model as a SQL SELECT, or move the file out of the model paths")
         for path in _files(root, [model_path], "*.sql"):
             folders = list(path.relative_to(root / model_path).parent.parts)
-            entry, yaml_path = properties.models.get(path.stem, (None, None))
+            name = versioned_files.get(path.stem, path.stem)
+            entry, yaml_path = properties.models.get(name, (None, None))
             model_config = merge_config({"materialized": config.default_materialized},
                                         folder_config(config.models, [*folders, path.stem], config.name))
             merge_config(model_config, _yaml_config(entry, yaml_path, "model"))
-            _check_duplicate(models, path.stem, path, root)
-            models[path.stem] = ModelNode(name=path.stem, path=path, relpath=_relpath(root, path),
-                                          raw_sql=path.read_text(encoding="utf-8"),
-                                          relation=Relation(schema, path.stem), config=model_config,
-                                          description=str((entry or {}).get("description") or ""),
-                                          columns=_columns(entry, yaml_path) if entry else {},
-                                          fqn=[config.name, *folders, path.stem])
+            _check_duplicate(models, name, path, root)
+            models[name] = ModelNode(name=name, path=path, relpath=_relpath(root, path),
+                                     raw_sql=path.read_text(encoding="utf-8"),
+                                     relation=Relation(schema, name), config=model_config,
+                                     description=str((entry or {}).get("description") or ""),
+                                     columns=_columns(entry, yaml_path) if entry else {},
+                                     fqn=[config.name, *folders, name])
     return models
 
 
@@ -557,6 +591,10 @@ def _sources(properties: _Properties, config: ProjectConfig, target: Target) -> 
             relation = Relation(str(table.get("schema") or entry.get("schema") or default_schema),
                                 str(table.get("identifier") or table["name"]),
                                 None if database in (None, target.file_catalog) else str(database))
+            external = external_sources.location(entry, table, relation.schema, relation.identifier,
+                                                 database, path)
+            if external:
+                relation = ExternalRelation(relation.schema, relation.identifier, relation.database, external)
             sources[(entry["name"], table["name"])] = Source(
                 entry["name"], table["name"], relation, path,
                 description=str(table.get("description") or ""), columns=_columns(table, path), entry=dict(table),
@@ -632,8 +670,8 @@ class _Recorder:
         return ModelFunctions(ref=self.ref, source=self.source, config=config, this=self.model.relation,
                               node=self.model)
 
-    def ref(self, *args: str, **_: Any) -> Relation:
-        node = resolve_ref(self.project, self.model, *args)
+    def ref(self, *args: str, **version: Any) -> Relation:
+        node = resolve_ref(self.project, self.model, *args, version=versions.requested(version))
         if node.unique_id not in self.model.depends_on:
             self.model.depends_on.append(node.unique_id)
         return node.relation
@@ -652,12 +690,12 @@ class _Recorder:
         return ""
 
 
-def resolve_ref(project: Project, model: ModelNode, *args: str) -> ModelNode | SeedNode:
+def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = None) -> ModelNode | SeedNode:
     if len(args) == 2 and args[0] == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
-    name = args[0]
+    name = project.versions.node_name(args[0], version, f"{model.resource_type} {model.name!r}", model.path)
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
         raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
@@ -684,6 +722,12 @@ def _parse_model(project: Project, model: ModelNode) -> None:
     validate_keys(recorder.config, "model", f"model {model.name!r}: config()", model.path)
     merge_config(model.config, recorder.config)
     validate_config(model.config, f"model {model.name!r}", model.path)
+
+
+def _read_contracts(project: Project, properties: _Properties) -> None:
+    for model in project.models.values():
+        model.contract = contracts.read(model, *properties.models.get(model.name, (None, None)))
+        contracts.add_dependencies(project, model)
 
 
 def _check_enabled_refs(project: Project) -> None:
@@ -774,6 +818,7 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
             raise ConfigError(f"relationships test points at undeclared source({name!r}, {table!r})",
                               path=display_path(path))
         return source.node_id, str(source.relation)
+    name = project.versions.node_name(name, None, "a test argument", path)
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
     if node is None:
         raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",

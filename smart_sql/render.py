@@ -73,6 +73,8 @@ class Renderer:
             self.internal_templates = [self._template(path) for path in MACRO_FILES]
         self.macro_templates = [self._template(path) for path in macro_files]
         self.macro_names = self._names(macro_files, self.macro_templates)
+        self.overrides: dict[str, Callable[..., Any]] = {}
+        """Functions that replace macros of the same name (a unit test's `overrides: macros:`)."""
         self.package_templates = {name: [self._template(path) for path in files]
                                   for name, files in (packages or {}).items()}
         self.package_macro_names = {name: self._names(packages[name], templates)
@@ -161,6 +163,7 @@ class Renderer:
         context.update(internal)
         own = _macros(self.macro_templates, context)
         context.update(own)
+        context.update(self.overrides)
         if self.dbt is None:
             return context
         by_package = {self.dbt.root: own}

@@ -133,12 +133,18 @@ def _by_fqn(graph: Graph, value: str) -> set[str]:
     found = set()
     for uid, node in graph.nodes.items():
         fqn = node_fqn(graph.project, node)
-        if len(parts) == 1 and fnmatchcase(node.name, value):
+        if len(parts) == 1 and any(fnmatchcase(name, value) for name in _names(graph.project, node)):
             found.add(uid)
         elif any(len(full) >= len(parts) and all(fnmatchcase(have, want) for have, want in zip(full, parts))
                  for full in (fqn, fqn[1:])):
             found.add(uid)
     return found
+
+
+def _names(project, node) -> list[str]:
+    """A node's name, and a versioned model's name without its version (`m` selects `m_v1` and `m_v2`)."""
+    base = project.versions.base_name(node.name) if node.resource_type == "model" else None
+    return [node.name, base] if base else [node.name]
 
 
 def _by_path(graph: Graph, value: str) -> set[str]:

@@ -81,7 +81,8 @@ def test_unknown_output_keys_list_the_allowed_ones(tmp_path):
     _profile(tmp_path, "{type: duckdb, keep_open: true}")
     with pytest.raises(ConfigError) as error:
         load_target("shop", tmp_path)
-    assert error.value.hint == "allowed: type, path, schema, database, threads, extensions, settings, attach, llm"
+    assert error.value.hint == ("allowed: type, path, schema, database, threads, extensions, settings, attach, llm, "
+                                "external_root")
 
 
 def test_an_absolute_path_in_a_missing_folder_is_an_error(tmp_path):

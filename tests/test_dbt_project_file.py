@@ -187,7 +187,7 @@ def test_flag_skip_nodes_if_on_run_start_fails_skips_every_node(make_dbt_project
 
 
 @pytest.mark.parametrize("block, key", [
-    ("models:\n  shop:\n    marts:\n      +persist_docs: {relation: true}\n", "models.shop.marts.+persist_docs"),
+    ("models:\n  shop:\n    marts:\n      +sql_header: set x = 1\n", "models.shop.marts.+sql_header"),
     ("models:\n  +grants: {select: [reporter]}\n", "models.+grants"),
     ("seeds:\n  shop:\n    +quote_column: true\n", "seeds.shop.+quote_column"),
     ("data_tests:\n  +sql_header: select 1\n", "data_tests.+sql_header"),
@@ -202,14 +202,8 @@ def test_an_unsupported_config_in_the_project_file_is_refused_naming_the_file_an
 
 
 @pytest.mark.parametrize("files, where, message", [
-    ({"models/m.sql": "{{ config(on_schema_change='append_new_columns') }} select 1 as x"}, "models/m.sql",
-     "config `on_schema_change` is not supported"),
     ({"models/m.sql": "select 1 as x", "models/m.yml": "models:\n  - name: m\n    config: {grants: {select: [a]}}\n"},
      "models/m.yml", "config `grants` is not supported"),
-    ({"models/m.sql": "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='x') }} "
-                      "select 1 as x"}, "models/m.sql", "incremental_strategy 'merge' is not supported"),
-    ({"models/m.sql": "{{ config(contract={'enforced': true}) }} select 1 as x"}, "models/m.sql",
-     "enforced contracts are not supported"),
     ({"models/m.sql": "{{ config(materialized='materialized_view') }} select 1 as x"}, "models/m.sql",
      "unknown materialization 'materialized_view'"),
     ({"seeds/s.csv": "id\n1\n", "seeds/s.yml": "seeds:\n  - name: s\n    config: {materialized: table}\n"},

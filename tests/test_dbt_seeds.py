@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,51 @@ def test_seeds_block_sets_schema_types_delimiter_enabled_and_hooks(make_dbt_proj
 
 
 def test_an_unsupported_seed_config_is_refused(make_dbt_project):
-    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  +persist_docs: {relation: true}\n",
+    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  +grants: {select: [bi]}\n",
                              "seeds/s.csv": "id\n1\n"})
-    with pytest.raises(ConfigError, match=r"seeds.\+persist_docs: the seed config `persist_docs` is not supported"):
+    with pytest.raises(ConfigError, match=r"seeds.\+grants: the seed config `grants` is not supported"):
         load_project(root)
+
+
+def _seed_project(make_dbt_project, column_type: str, codes: str) -> Path:
+    return make_dbt_project({
+        "dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  shop:\n    codes:\n"
+                           f"      +column_types: {{code: {column_type}}}\n    pinned:\n      +full_refresh: false\n"
+                           f"      +column_types: {{code: {column_type}}}\n",
+        "seeds/codes.csv": codes, "seeds/pinned.csv": codes})
+
+
+def test_a_reseed_keeps_the_tables_types_until_a_full_refresh_as_in_dbt(make_dbt_project, cli):
+    """dbt-duckdb empties an existing seed table and copies the file in (its column types stay), and
+    recreates it only with --full-refresh, never for a seed with `full_refresh: false` (checked with dbt)."""
+    root = _seed_project(make_dbt_project, "varchar", "code,label\n007,bond\n042,answer\n")
+    assert cli("seed", "--project-dir", root).exit_code == 0
+    root = _seed_project(make_dbt_project, "integer", "code,label\n7,bond\n9,nine\n")
+    assert cli("seed", "--project-dir", root).exit_code == 0
+    kept = ("BASE TABLE", [("code", "VARCHAR"), ("label", "VARCHAR")], [("7", "bond"), ("9", "nine")])
+    assert relations(root / "target/dev.duckdb")["dev.main.codes"] == kept
+    assert cli("seed", "--project-dir", root, "--full-refresh").exit_code == 0
+    built = relations(root / "target/dev.duckdb")
+    assert built["dev.main.codes"] == ("BASE TABLE", [("code", "INTEGER"), ("label", "VARCHAR")], [(7, "bond"), (9, "nine")])
+    assert built["dev.main.pinned"] == kept
+
+
+def test_seed_encodings_and_quoted_column_names_as_in_dbt(make_dbt_project, cli):
+    root = make_dbt_project({"dbt_project.yml": "name: shop\nprofile: shop\nseeds:\n  shop:\n    spaced:\n"
+                                                "      +quote_columns: true\n",
+                             "seeds/spaced.csv": "Order ID,Unit Price\n1,2.5\n"})
+    (root / "seeds/bom.csv").write_bytes(b"\xef\xbb\xbfid,name\n1,Zo\xc3\xab\n2,Jos\xc3\xa9\n")
+    assert cli("seed", "--project-dir", root).exit_code == 0
+    built = relations(root / "target/dev.duckdb")
+    assert built["dev.main.bom"] == ("BASE TABLE", [("id", "INTEGER"), ("name", "VARCHAR")], [(1, "Zoë"), (2, "José")])
+    assert built["dev.main.spaced"] == ("BASE TABLE", [("Order ID", "INTEGER"), ("Unit Price", "DOUBLE")], [(1, 2.5)])
+
+
+def test_a_seed_that_is_not_utf8_is_named(make_dbt_project, cli):
+    root = make_dbt_project({})
+    (root / "seeds").mkdir(exist_ok=True)
+    (root / "seeds/latin.csv").write_bytes(b"id,name\n1,Zo\xeb\n")
+    result = cli("seed", "--project-dir", root)
+    assert result.exit_code == 1
+    assert "seeds/latin.csv: seed 'latin' is not UTF-8 text (byte 0xeb at offset 12)" in result.output
+    assert "save the file as UTF-8" in result.output

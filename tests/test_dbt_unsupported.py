@@ -28,7 +28,8 @@ select 1 as id
      "1 package(s) are listed in packages.yml, but only 0 are installed in dbt_packages/"),
     ("dependencies.yml", "projects:\n  - name: core_platform\n", "`projects:` lists dbt Mesh projects"),
     ("dbt_packages/dbt_utils/README.md", "no project file\n", "installed package 'dbt_utils' has no dbt_project.yml"),
-    ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n", "`unit_tests:` unit tests are not supported yet"),
+    ("models/props.yml", "unit_tests:\n  - name: t\n    model: m\n    given: []\n    expect: {rows: []}\n    versions: {include: [2]}\n",
+     "unit test 't': `versions:` given, but model 'm' is not versioned"),
     ("snapshots/snaps.yml", "snapshots:\n  - name: s\n    relation: ref('m')\n    config: {unique_key: x, strategy: check, "
                             "check_cols: all, snapshot_meta_column_names: {dbt_valid_to: to}}\n",
      "the snapshot config `snapshot_meta_column_names` is not supported"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
@@ -9,7 +10,7 @@ import pytest
 
 from smart_sql import materialize
 from smart_sql.datatests import BUILTIN_TESTS_FILE, DataTest
-from smart_sql.project import Relation
+from smart_sql.project import ModelNode, Relation
 from smart_sql.render import ModelFunctions, Renderer, TargetInfo
 from smart_sql.singular_tests import failing_rows_sql
 
@@ -59,16 +60,20 @@ def test_leftover_tmp_from_a_crashed_run_is_replaced(conn):
     assert conn.execute("select x from t").fetchall() == [("fresh",)]
 
 
+def _model(**config) -> ModelNode:
+    return ModelNode("t", Path("models/t.sql"), "models/t.sql", "", T, config={"materialized": "incremental", **config})
+
+
 def test_incremental_append_matches_columns_by_name(conn):
     conn.execute("create table t as select 1 as id, 'a' as v")
-    assert materialize.insert_incremental(conn, T, "select 'b' as v, 2 as id", None) == 1
+    assert materialize.insert_incremental(conn, _model(), "select 'b' as v, 2 as id") == 1
     assert conn.execute("select id, v from t order by id").fetchall() == [(1, "a"), (2, "b")]
 
 
 def test_incremental_upsert_on_composite_key(conn):
     conn.execute("create table t as select * from (values (1, 'x', 'old'), (1, 'y', 'keep')) v(a, b, val)")
-    rows = materialize.insert_incremental(conn, T, "select 1 as a, 'x' as b, 'new' as val union all "
-                                                   "select 2, 'x', 'added'", ["a", "b"])
+    rows = materialize.insert_incremental(conn, _model(unique_key=["a", "b"]),
+                                          "select 1 as a, 'x' as b, 'new' as val union all select 2, 'x', 'added'")
     assert rows == 2
     assert conn.execute("select a, b, val from t order by a, b").fetchall() == [
         (1, "x", "new"), (1, "y", "keep"), (2, "x", "added")]
@@ -101,3 +106,18 @@ def test_failing_rows_sql_counts_the_rows_that_break_each_test(conn, tmp_path, k
     functions = ModelFunctions(ref=None, source=None, config=lambda **_: "", this=None)
     failing = conn.execute(f"select count(*) from ({failing_rows_sql(project, test, functions)})").fetchone()[0]
     assert failing == expected
+
+
+def test_our_projects_stop_when_an_incremental_models_columns_change(conn):
+    """dbt's default (ignore) would drop the new column without a word; our projects' default is fail."""
+    from smart_sql.errors import ConfigError
+
+    conn.execute("create table t as select 1 as id, 'a' as v")
+    with pytest.raises(ConfigError) as error:
+        with materialize.atomic(conn):
+            materialize.insert_incremental(conn, _model(), "select 2 as id, 'b' as v, 3 as added", "fail")
+    assert ("(on_schema_change: fail, the default of smart-sql projects). Query columns not in the table: added; "
+            "table columns not in the query: none") in error.value.message
+    assert conn.execute("select * from t").fetchall() == [(1, "a")]
+    assert materialize.insert_incremental(conn, _model(), "select 2 as id, 'b' as v, 3 as added") == 1
+    assert conn.execute("select * from t order by id").fetchall() == [(1, "a"), (2, "b")]

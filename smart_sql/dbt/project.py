@@ -100,6 +100,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         data_tests=blocks["data_tests"] or blocks["tests"], snapshots=blocks["snapshots"],
         on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
         default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
+        seeds_reload_in_place=True, on_schema_change="ignore",
         nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
         warnings=warnings, packages_install_path=paths.folder("packages-install-path", "dbt_packages"),
         dispatch=_dispatch(raw, path), docs_paths=paths.get("docs-paths", None),

@@ -11,13 +11,20 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
+from ..errors import ConfigError, display_path
+
 _NULLS = ("", "null")
 _CURRENCY = "$£€¥₹₽¢"
 
 
 def column_types(path: Path, delimiter: str = ",") -> dict[str, str]:
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        rows = list(csv.reader(file, delimiter=delimiter))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            rows = list(csv.reader(file, delimiter=delimiter))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"seed {path.stem!r} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                          f"{error.start})", path=display_path(path),
+                          hint="save the file as UTF-8: dbt reads seeds as UTF-8 (a byte-order mark is fine)") from None
     if not rows:
         return {}
     header, values = rows[0], rows[1:]
