@@ -139,7 +139,7 @@ def _checksum(node: Any) -> dict[str, str]:
             return checksum(node.path.read_text(encoding="utf-8"))
         return {"name": "none", "checksum": ""}
     if node.resource_type == "seed":
-        return checksum(node.path.read_text(encoding="utf-8"))
+        return checksum(node.path.read_text(encoding="utf-8", errors="replace"))  # a bad byte fails the load, named
     return checksum(node.raw_sql)
 
 

@@ -90,7 +90,7 @@ def test_sources_with_an_external_location_are_read_from_it_as_in_dbt_duckdb(tmp
     assert relations(root / "target/lake.duckdb") == {"lake.main.combined": (
         "BASE TABLE", [("id", "BIGINT"), ("amount", "BIGINT"), ("city", "VARCHAR"), ("tag", "VARCHAR"),
                        ("renamed_city", "VARCHAR")], [(1, 5, "Porto", None, "Porto"), (2, 7, None, None, None)])}
-    assert "from 'data/orders.csv' as o" in (root / "target/compiled/models/combined.sql").read_text()
+    assert "from 'data/orders.csv' as o" in (root / "target/compiled/lake/models/combined.sql").read_text()
 
 
 def test_a_source_plugin_is_refused(tmp_path, cli, monkeypatch):

@@ -32,11 +32,13 @@ def test_descriptions_are_written_as_dbt_writes_them(tmp_path, cli, monkeypatch)
          ("things", "id", "The id."), ("things", "name", ""), ("things", "undocumented", None)])
 
 
-def test_a_description_with_jinja_is_refused_rather_than_written_raw(tmp_path, cli, monkeypatch):
+def test_a_description_from_a_doc_block_is_written_rendered(tmp_path, cli, monkeypatch):
     root = Path(shutil.copytree(FIXTURE, tmp_path / "docs"))
     monkeypatch.chdir(root)
     path = root / "models/props.yml"
     path.write_text(path.read_text().replace('"Things, with \'quotes\'."', "\"{{ doc('things') }}\""))
+    (root / "models/things.md").write_text("{% docs things %}Things, from a doc block.{% enddocs %}\n")
     result = cli("build")
-    assert result.exit_code == 1
-    assert "model 'things': persist_docs cannot write a description that uses Jinja" in result.output
+    assert result.exit_code == 0, result.output
+    assert ("things", "Things, from a doc block.") in _comments(root)[0]
+

@@ -76,7 +76,7 @@ def test_a_failing_unit_test_shows_the_differing_rows_and_skips_its_model(tmp_pa
     assert "    | order_id | net                | gross" in lines
     assert "  + | 1        | 3.4499999999999997 | 4.14" in lines
     assert "  - | 1        | 3.45               | 4.14" in lines
-    assert "query: target/compiled/unit_tests/order_lines/gross_adds_vat.sql" in result.output
+    assert "query: target/compiled/bakery/unit_tests/order_lines/gross_adds_vat.sql" in result.output
 
 
 def test_smart_sql_test_runs_unit_tests_of_the_selection(tmp_path, cli, monkeypatch):
