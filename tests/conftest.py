@@ -28,6 +28,21 @@ demo:
 """
 
 
+SIM_LARGE = {"name": "sim-large", "input_price_per_1m": 10, "output_price_per_1m": 30, "reference": True}
+SIM_SMALL = {"name": "sim-small", "input_price_per_1m": 1, "output_price_per_1m": 2}
+
+
+def openai_profiles(base_url: str, api_key: str, *, models: tuple[dict, ...] = (SIM_LARGE, SIM_SMALL),
+                    **options: object) -> str:
+    """profiles.yml of the `demo` project with the openai provider at `base_url` (a local server);
+    `options` are further keys of the llm block."""
+    import yaml
+
+    llm = {"provider": "openai", "base_url": base_url, "api_key": api_key, **options, "models": list(models)}
+    output = {"type": "duckdb", "path": "target/dev.duckdb", "llm": llm}
+    return yaml.safe_dump({"demo": {"target": "dev", "outputs": {"dev": output}}}, sort_keys=False)
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[..., Path]:
     """Write a project: `make_project({"models/a.sql": "select 1 as x"})` -> its folder.

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import smart_sql_command
+from conftest import SIM_LARGE, openai_profiles, smart_sql_command
 
 
 def _fails(result, exit_code: int, *fragments: str) -> None:
@@ -208,20 +208,7 @@ from {{ ref('base') }} as t
 
 
 def openai_project(make_project, server, model_sql):
-    return make_project({"models/base.sql": BASE, "models/m.sql": model_sql, "profiles.yml": f"""\
-        demo:
-          target: dev
-          outputs:
-            dev:
-              type: duckdb
-              path: target/dev.duckdb
-              llm:
-                provider: openai
-                base_url: {server.base_url}
-                api_key: sk-local-test-key
-                models:
-                  - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
-    """})
+    return make_project({"models/base.sql": BASE, "models/m.sql": model_sql, "profiles.yml": openai_profiles(server.base_url, "sk-local-test-key", models=(SIM_LARGE,))})
 
 
 @pytest.fixture

@@ -9,29 +9,16 @@ import pytest
 from smart_sql.llm.local_server import LocalLLMServer
 from smart_sql.llm.simulated import Simulator
 
+from conftest import SIM_LARGE, SIM_SMALL, openai_profiles
+
 API_KEY = "sk-local-0123456789abcdefSECRET"
 WRONG_KEY = "sk-wrong-9876543210fedcbaSECRET"
 SIMULATOR = Simulator("sim-large", {"sim-small": 0.85})
 TICKETS = "id,body\n" + "".join(f"{i},ticket {i}\n" for i in range(40))
 
 
-def profiles(base_url: str, key: str = API_KEY, extra_model: str = "") -> str:
-    return f"""\
-        demo:
-          target: dev
-          outputs:
-            dev:
-              type: duckdb
-              path: target/dev.duckdb
-              llm:
-                provider: openai
-                base_url: {base_url}
-                api_key: {key}
-                retry_timeout_seconds: 2
-                models:
-                  - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
-                  - {{name: sim-small, input_price_per_1m: 1, output_price_per_1m: 2}}{extra_model}
-    """
+def profiles(base_url: str, key: str = API_KEY, *extra_models: dict) -> str:
+    return openai_profiles(base_url, key, models=(SIM_LARGE, SIM_SMALL, *extra_models), retry_timeout_seconds=2)
 
 
 @pytest.fixture
@@ -76,8 +63,8 @@ def test_debug_says_when_the_server_cannot_be_reached(make_project, cli):
 
 
 def test_debug_names_a_configured_model_the_server_does_not_serve(make_project, cli, server):
-    extra = "\n                  - {name: gpt-nonexistent, input_price_per_1m: 1, output_price_per_1m: 1}"
-    root = make_project({"profiles.yml": profiles(server.base_url, extra_model=extra)})
+    extra = {"name": "gpt-nonexistent", "input_price_per_1m": 1, "output_price_per_1m": 1}
+    root = make_project({"profiles.yml": profiles(server.base_url, API_KEY, extra)})
     result = cli("debug", "--project-dir", root)
     assert result.exit_code == 1
     assert "llm models not listed by the server: gpt-nonexistent" in result.output

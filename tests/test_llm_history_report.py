@@ -12,6 +12,8 @@ import pytest
 from smart_sql.llm.local_server import Faults, LocalLLMServer
 from smart_sql.llm.simulated import Simulator
 
+from conftest import openai_profiles
+
 API_KEY = "sk-local-0123456789abcdefSECRET"
 SIMULATOR = Simulator("sim-large", {"sim-small": 0.93})
 TICKETS = "id,body\n" + "".join(f"{i},ticket {i % 400} about order {i % 7}\n" for i in range(600))
@@ -22,22 +24,7 @@ from {{ ref('tickets') }}
 
 
 def profiles(base_url: str) -> str:
-    return f"""\
-        demo:
-          target: dev
-          outputs:
-            dev:
-              type: duckdb
-              path: target/dev.duckdb
-              llm:
-                provider: openai
-                base_url: {base_url}
-                api_key: {API_KEY}
-                max_concurrency: 16
-                models:
-                  - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
-                  - {{name: sim-small, input_price_per_1m: 1, output_price_per_1m: 2}}
-    """
+    return openai_profiles(base_url, API_KEY, max_concurrency=16)
 
 
 def spends(root: Path) -> list[dict]:

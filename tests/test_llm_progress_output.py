@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import smart_sql_command
+from conftest import SIM_LARGE, openai_profiles, smart_sql_command
 
 MODEL = """\
 select id, SMART_LLM('Classify the sentiment.', body, labels => ['positive', 'negative', 'mixed'],
@@ -125,21 +125,7 @@ def test_a_task_that_fails_ends_with_a_stopped_line_not_a_done_one(make_project,
     from smart_sql.llm.simulated import Simulator
 
     with LocalLLMServer(Simulator("sim-large", {}), faults=Faults(outage_after=30, retry_after="0.05")) as server:
-        root = make_project({"seeds/reviews.csv": REVIEWS, "models/moods.sql": MODEL, "profiles.yml": f"""\
-            demo:
-              target: dev
-              outputs:
-                dev:
-                  type: duckdb
-                  path: target/dev.duckdb
-                  llm:
-                    provider: openai
-                    base_url: {server.base_url}
-                    api_key: {server.api_key}
-                    retry_timeout_seconds: 0.5
-                    models:
-                      - {{name: sim-large, input_price_per_1m: 10, output_price_per_1m: 30, reference: true}}
-        """})
+        root = make_project({"seeds/reviews.csv": REVIEWS, "models/moods.sql": MODEL, "profiles.yml": openai_profiles(server.base_url, server.api_key, models=(SIM_LARGE,), retry_timeout_seconds=0.5)})
         result = cli("build", "--project-dir", root)
     assert result.exit_code == 1
     [last] = [line for line in result.output.splitlines() if line.startswith("  moods_t1: stopped: ")]
