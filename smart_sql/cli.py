@@ -68,10 +68,15 @@ def _end_on_closed_pipe():
     sys.exit(128 + signal.SIGPIPE)
 
 
-def _load(project_dir, profiles_dir, target, vars_text):
+def _load(project_dir, profiles_dir, target, vars_text, threads=None):
     from .project import load_project
 
-    return load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
+    project = load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
+    if threads is not None:
+        from .threads import with_threads
+
+        with_threads(project, threads)
+    return project
 
 
 def _parse_vars(text: str | None) -> dict:
@@ -115,20 +120,24 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
                   help="Rebuild incremental models from scratch.", hidden=not refresh)
     @click.option("--no-cache", is_flag=True, default=False, hidden=not refresh,
                   help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
+    @click.option("--threads", type=click.IntRange(min=1), default=None,
+                  help="Nodes to run at once (default: the profile's `threads`, else 1).")
     @_handles_errors
-    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
+    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
+                threads):
         from .execute import build
         from .interrupts import stop_on_signals
         from .report import Reporter
 
-        project = _load(project_dir, profiles_dir, target, vars_text)
+        project = _load(project_dir, profiles_dir, target, vars_text, threads)
         reporter = Reporter()
         debug = debug or click.get_current_context().find_root().params.get("debug")
         with stop_on_signals() as stop:
             results = build(project, select, exclude, full_refresh=full_refresh,
                             sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
                             reporter=reporter,
-                            resource_types=resource_types, command=name, debug=debug, stop=stop)
+                            resource_types=resource_types, command=name, debug=debug, stop=stop,
+                            threads=project.target.threads)
         sys.exit(results.exit_code)
 
     command.__doc__ = help_text

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
 import traceback
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Protocol
 
@@ -13,7 +17,8 @@ import duckdb
 
 from . import connection, materialize
 from .datatests import DataTest, limited, outcome_sql, status
-from .failures import PREVIEW_ROWS, format_rows, store_failures
+from .catalog import Catalog, LiveCatalog
+from .failures import PREVIEW_ROWS, failures_relation, format_rows, store_failures
 from .singular_tests import failing_rows_sql
 from .errors import ConfigError, SmartSqlError
 from .graph import Graph
@@ -25,7 +30,9 @@ from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resol
 from .snapshot_run import run_snapshot
 from .render import ModelFunctions
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
+from .schedule import Schedule
 from .sql_errors import error_place, error_text, placed_error
+from .workers import InlinePool, ThreadPool
 
 CTE_PREFIX = "__smart_cte__"
 _REWRITTEN = "the SQL with its SMART_LLM calls rewritten (`smart-sql compile` shows it)"
@@ -67,45 +74,42 @@ class CompiledModel:
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
           resource_types: Iterable[str] = ("seed", "model", "snapshot", "test"), command: str = "build",
-          debug: bool = False, stop: StopRequest | None = None) -> RunResults:
+          debug: bool = False, stop: StopRequest | None = None, threads: int | None = None) -> RunResults:
     """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
-    Once `stop` is requested the node running is stopped and rolled back, no other starts, and
+    `threads` (default: the target's) nodes run at once, each on its own connection, a node only once
+    everything it depends on has succeeded; their lines and results come in the run's order.
+    Once `stop` is requested the nodes running are stopped and rolled back, no other starts, and
     Interrupted is raised after run_results.json is written."""
     reporter = reporter or Reporter()
     stop = stop or StopRequest()
     graph = Graph(project)
     chosen = graph.select(select, exclude, resource_types)
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
+    threads = max(1, min(threads or project.target.threads, len(order)))
     write_manifest(project)
     reporter.info(run_header(project))
+    if threads > 1:
+        reporter.info(f"Concurrency: {threads} threads")
     for warning in project.config.warnings:
         reporter.info(f"Warning: {warning}")
     results = RunResults(command)
     started = time.perf_counter()
     if not order:
         reporter.info("Nothing to do: no node matches the selection.")
+    catalog = Catalog()
     with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
-        runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
-        upstream_failure: dict[str, str] = {}
         try:
-            materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
+            materialize.ensure_schemas(conn, _built_relations(project, graph, order), catalog)
             results.results += run_project_hooks(conn, project, "on-run-start", reporter)
+            catalog.forget()
+            schedule = Schedule(graph, order)
             if not results.success and not project.config.nodes_run_after_failed_start_hook:
-                upstream_failure = dict.fromkeys(order, "on-run-start")
-            for index, uid in enumerate(order, start=1):
-                stop.check()
-                node = graph.nodes[uid]
-                if uid in upstream_failure:
-                    result = _skipped(node, upstream_failure[uid], project.root)
-                else:
-                    result = runner.run(node)
-                if result.status in FAILED:
-                    stop.check()
-                    for descendant in graph.descendants(uid):
-                        upstream_failure.setdefault(descendant, node.name)
-                results.results.append(result)
-                reporter.node_finished(index, len(order), result)
+                schedule.fail_all("on-run-start")
+            runner = functools.partial(_Runner, project, graph, full_refresh=full_refresh, sql_transform=sql_transform,
+                                       debug=debug, catalog=catalog, exclusive=threading.Lock())
+            with _pool(project, conn, threads, runner, stop) as pool:
+                _run_nodes(schedule, pool, stop, _Progress(project, order, reporter, results.results))
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
                                                  **built_schemas(project, results.results))
         except KeyboardInterrupt:
@@ -128,6 +132,105 @@ def _stoppers(conn: duckdb.DuckDBPyConnection, sql_transform: SqlTransform) -> l
     """What to call when the build is interrupted: stop the transform and the running statement."""
     transform_stop = getattr(sql_transform, "stop", None)
     return [transform_stop, conn.interrupt] if transform_stop else [conn.interrupt]
+
+
+def _built_relations(project: Project, graph: Graph, order: list[str]) -> list[Relation]:
+    """Where the run's seeds, models, snapshots and stored test failures go."""
+    nodes = [graph.nodes[uid] for uid in order]
+    return ([node.relation for node in nodes if node.resource_type in ("seed", "model", "snapshot")]
+            + [failures_relation(project, node) for node in nodes
+               if isinstance(node, DataTest) and node.stores_failures])
+
+
+@contextmanager
+def _pool(project: Project, conn: duckdb.DuckDBPyConnection, threads: int, runner, stop: StopRequest):
+    """One thread running on `conn`, or `threads` workers, each with a connection of its own to the
+    same database, prepared as `conn` was (its settings are the connection's own), that a stop interrupts."""
+    if threads == 1:
+        yield InlinePool(_node_runner(runner(conn, thread_id="Thread-1 (worker)")))
+        return
+    with ExitStack() as stack:
+        cursors = []
+        for _ in range(threads):
+            cursors.append(stack.enter_context(conn.cursor()))
+            connection.prepare(cursors[-1], project.target)
+        stack.enter_context(stop.calling(*(cursor.interrupt for cursor in cursors)))
+        pool = ThreadPool(threads, lambda number: _node_runner(runner(cursors[number - 1],
+                                                                      thread_id=f"Thread-{number} (worker)")))
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+
+def _node_runner(runner: _Runner):
+    return lambda uid: runner.run(runner.graph.nodes[uid])
+
+
+def _run_nodes(schedule: Schedule, pool, stop: StopRequest, progress: _Progress) -> None:
+    """Start every node whose upstream nodes have finished, up to the pool's size at once, until none is
+    left. On a stop (or Ctrl-C here) nothing more starts and the running nodes are waited for; a node
+    that fails then was interrupted and rolled back, so it has no result."""
+    running = 0
+    failure: BaseException | None = None
+    while True:
+        try:
+            while not stop.requested and failure is None and running < pool.size:
+                uid = schedule.next_ready()
+                if uid is None:
+                    break
+                upstream = schedule.failed_upstream(uid)
+                if upstream is not None:
+                    progress.add(uid, _skipped(schedule.graph.nodes[uid], upstream, progress.project.root))
+                    schedule.done(uid, failed=False)
+                    continue
+                pool.submit(uid)
+                running += 1
+            if not running:
+                break
+            uid, result, error = pool.wait()
+            running -= 1
+            if isinstance(error, KeyboardInterrupt):
+                stop.request()
+            elif error is not None:
+                failure = failure or error
+            elif not (result.status in FAILED and stop.requested):
+                progress.add(uid, result)
+                schedule.done(uid, failed=result.status in FAILED)
+        except KeyboardInterrupt:
+            stop.request()
+    progress.flush()
+    if failure is not None:
+        raise failure
+    stop.check()
+
+
+class _Progress:
+    """Results in the run's order: a node's line is printed once every node before it has finished."""
+
+    def __init__(self, project: Project, order: list[str], reporter: Reporter, results: list[RunResult]):
+        self.project = project
+        self.position = {uid: index for index, uid in enumerate(order)}
+        self.reporter = reporter
+        self.results = results
+        self._finished: dict[int, RunResult] = {}
+        self._next = 0
+
+    def add(self, uid: str, result: RunResult) -> None:
+        self._finished[self.position[uid]] = result
+        while self._next in self._finished:
+            self._emit(self._next)
+            self._next += 1
+
+    def flush(self) -> None:
+        """What finished after a node that never will (an interrupted run)."""
+        for index in sorted(self._finished):
+            self._emit(index)
+
+    def _emit(self, index: int) -> None:
+        result = self._finished.pop(index)
+        self.results.append(result)
+        self.reporter.node_finished(index + 1, len(self.position), result)
 
 
 def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
@@ -189,12 +292,13 @@ def connect(project: Project) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
+def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool,
+                       catalog: LiveCatalog = materialize.LIVE) -> bool:
     """True when an incremental model's table exists and is to be added to, not rebuilt (a model's
     `full_refresh` config, when set, overrides --full-refresh, as in dbt)."""
     refresh = model.config.get("full_refresh")
     return (model.materialized == "incremental" and not (full_refresh if refresh is None else refresh)
-            and materialize.relation_type(conn, model.relation) == "table")
+            and materialize.relation_type(conn, model.relation, catalog) == "table")
 
 
 def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> CompiledSQL:
@@ -264,36 +368,61 @@ def _functions(project: Project, model: ModelNode | SeedNode, incremental: bool,
 
 
 class _Runner:
+    """Runs nodes on one connection. A node with hooks looks relations up in the database itself (its
+    hooks may change any), and makes the shared catalog read it again afterwards."""
+
     def __init__(self, project: Project, graph: Graph, conn: duckdb.DuckDBPyConnection, *, full_refresh: bool,
-                 sql_transform: SqlTransform, debug: bool):
+                 sql_transform: SqlTransform, debug: bool, catalog: Catalog, exclusive: threading.Lock,
+                 thread_id: str):
         self.project = project
         self.graph = graph
         self.conn = conn
         self.full_refresh = full_refresh
         self.sql_transform = sql_transform
         self.debug = debug
+        self.shared_catalog = catalog
+        self.catalog: LiveCatalog = catalog
+        self.exclusive = exclusive
+        self.thread_id = thread_id
 
     def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
-        started = time.perf_counter()
-        if isinstance(node, DataTest):
-            result = self._test(node)
-        elif isinstance(node, SnapshotNode):
-            result = self._snapshot(node)
-        elif isinstance(node, SeedNode):
-            result = self._seed(node)
-        else:
-            result = self._model(node)
+        started, started_at = time.perf_counter(), _now()
+        hooked = bool(getattr(node, "pre_hooks", None) or getattr(node, "post_hooks", None))
+        self.catalog = materialize.LIVE if hooked else self.shared_catalog
+        try:
+            if isinstance(node, DataTest):
+                result = self._test(node)
+            elif isinstance(node, SnapshotNode):
+                result = self._snapshot(node)
+            elif isinstance(node, SeedNode):
+                result = self._seed(node)
+            else:
+                result = self._model(node)
+        finally:
+            if hooked:
+                self.shared_catalog.forget()
         result.execution_time = time.perf_counter() - started
+        result.thread_id = self.thread_id
+        result.timing = [{"name": "execute", "started_at": started_at, "completed_at": _now()}]
         return result
+
+    def _transforming(self, sql: str):
+        """Held while a model's SQL goes through a transform that must have the model to itself (one
+        not known to be safe beside other models, such as the SMART_LLM runner for a model with LLM
+        calls: one model at a time), until the model is materialized."""
+        if self.sql_transform is identity_transform:
+            return nullcontext()
+        exclusive = getattr(self.sql_transform, "exclusive", None)
+        return self.exclusive if exclusive is None or exclusive(sql) else nullcontext()
 
     def _seed(self, seed: SeedNode) -> RunResult:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
         try:
-            materialize.ensure_schema(self.conn, seed.relation)
+            materialize.ensure_schema(self.conn, seed.relation, self.catalog)
             self._hooks(seed, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with materialize.atomic(self.conn, self.catalog):
                 self._hooks(seed, "pre", inside_transaction=True)
-                result.rows_affected = materialize.load_seed(self.conn, seed)
+                result.rows_affected = materialize.load_seed(self.conn, seed, self.catalog)
                 self._hooks(seed, "post", inside_transaction=True)
             self._hooks(seed, "post", inside_transaction=False)
         except Exception as error:
@@ -305,23 +434,23 @@ class _Runner:
         result = _result(model, f"created {kind} {model.relation.display}", self.project.root)
         compiled_path = sql = None
         try:
-            incremental = is_incremental_run(self.conn, model, self.full_refresh)
+            incremental = is_incremental_run(self.conn, model, self.full_refresh, self.catalog)
             compiled = render_model(self.project, model, incremental=incremental)
             compiled_path = write_compiled(self.project, model.relpath, compiled)
             compiled = compiled.written_to(self.project.display(compiled_path))
-            materialize.ensure_schema(self.conn, model.relation)
+            materialize.ensure_schema(self.conn, model.relation, self.catalog)
             self._hooks(model, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with self._transforming(compiled), materialize.atomic(self.conn, self.catalog):
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":
-                    materialize.create_view(self.conn, model.relation, sql)
+                    materialize.create_view(self.conn, model.relation, sql, self.catalog)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model.relation, sql,
-                                                                          model.incremental_key)
+                                                                          model.incremental_key, self.catalog)
                     result.description = f"inserted into incremental {model.relation.display}"
                 else:
-                    result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                    result.rows_affected = materialize.create_table(self.conn, model.relation, sql, self.catalog)
                 self._hooks(model, "post", inside_transaction=True)
             self._hooks(model, "post", inside_transaction=False)
         except Exception as error:
@@ -349,11 +478,11 @@ class _Runner:
             compiled = render_model(self.project, snapshot)
             compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
             sql = compiled.written_to(self.project.display(compiled_path))
-            materialize.ensure_schema(self.conn, snapshot.relation)
+            materialize.ensure_schema(self.conn, snapshot.relation, self.catalog)
             self._hooks(snapshot, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with materialize.atomic(self.conn, self.catalog):
                 self._hooks(snapshot, "pre", inside_transaction=True)
-                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql)
+                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql, self.catalog)
                 self._hooks(snapshot, "post", inside_transaction=True)
             self._hooks(snapshot, "post", inside_transaction=False)
         except Exception as error:
@@ -371,8 +500,8 @@ class _Runner:
             compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
             failing = sql
             if test.stores_failures:
-                with materialize.atomic(self.conn):
-                    stored = store_failures(self.conn, self.project, test, limited(test, sql))
+                with materialize.atomic(self.conn, self.catalog):
+                    stored = store_failures(self.conn, self.project, test, limited(test, sql), self.catalog)
                 failing = f"select * from {stored}"
                 result.relation = stored.display
             failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
@@ -418,6 +547,10 @@ class _Runner:
         if self.debug:
             result.message += "\n" + "".join(traceback.format_exception(error))
         return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _result(node, description: str, root: Path) -> RunResult:
