@@ -107,7 +107,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
             if not results.success and not project.config.nodes_run_after_failed_start_hook:
                 schedule.fail_all("on-run-start")
             runner = functools.partial(_Runner, project, graph, full_refresh=full_refresh, sql_transform=sql_transform,
-                                       debug=debug, catalog=catalog, exclusive=threading.Lock())
+                                       debug=debug, catalog=catalog, exclusive=threading.Lock(), stop=stop)
             with _pool(project, conn, threads, runner, stop) as pool:
                 _run_nodes(schedule, pool, stop, _Progress(project, order, reporter, results.results))
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
@@ -154,9 +154,16 @@ def _pool(project: Project, conn: duckdb.DuckDBPyConnection, threads: int, runne
         for _ in range(threads):
             cursors.append(stack.enter_context(conn.cursor()))
             connection.prepare(cursors[-1], project.target)
-        stack.enter_context(stop.calling(*(cursor.interrupt for cursor in cursors)))
+        interrupts = [cursor.interrupt for cursor in cursors]
+        stack.enter_context(stop.calling(*interrupts))
+
+        def interrupt_again() -> None:
+            """A stop's interrupt is lost by a statement that had not started yet: repeat it."""
+            for interrupt in interrupts if stop.requested else ():
+                interrupt()
         pool = ThreadPool(threads, lambda number: _node_runner(runner(cursors[number - 1],
-                                                                      thread_id=f"Thread-{number} (worker)")))
+                                                                      thread_id=f"Thread-{number} (worker)")),
+                          while_waiting=interrupt_again)
         try:
             yield pool
         finally:
@@ -373,7 +380,7 @@ class _Runner:
 
     def __init__(self, project: Project, graph: Graph, conn: duckdb.DuckDBPyConnection, *, full_refresh: bool,
                  sql_transform: SqlTransform, debug: bool, catalog: Catalog, exclusive: threading.Lock,
-                 thread_id: str):
+                 stop: StopRequest, thread_id: str):
         self.project = project
         self.graph = graph
         self.conn = conn
@@ -383,6 +390,7 @@ class _Runner:
         self.shared_catalog = catalog
         self.catalog: LiveCatalog = catalog
         self.exclusive = exclusive
+        self.stop = stop
         self.thread_id = thread_id
 
     def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
@@ -406,6 +414,11 @@ class _Runner:
         result.timing = [{"name": "execute", "started_at": started_at, "completed_at": _now()}]
         return result
 
+    def _atomic(self):
+        """A node's transaction, which a stop requested before its commit rolls back (DuckDB forgets an
+        interrupt that comes between two statements)."""
+        return materialize.atomic(self.conn, self.catalog, before_commit=self.stop.check)
+
     def _transforming(self, sql: str):
         """Held while a model's SQL goes through a transform that must have the model to itself (one
         not known to be safe beside other models, such as the SMART_LLM runner for a model with LLM
@@ -420,7 +433,7 @@ class _Runner:
         try:
             materialize.ensure_schema(self.conn, seed.relation, self.catalog)
             self._hooks(seed, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn, self.catalog):
+            with self._atomic():
                 self._hooks(seed, "pre", inside_transaction=True)
                 result.rows_affected = materialize.load_seed(self.conn, seed, self.catalog)
                 self._hooks(seed, "post", inside_transaction=True)
@@ -440,7 +453,7 @@ class _Runner:
             compiled = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, model.relation, self.catalog)
             self._hooks(model, "pre", inside_transaction=False)
-            with self._transforming(compiled), materialize.atomic(self.conn, self.catalog):
+            with self._transforming(compiled), self._atomic():
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":
@@ -480,7 +493,7 @@ class _Runner:
             sql = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, snapshot.relation, self.catalog)
             self._hooks(snapshot, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn, self.catalog):
+            with self._atomic():
                 self._hooks(snapshot, "pre", inside_transaction=True)
                 result.rows_affected, created = run_snapshot(self.conn, snapshot, sql, self.catalog)
                 self._hooks(snapshot, "post", inside_transaction=True)
@@ -500,7 +513,7 @@ class _Runner:
             compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
             failing = sql
             if test.stores_failures:
-                with materialize.atomic(self.conn, self.catalog):
+                with self._atomic():
                     stored = store_failures(self.conn, self.project, test, limited(test, sql), self.catalog)
                 failing = f"select * from {stored}"
                 result.relation = stored.display

@@ -9,7 +9,7 @@ positions in DuckDB's errors can be taken back to the model's SQL.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .catalog import LiveCatalog
 from .datatests import literal, quote
@@ -24,12 +24,15 @@ LIVE = LiveCatalog()
 
 
 @contextmanager
-def atomic(conn: duckdb.DuckDBPyConnection, catalog: LiveCatalog = LIVE) -> Iterator[None]:
-    """One transaction; what it records in `catalog` counts once it commits."""
+def atomic(conn: duckdb.DuckDBPyConnection, catalog: LiveCatalog = LIVE,
+           before_commit: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """One transaction; what it records in `catalog` counts once it commits. If `before_commit`
+    raises, it rolls back."""
     conn.execute("begin transaction")
     with catalog.transaction():
         try:
             yield
+            before_commit()
         except BaseException:
             conn.execute("rollback")
             raise

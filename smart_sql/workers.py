@@ -35,8 +35,10 @@ class ThreadPool(Generic[T]):
     """`size` worker threads; worker n runs nodes with `make_run(n)` (its own connection). What a node
     raises is handed back by `wait` with its uid, so that the caller can let the others finish."""
 
-    def __init__(self, size: int, make_run: Callable[[int], Callable[[str], T]]):
+    def __init__(self, size: int, make_run: Callable[[int], Callable[[str], T]],
+                 while_waiting: Callable[[], None] = lambda: None):
         self.size = size
+        self._while_waiting = while_waiting
         self._todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, args=(make_run(number),), daemon=True,
@@ -49,12 +51,13 @@ class ThreadPool(Generic[T]):
         self._todo.put(uid)
 
     def wait(self) -> Outcome:
-        """The next node to finish. Waits in short steps, so that the main thread still handles signals."""
+        """The next node to finish. Waits in short steps, so that the main thread still handles signals,
+        calling `while_waiting` after each."""
         while True:
             try:
                 return self._done.get(timeout=0.1)
             except queue.Empty:
-                continue
+                self._while_waiting()
 
     def close(self) -> None:
         for _ in self._threads:
