@@ -93,10 +93,14 @@ def _parse_vars(text: str | None) -> dict:
 
 def sql_transform_for(project, reporter, use_cache=True):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
-    from .llm_sql import LLMRunner
+    from .llm_transform import LazyLLMRunner
 
-    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
-                     progress=reporter.info)
+    def runner():
+        from .llm_sql import LLMRunner
+
+        return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
+                         progress=reporter.info)
+    return LazyLLMRunner(runner)
 
 
 def compile_hook_for(project, explain=False):

@@ -7,11 +7,11 @@ import re
 import threading
 import time
 import traceback
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import duckdb
 
@@ -48,7 +48,8 @@ class SqlTransform(Protocol):
     A transform may also have a method `extras(node) -> dict`, called when the model has finished
     (successfully or not); what it returns goes into that model's RunResult.extras; and a method
     `stop()`, called from any thread when the build is interrupted, after which it raises
-    KeyboardInterrupt soon."""
+    KeyboardInterrupt soon. The optional `exclusive(sql)` and `finished(node)`: see
+    `_Runner._transform_turn`."""
 
     def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
 
@@ -102,7 +103,8 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
         try:
             materialize.ensure_schemas(conn, _built_relations(project, graph, order), catalog)
             results.results += run_project_hooks(conn, project, "on-run-start", reporter)
-            catalog.forget()
+            if project.on_run_start:
+                catalog.forget()
             schedule = Schedule(graph, order)
             if not results.success and not project.config.nodes_run_after_failed_start_hook:
                 schedule.fail_all("on-run-start")
@@ -419,14 +421,23 @@ class _Runner:
         interrupt that comes between two statements)."""
         return materialize.atomic(self.conn, self.catalog, before_commit=self.stop.check)
 
-    def _transforming(self, sql: str):
-        """Held while a model's SQL goes through a transform that must have the model to itself (one
-        not known to be safe beside other models, such as the SMART_LLM runner for a model with LLM
-        calls: one model at a time), until the model is materialized."""
-        if self.sql_transform is identity_transform:
-            return nullcontext()
+    @contextmanager
+    def _transform_turn(self, model: ModelNode, sql: str) -> Iterator[None]:
+        """Around a model's transaction. A transform that must have the model to itself (one without an
+        `exclusive` method, or whose `exclusive(sql)` is true, as the SMART_LLM runner's for a model with
+        LLM calls) has one model at a time, until the model is materialized or has failed; then its
+        `finished(model)`, if it has one, is called (the SMART_LLM runner drops the model's result tables)."""
         exclusive = getattr(self.sql_transform, "exclusive", None)
-        return self.exclusive if exclusive is None or exclusive(sql) else nullcontext()
+        if self.sql_transform is identity_transform or exclusive is not None and not exclusive(sql):
+            yield
+            return
+        with self.exclusive:
+            try:
+                yield
+            finally:
+                finished = getattr(self.sql_transform, "finished", None)
+                if finished is not None:
+                    finished(model)
 
     def _seed(self, seed: SeedNode) -> RunResult:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project.root)
@@ -453,7 +464,7 @@ class _Runner:
             compiled = compiled.written_to(self.project.display(compiled_path))
             materialize.ensure_schema(self.conn, model.relation, self.catalog)
             self._hooks(model, "pre", inside_transaction=False)
-            with self._transforming(compiled), self._atomic():
+            with self._transform_turn(model, compiled), self._atomic():
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
                 if kind == "view":

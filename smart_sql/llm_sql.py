@@ -170,6 +170,10 @@ class LLMRunner:
         result tables of the last model, which the next model with LLM calls drops."""
         return mentions_smart_llm(sql)
 
+    def finished(self, node) -> None:
+        """The model with LLM calls is materialized (or failed): its result tables can go."""
+        self.drop_results()
+
     def sql_transform(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         """The SQL to materialize for `node`, after its LLM tasks have run on `conn`."""
         if not mentions_smart_llm(sql):

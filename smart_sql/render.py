@@ -54,6 +54,7 @@ class Renderer:
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
                                       keep_trailing_newline=True, extensions=["jinja2.ext.do"])
         self.env.globals.update(builtins or {})
+        self._strings: dict[str, jinja2.Template] = {}
         self.macro_templates = [self._template(path) for path in macro_files]
         self.macro_names: set[str] = set()
         for path, template in zip(macro_files, self.macro_templates):
@@ -69,7 +70,7 @@ class Renderer:
                     **extra: Any) -> str:
         """A Jinja string (a hook) declared in `path`, with the macros and, if given, the model's functions."""
         with self._errors_located(path):
-            return self.env.from_string(text).render(self._context(path, model_name, functions, **extra))
+            return self._from_string(text).render(self._context(path, model_name, functions, **extra))
 
     def render_part(self, text: str, path: Path, model_name: str, functions: ModelFunctions) -> str:
         """A part of the file `path` (a snapshot block, padded so that its lines are the file's lines), so
@@ -100,7 +101,7 @@ class Renderer:
         context = {"var": self._var_function(path, None), "env_var": self._env_var_function(path),
                    "target": self.target}
         with self._errors_located(path):
-            return self.env.from_string(text).render(context)
+            return self._from_string(text).render(context)
 
     def _context(self, path: Path, model_name: str | None, functions: ModelFunctions | None,
                  **extra: Any) -> dict[str, Any]:
@@ -120,6 +121,13 @@ class Renderer:
             context.update({name: getattr(module, name) for name in module.__dict__
                             if isinstance(getattr(module, name), jinja2.runtime.Macro)})
         return context
+
+    def _from_string(self, text: str) -> jinja2.Template:
+        """A template compiled once per text: every data test of a kind renders the same call."""
+        template = self._strings.get(text)
+        if template is None:
+            template = self._strings[text] = self.env.from_string(text)
+        return template
 
     def _template(self, path: Path) -> jinja2.Template:
         with self._errors_located(path):
