@@ -39,6 +39,8 @@ SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", 
                      "meta", "loaded_at_field", "freshness", "tags", "config", "quoting", "loader"}
 SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config"}
+COMPILED_TEMPLATES = "jinja_bytecode"
+"""The folder of the target folder where compiled Jinja templates are kept (smart_sql.jinja_cache)."""
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
 keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
@@ -244,7 +246,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     all_vars = project_vars(config.vars, config.name, vars or {})
     macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
                    *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
-    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info))
+    renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info),
+                        compiled_dir=root / config.target_path / COMPILED_TEMPLATES)
     properties = _read_properties(root, config, renderer)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
     models = _discover_models(root, config, chosen.schema, properties)

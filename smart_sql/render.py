@@ -46,13 +46,17 @@ class Renderer:
     """Renders model files with every macro of the project in scope."""
 
     def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
-                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None):
-        """`builtins`: functions every template and macro may call, which the project's macros may replace."""
+                 display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None,
+                 compiled_dir: Path | None = None):
+        """`builtins`: functions every template and macro may call, which the project's macros may replace;
+        `compiled_dir`: where compiled templates are kept between runs (smart_sql.jinja_cache)."""
         self.vars = dict(vars)
         self.target = target
         self.display = display
+        extensions = ["jinja2.ext.do"]
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
-                                      keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+                                      keep_trailing_newline=True, extensions=extensions,
+                                      bytecode_cache=_compiled_templates(compiled_dir, extensions))
         self.env.globals.update(builtins or {})
         self._strings: dict[str, jinja2.Template] = {}
         self.macro_templates = [self._template(path) for path in macro_files]
@@ -199,6 +203,14 @@ class _LocatedErrors:
                 location = (self.display(Path(filename)), tb.tb_lineno)
             tb = tb.tb_next
         return location
+
+
+def _compiled_templates(directory: Path | None, extensions: list[str]) -> jinja2.BytecodeCache | None:
+    if directory is None:
+        return None
+    from .jinja_cache import CompiledTemplates
+
+    return CompiledTemplates(directory, extensions)
 
 
 def _load_file(name: str):
