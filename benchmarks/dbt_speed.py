@@ -3,11 +3,11 @@
     python benchmarks/dbt_speed.py --dbt /work/dbt-venv/bin/dbt --repeat 3 --json
 
 Two projects, written as dbt users write them (dbt_project.yml, profiles.yml, seeds, schema.yml):
-- `shop`: 3 seeds, 10 models (staging views, tables, an incremental with a unique_key) and 12 tests;
+- `shop`: 3 seeds, 10 models (staging views, tables, an incremental with a unique_key) and 13 tests;
 - `tree`: 8 seeds and 200 models in layers (views, tables, one incremental), each of the later layers
   reading two or three models of the layers before it, with not_null/unique tests on a third of them.
-Each tool builds its own copy of each project `--repeat` times (the database kept between runs, so
-the incremental model is added to, as a nightly run does); the median wall-clock time of the whole
+Each tool builds its own copy of each project `--repeat` times, the tools taking turns (the database
+kept between runs, so the incremental model is added to, as a nightly run does); the median wall-clock time of the whole
 command (process start included) is reported, and the ratio dbt / smart-sql. smart-sql's modules are
 byte-compiled first, as `pip install` does (an editable install under PYTHONDONTWRITEBYTECODE would
 compile them from source at every start, as dbt's installed modules never are). dbt is looked for at
@@ -189,13 +189,18 @@ def time_build(command: list[str], project: Path, threads: int) -> float:
 
 
 def measure(name: str, make, work: Path, tools: dict[str, list[str]], repeat: int, threads: int) -> dict:
+    """Each repetition builds with every tool in turn, so that a change in the machine's load falls on
+    both."""
     row: dict = {"project": name, "threads": threads, "repeat": repeat}
-    for tool, command in tools.items():
-        project = make(work / f"{name}_{tool}", threads)
-        times = [time_build(command, project, threads) for _ in range(repeat)]
-        row[f"seconds_{tool}"] = round(statistics.median(times), 3)
-        row[f"runs_{tool}"] = [round(t, 3) for t in times]
-    row["models"] = sum(1 for _ in (work / f"{name}_smart_sql" / "models").rglob("*.sql"))
+    projects = {tool: make(work / f"{name}_{tool}", threads) for tool in tools}
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    for _ in range(repeat):
+        for tool, command in tools.items():
+            times[tool].append(time_build(command, projects[tool], threads))
+    for tool in tools:
+        row[f"seconds_{tool}"] = round(statistics.median(times[tool]), 3)
+        row[f"runs_{tool}"] = [round(t, 3) for t in times[tool]]
+    row["models"] = sum(1 for _ in (projects["smart_sql"] / "models").rglob("*.sql"))
     if "dbt" in tools:
         row["ratio"] = round(row["seconds_dbt"] / row["seconds_smart_sql"], 2)
     return row

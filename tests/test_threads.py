@@ -168,3 +168,15 @@ def test_models_with_llm_calls_run_one_at_a_time_beside_the_others(make_project,
     first = llm_lines[0]
     assert llm_lines == [first] * llm_lines.count(first) + [m for m in llm_lines if m != first], llm_lines
     assert joined[0] == joined[1] and len(joined[0]) == 90
+
+
+def test_the_profiles_threads_are_used_unless_the_command_line_gives_others(make_dbt_project, cli, query):
+    root = make_dbt_project({
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: target/dev.duckdb, threads: 3}\n",
+        "models/a.sql": "select {{ target.threads }} as threads", "models/b.sql": "select 1 as x",
+        "models/c.sql": "select 2 as x"})
+    for flags, threads in (((), 3), (("--threads", "2"), 2), (("--threads", "1"), 1)):
+        result = cli("build", "--project-dir", root, "--profiles-dir", root, *flags)
+        assert result.exit_code == 0, result.output
+        assert (f"Concurrency: {threads} threads" in result.output) is (threads > 1)
+        assert query(root, "select threads from a") == [(threads,)]
