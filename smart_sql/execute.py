@@ -91,7 +91,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     write_manifest(project)
     reporter.info(run_header(project))
     if threads > 1:
-        reporter.info(f"Concurrency: {threads} threads")
+        reporter.info(f"Concurrency: {threads} threads (target='{project.target.name}')")
     for warning in project.config.warnings:
         reporter.info(f"Warning: {warning}")
     results = RunResults(command)
