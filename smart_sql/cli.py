@@ -74,12 +74,16 @@ def _end_on_closed_pipe():
     sys.exit(128 + signal.SIGPIPE)
 
 
-def _load(project_dir, profiles_dir, target, vars_text):
+def _load(project_dir, profiles_dir, target, vars_text, threads=None):
     from .cli_options import project_flags
     from .project import load_project
 
     project = load_project(project_dir, profiles_dir=profiles_dir, target=target, vars=_parse_vars(vars_text))
     project.flags = project_flags()
+    if threads is not None:
+        from .threads import with_threads
+
+        with_threads(project, threads)
     return project
 
 
@@ -101,10 +105,14 @@ def _parse_mapping(text: str | None, option: str) -> dict:
 
 def sql_transform_for(project, reporter, use_cache=True, monitor=None):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
-    from .llm_sql import LLMRunner
+    from .llm_transform import LazyLLMRunner
 
-    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
-                     progress=reporter.info, monitor=monitor)
+    def runner():
+        from .llm_sql import LLMRunner
+
+        return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
+                         progress=reporter.info, monitor=monitor)
+    return LazyLLMRunner(runner)
 
 
 def _output_options(command):
@@ -136,16 +144,18 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     @click.option("--no-cache", is_flag=True, default=False, hidden=not refresh,
                   help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
     @_output_options
+    @click.option("--threads", type=click.IntRange(min=1), default=None,
+                  help="Nodes to run at once (default: the profile's `threads`, else 1).")
     @_handles_errors
     def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
-                quiet, log_format):
+                quiet, log_format, threads):
         from .execute import build
         from .interrupts import stop_on_signals
         from .llm_report.history import record_run
         from .progress import make_output
         from .progress.preflight import check_before_build
 
-        project = _load(project_dir, profiles_dir, target, vars_text)
+        project = _load(project_dir, profiles_dir, target, vars_text, threads)
         reporter, monitor = make_output(quiet=quiet, log_format=log_format)
         debug = debug or click.get_current_context().find_root().params.get("debug")
         check_before_build(project, reporter, select, exclude, resource_types)
@@ -154,7 +164,8 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
                 results = build(project, select, exclude, full_refresh=full_refresh,
                                 sql_transform=sql_transform_for(project, reporter, not no_cache, monitor),
                                 reporter=reporter,
-                                resource_types=resource_types, command=name, debug=debug, stop=stop)
+                                resource_types=resource_types, command=name, debug=debug, stop=stop,
+                                threads=project.target.threads)
         finally:
             record_run(project)
         sys.exit(results.exit_code)

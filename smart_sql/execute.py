@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 import traceback
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 import duckdb
 
 from . import connection, contracts, external, materialize, persist_docs, unit_tests, versions
 from .datatests import DataTest, limited, outcome_sql, status
-from .failures import PREVIEW_ROWS, format_rows, store_failures
+from .relation_catalog import Catalog, LiveCatalog
+from .failures import PREVIEW_ROWS, failures_relation, format_rows, store_failures
 from .singular_tests import failing_rows_sql
 from .errors import ConfigError, ModelError, SmartSqlError
 from .graph import Graph
@@ -29,7 +33,9 @@ from .render import ModelFunctions
 from .dbt.jinja.model_config import ModelConfig
 from .artifacts import now, relation_name
 from .report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
+from .schedule import Schedule
 from .sql_errors import error_place, error_text, placed_error
+from .workers import InlinePool, ThreadPool
 
 CTE_PREFIX = "__smart_cte__"
 FAIL_FAST = "--fail-fast:"
@@ -47,7 +53,8 @@ class SqlTransform(Protocol):
     A transform may also have a method `extras(node) -> dict`, called when the model has finished
     (successfully or not); what it returns goes into that model's RunResult.extras; and a method
     `stop()`, called from any thread when the build is interrupted, after which it raises
-    KeyboardInterrupt soon."""
+    KeyboardInterrupt soon. The optional `exclusive(sql)` and `finished(node)`: see
+    `_Runner._transform_turn`."""
 
     def __call__(self, node: ModelNode, sql: str, conn: duckdb.DuckDBPyConnection) -> str: ...
 
@@ -73,10 +80,12 @@ class CompiledModel:
 def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), *, full_refresh: bool = False,
           sql_transform: SqlTransform = identity_transform, reporter: Reporter | None = None,
           resource_types: Iterable[str] = ("seed", "model", "snapshot", "test", "unit_test"), command: str = "build",
-          debug: bool = False, stop: StopRequest | None = None) -> RunResults:
+          debug: bool = False, stop: StopRequest | None = None, threads: int | None = None) -> RunResults:
     """Seeds, models, snapshots and tests in DAG order (as dbt's build); narrow with `resource_types`.
 
-    Once `stop` is requested the node running is stopped and rolled back, no other starts, and
+    `threads` (default: the target's) nodes run at once, each on its own connection, a node only once
+    everything it depends on has succeeded; their lines and results come in the run's order.
+    Once `stop` is requested the nodes running are stopped and rolled back, no other starts, and
     Interrupted is raised after run_results.json is written."""
     reporter = reporter or Reporter()
     stop = stop or StopRequest()
@@ -84,8 +93,11 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     graph = Graph(project)
     chosen = graph.select(select, exclude, resource_types)
     order = [uid for uid in graph.order(chosen) if graph.nodes[uid].materialized != "ephemeral"]
+    threads = max(1, min(threads or project.target.threads, len(order)))
     write_manifest(project)
     reporter.info(run_header(project))
+    if threads > 1:
+        reporter.info(f"Concurrency: {threads} threads (target='{project.target.name}')")
     for warning in project.config.warnings:
         reporter.info(f"Warning: {warning}")
     fail_on_warnings(project)
@@ -93,31 +105,21 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     started = time.perf_counter()
     if not order:
         reporter.info("Nothing to do: no node matches the selection.")
+    catalog = Catalog()
     with connect(project) as conn, stop.calling(*_stoppers(conn, sql_transform)):
-        runner = _Runner(project, graph, conn, full_refresh=full_refresh, sql_transform=sql_transform, debug=debug)
-        runner.selected = set(order)
-        upstream_failure: dict[str, str] = {}
         try:
-            materialize.ensure_schemas(conn, [graph.nodes[uid] for uid in order])
+            materialize.ensure_schemas(conn, _built_relations(project, graph, order), catalog)
             results.results += run_project_hooks(conn, project, "on-run-start", reporter)
+            if project.on_run_start:
+                catalog.forget()
+            schedule = Schedule(graph, order, fail_fast=FAIL_FAST if project.flags.fail_fast else None)
             if not results.success and not project.config.nodes_run_after_failed_start_hook:
-                upstream_failure = dict.fromkeys(order, "on-run-start")
-            for index, uid in enumerate(order, start=1):
-                stop.check()
-                node = graph.nodes[uid]
-                if uid in upstream_failure:
-                    result = _skipped(node, upstream_failure[uid], project)
-                else:
-                    result = runner.run(node)
-                if result.status in FAILED:
-                    stop.check()
-                    for descendant in graph.descendants(uid):
-                        upstream_failure.setdefault(descendant, node.name)
-                    if project.flags.fail_fast:
-                        upstream_failure.update({later: FAIL_FAST + node.name for later in order[index:]
-                                                 if later not in upstream_failure})
-                results.results.append(result)
-                reporter.node_finished(index, len(order), result)
+                schedule.fail_all("on-run-start")
+            runner = functools.partial(_Runner, project, graph, full_refresh=full_refresh, sql_transform=sql_transform,
+                                       debug=debug, catalog=catalog, exclusive=threading.Lock(), stop=stop,
+                                       selected=set(order))
+            with _pool(project, conn, threads, runner, stop) as pool:
+                _run_nodes(schedule, pool, stop, _Progress(project, order, reporter, results.results))
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
                                                  **built_schemas(project, results.results))
         except KeyboardInterrupt:
@@ -148,6 +150,112 @@ def _stoppers(conn: duckdb.DuckDBPyConnection, sql_transform: SqlTransform) -> l
     """What to call when the build is interrupted: stop the transform and the running statement."""
     transform_stop = getattr(sql_transform, "stop", None)
     return [transform_stop, conn.interrupt] if transform_stop else [conn.interrupt]
+
+
+def _built_relations(project: Project, graph: Graph, order: list[str]) -> list[Relation]:
+    """Where the run's seeds, models, snapshots and stored test failures go."""
+    nodes = [graph.nodes[uid] for uid in order]
+    return ([node.relation for node in nodes if node.resource_type in ("seed", "model", "snapshot")]
+            + [failures_relation(project, node) for node in nodes
+               if isinstance(node, DataTest) and node.stores_failures])
+
+
+@contextmanager
+def _pool(project: Project, conn: duckdb.DuckDBPyConnection, threads: int, runner, stop: StopRequest):
+    """One thread running on `conn`, or `threads` workers, each with a connection of its own to the
+    same database, prepared as `conn` was (its settings are the connection's own), that a stop interrupts."""
+    if threads == 1:
+        yield InlinePool(_node_runner(runner(conn, thread_id="Thread-1 (worker)")))
+        return
+    with ExitStack() as stack:
+        cursors = []
+        for _ in range(threads):
+            cursors.append(stack.enter_context(conn.cursor()))
+            connection.prepare(cursors[-1], project.target)
+        interrupts = [cursor.interrupt for cursor in cursors]
+        stack.enter_context(stop.calling(*interrupts))
+
+        def interrupt_again() -> None:
+            """A stop's interrupt is lost by a statement that had not started yet: repeat it."""
+            for interrupt in interrupts if stop.requested else ():
+                interrupt()
+        pool = ThreadPool(threads, lambda number: _node_runner(runner(cursors[number - 1],
+                                                                      thread_id=f"Thread-{number} (worker)")),
+                          while_waiting=interrupt_again)
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+
+def _node_runner(runner: _Runner):
+    return lambda uid: runner.run(runner.graph.nodes[uid])
+
+
+def _run_nodes(schedule: Schedule, pool, stop: StopRequest, progress: _Progress) -> None:
+    """Start every node whose upstream nodes have finished, up to the pool's size at once, until none is
+    left. On a stop (or Ctrl-C here) nothing more starts and the running nodes are waited for; a node
+    that fails then was interrupted and rolled back, so it has no result."""
+    running = 0
+    failure: BaseException | None = None
+    while True:
+        try:
+            while not stop.requested and failure is None and running < pool.size:
+                uid = schedule.next_ready()
+                if uid is None:
+                    break
+                upstream = schedule.failed_upstream(uid)
+                if upstream is not None:
+                    progress.add(uid, _skipped(schedule.graph.nodes[uid], upstream, progress.project))
+                    schedule.done(uid, failed=False)
+                    continue
+                pool.submit(uid)
+                running += 1
+            if not running:
+                break
+            uid, result, error = pool.wait()
+            running -= 1
+            if isinstance(error, KeyboardInterrupt):
+                stop.request()
+            elif error is not None:
+                failure = failure or error
+            elif not (result.status in FAILED and stop.requested):
+                progress.add(uid, result)
+                schedule.done(uid, failed=result.status in FAILED)
+        except KeyboardInterrupt:
+            stop.request()
+    progress.flush()
+    if failure is not None:
+        raise failure
+    stop.check()
+
+
+class _Progress:
+    """Results in the run's order: a node's line is printed once every node before it has finished."""
+
+    def __init__(self, project: Project, order: list[str], reporter: Reporter, results: list[RunResult]):
+        self.project = project
+        self.position = {uid: index for index, uid in enumerate(order)}
+        self.reporter = reporter
+        self.results = results
+        self._finished: dict[int, RunResult] = {}
+        self._next = 0
+
+    def add(self, uid: str, result: RunResult) -> None:
+        self._finished[self.position[uid]] = result
+        while self._next in self._finished:
+            self._emit(self._next)
+            self._next += 1
+
+    def flush(self) -> None:
+        """What finished after a node that never will (an interrupted run)."""
+        for index in sorted(self._finished):
+            self._emit(index)
+
+    def _emit(self, index: int) -> None:
+        result = self._finished.pop(index)
+        self.results.append(result)
+        self.reporter.node_finished(index + 1, len(self.position), result)
 
 
 def run(project: Project, select: Iterable[str] = (), exclude: Iterable[str] = (), **options) -> RunResults:
@@ -217,12 +325,13 @@ def connect(project: Project) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool) -> bool:
+def is_incremental_run(conn: duckdb.DuckDBPyConnection, model: ModelNode, full_refresh: bool,
+                       catalog: LiveCatalog = materialize.LIVE) -> bool:
     """True when an incremental model's table exists and is to be added to, not rebuilt (a model's
     `full_refresh` config, when set, overrides --full-refresh, as in dbt)."""
     refresh = model.config.get("full_refresh")
     return (model.materialized == "incremental" and not (full_refresh if refresh is None else refresh)
-            and materialize.relation_type(conn, model.relation) == "table")
+            and materialize.relation_type(conn, model.relation, catalog) == "table")
 
 
 def render_model(project: Project, model: ModelNode, *, incremental: bool = False) -> CompiledSQL:
@@ -313,42 +422,81 @@ def _limited(project: Project, relation: Relation) -> Relation | str:
 
 
 class _Runner:
+    """Runs nodes on one connection. A node with hooks looks relations up in the database itself (its
+    hooks may change any), and makes the shared catalog read it again afterwards."""
+
     def __init__(self, project: Project, graph: Graph, conn: duckdb.DuckDBPyConnection, *, full_refresh: bool,
-                 sql_transform: SqlTransform, debug: bool):
+                 sql_transform: SqlTransform, debug: bool, catalog: Catalog, exclusive: threading.Lock,
+                 stop: StopRequest, thread_id: str, selected: set[str]):
         self.project = project
         self.graph = graph
         self.conn = conn
         self.full_refresh = full_refresh
         self.sql_transform = sql_transform
         self.debug = debug
-        self.selected: set[str] = set()
+        self.shared_catalog = catalog
+        self.catalog: LiveCatalog = catalog
+        self.exclusive = exclusive
+        self.stop = stop
+        self.thread_id = thread_id
+        self.selected = selected
         """The nodes this run builds."""
 
-    def run(self, node: ModelNode | SeedNode | DataTest) -> RunResult:
+    def run(self, node: ModelNode | SeedNode | DataTest | UnitTest) -> RunResult:
         started, started_at = time.perf_counter(), now()
-        if isinstance(node, DataTest):
-            result = self._test(node)
-        elif isinstance(node, UnitTest):
-            result = self._unit_test(node)
-        elif isinstance(node, SnapshotNode):
-            result = self._snapshot(node)
-        elif isinstance(node, SeedNode):
-            result = self._seed(node)
-        else:
-            result = self._model(node)
+        live = _changes_unrecorded_relations(node)
+        self.catalog = materialize.LIVE if live else self.shared_catalog
+        try:
+            if isinstance(node, DataTest):
+                result = self._test(node)
+            elif isinstance(node, UnitTest):
+                result = self._unit_test(node)
+            elif isinstance(node, SnapshotNode):
+                result = self._snapshot(node)
+            elif isinstance(node, SeedNode):
+                result = self._seed(node)
+            else:
+                result = self._model(node)
+        finally:
+            if live:
+                self.shared_catalog.forget()
         result.execution_time = time.perf_counter() - started
+        result.thread_id = self.thread_id
         result.timing = [{"name": "execute", "started_at": started_at, "completed_at": now()}]
-        result.thread_id = threading.current_thread().name
         return result
+
+    def _atomic(self):
+        """A node's transaction, which a stop requested before its commit rolls back (DuckDB forgets an
+        interrupt that comes between two statements)."""
+        return materialize.atomic(self.conn, self.catalog, before_commit=self.stop.check)
+
+    @contextmanager
+    def _transform_turn(self, model: ModelNode, sql: str) -> Iterator[None]:
+        """Around a model's transaction. A transform that must have the model to itself (one without an
+        `exclusive` method, or whose `exclusive(sql)` is true, as the SMART_LLM runner's for a model with
+        LLM calls) has one model at a time, until the model is materialized or has failed; then its
+        `finished(model)`, if it has one, is called (the SMART_LLM runner drops the model's result tables)."""
+        exclusive = getattr(self.sql_transform, "exclusive", None)
+        if self.sql_transform is identity_transform or exclusive is not None and not exclusive(sql):
+            yield
+            return
+        with self.exclusive:
+            try:
+                yield
+            finally:
+                finished = getattr(self.sql_transform, "finished", None)
+                if finished is not None:
+                    finished(model)
 
     def _seed(self, seed: SeedNode) -> RunResult:
         result = _result(seed, f"loaded seed {seed.relation.display}", self.project)
         try:
-            materialize.ensure_schema(self.conn, seed.relation)
+            materialize.ensure_schema(self.conn, seed.relation, self.catalog)
             self._hooks(seed, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with self._atomic():
                 self._hooks(seed, "pre", inside_transaction=True)
-                result.rows_affected = materialize.load_seed(self.conn, seed, in_place=self._reload_in_place(seed))
+                result.rows_affected = materialize.load_seed(self.conn, seed, self.catalog,
+                                                             in_place=self._reload_in_place(seed))
                 persist_docs.apply(self.conn, seed, "table")
                 self._hooks(seed, "post", inside_transaction=True)
             self._hooks(seed, "post", inside_transaction=False)
@@ -365,30 +513,31 @@ class _Runner:
         result = _result(model, f"created {kind} {model.relation.display}", self.project)
         compiled_path = sql = None
         try:
-            incremental = is_incremental_run(self.conn, model, self.full_refresh)
+            incremental = is_incremental_run(self.conn, model, self.full_refresh, self.catalog)
             compiled = render_model(self.project, model, incremental=incremental)
             compiled_path = write_compiled(self.project, model.relpath, compiled)
             compiled = compiled.written_to(self.project.display(compiled_path))
             result.compiled_code = str(compiled)
-            materialize.ensure_schema(self.conn, model.relation)
+            materialize.ensure_schema(self.conn, model.relation, self.catalog)
             self._hooks(model, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with self._transform_turn(model, compiled), self._atomic():
                 self._hooks(model, "pre", inside_transaction=True)
                 sql = self.sql_transform(model, compiled, self.conn)
                 if model.contract:
                     contracts.check(self.conn, model, model.contract, sql)
                 if kind == "view":
-                    materialize.create_view(self.conn, model.relation, sql)
+                    materialize.create_view(self.conn, model.relation, sql, self.catalog)
                 elif kind == "external":
                     result.rows_affected = external.build(self.conn, self.project, model, sql)
                 elif incremental:
                     result.rows_affected = materialize.insert_incremental(self.conn, model, sql,
-                                                                          self.project.config.on_schema_change)
+                                                                          self.project.config.on_schema_change,
+                                                                          self.catalog)
                     result.description = f"inserted into incremental {model.relation.display}"
                 elif model.contract:
                     result.rows_affected = contracts.build_table(self.conn, self.project, model, sql, self.selected)
                 else:
-                    result.rows_affected = materialize.create_table(self.conn, model.relation, sql)
+                    result.rows_affected = materialize.create_table(self.conn, model.relation, sql, self.catalog)
                 persist_docs.apply(self.conn, model, "view" if kind in ("view", "external") else "table")
                 self._hooks(model, "post", inside_transaction=True)
             self._hooks(model, "post", inside_transaction=False)
@@ -418,11 +567,11 @@ class _Runner:
             compiled_path = write_compiled(self.project, f"snapshots/{snapshot.name}.sql", compiled)
             sql = compiled.written_to(self.project.display(compiled_path))
             result.compiled_code = str(sql)
-            materialize.ensure_schema(self.conn, snapshot.relation)
+            materialize.ensure_schema(self.conn, snapshot.relation, self.catalog)
             self._hooks(snapshot, "pre", inside_transaction=False)
-            with materialize.atomic(self.conn):
+            with self._atomic():
                 self._hooks(snapshot, "pre", inside_transaction=True)
-                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql)
+                result.rows_affected, created = run_snapshot(self.conn, snapshot, sql, self.catalog)
                 self._hooks(snapshot, "post", inside_transaction=True)
             self._hooks(snapshot, "post", inside_transaction=False)
         except Exception as error:
@@ -441,8 +590,8 @@ class _Runner:
             result.compiled_code = sql
             failing = sql
             if test.stores_failures:
-                with materialize.atomic(self.conn):
-                    stored = store_failures(self.conn, self.project, test, limited(test, sql))
+                with self._atomic():
+                    stored = store_failures(self.conn, self.project, test, limited(test, sql), self.catalog)
                 failing = f"select * from {stored}"
                 result.relation = stored.display
             failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
@@ -461,7 +610,7 @@ class _Runner:
         return result
 
     def _unit_test(self, test: UnitTest) -> RunResult:
-        result = _result(test, f"unit_test {test.model}::{test.name}", self.project.root)
+        result = _result(test, f"unit_test {test.model}::{test.name}", self.project)
         try:
             result.status, result.failures, result.message, sql = unit_tests.run(self.conn, self.project, test)
             compiled = write_compiled(self.project, f"unit_tests/{test.model}/{test.name}.sql", sql)
@@ -502,6 +651,14 @@ class _Runner:
         if self.debug:
             result.message += "\n" + "".join(traceback.format_exception(error))
         return result
+
+
+def _changes_unrecorded_relations(node) -> bool:
+    """Whether building `node` may create or change relations without telling the shared catalog: its
+    hooks, unit tests, contracts, external files and incremental strategies run SQL of their own."""
+    hooked = bool(getattr(node, "pre_hooks", None) or getattr(node, "post_hooks", None))
+    return hooked or isinstance(node, UnitTest) or bool(getattr(node, "contract", None)) \
+        or getattr(node, "materialized", None) in ("external", "incremental")
 
 
 def _result(node, description: str, project: Project) -> RunResult:

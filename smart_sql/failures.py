@@ -11,6 +11,8 @@ from .naming import ConfigView, NodeView, relation_parts
 if TYPE_CHECKING:
     import duckdb
 
+    from .relation_catalog import LiveCatalog
+
     from .project import Project, Relation
 
 PREVIEW_ROWS = 5
@@ -29,14 +31,15 @@ def failures_relation(project: Project, test: DataTest) -> Relation:
     return Relation(schema, identifier, None if database == project.target.file_catalog else database)
 
 
-def store_failures(conn: duckdb.DuckDBPyConnection, project: Project, test: DataTest, sql: str) -> Relation:
+def store_failures(conn: duckdb.DuckDBPyConnection, project: Project, test: DataTest, sql: str,
+                   catalog: LiveCatalog = materialize.LIVE) -> Relation:
     """Replace the stored failures of `test` by the rows of `sql`, as a table or a view (store_failures_as)."""
     relation = failures_relation(project, test)
-    materialize.ensure_schema(conn, relation)
+    materialize.ensure_schema(conn, relation, catalog)
     if test.config.get("store_failures_as") == "view":
-        materialize.create_view(conn, relation, sql)
+        materialize.create_view(conn, relation, sql, catalog)
     else:
-        materialize.create_table(conn, relation, sql)
+        materialize.create_table(conn, relation, sql, catalog)
     return relation
 
 

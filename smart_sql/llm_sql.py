@@ -173,11 +173,21 @@ class LLMRunner:
     def __call__(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         return self.sql_transform(node, sql, conn)
 
+    def exclusive(self, sql: str) -> bool:
+        """Whether a model with this SQL needs the runner to itself (a build runs such models one at a
+        time, beside models without LLM calls): the runner keeps one provider, one event loop and the
+        result tables of the last model, which the next model with LLM calls drops."""
+        return mentions_smart_llm(sql)
+
+    def finished(self, node) -> None:
+        """The model with LLM calls is materialized (or failed): its result tables can go."""
+        self.drop_results()
+
     def sql_transform(self, node, sql: str, conn: duckdb.DuckDBPyConnection) -> str:
         """The SQL to materialize for `node`, after its LLM tasks have run on `conn`."""
-        self.drop_results()
         if not mentions_smart_llm(sql):
             return sql
+        self.drop_results()
         from .rewrite.plan import rewrite_sql
 
         name, path = _node_name(node), _node_path(node)

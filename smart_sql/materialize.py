@@ -9,8 +9,9 @@ positions in DuckDB's errors can be taken back to the model's SQL.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
+from .relation_catalog import LiveCatalog
 from .datatests import literal, quote
 
 if TYPE_CHECKING:
@@ -19,70 +20,72 @@ if TYPE_CHECKING:
     from .project import ModelNode, Relation, SeedNode
 
 SQL_LINE = 2
+LIVE = LiveCatalog()
 
 
 @contextmanager
-def atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def atomic(conn: duckdb.DuckDBPyConnection, catalog: LiveCatalog = LIVE,
+           before_commit: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """One transaction; what it records in `catalog` counts once it commits. If `before_commit`
+    raises, it rolls back."""
     conn.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        conn.execute("rollback")
-        raise
-    conn.execute("commit")
+    with catalog.transaction():
+        try:
+            yield
+            before_commit()
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        conn.execute("commit")
 
 
-def relation_type(conn: duckdb.DuckDBPyConnection, relation: Relation) -> str | None:
+def relation_type(conn: duckdb.DuckDBPyConnection, relation: Relation, catalog: LiveCatalog = LIVE) -> str | None:
     """'table', 'view', or None when the relation does not exist."""
-    row = conn.execute(
-        "select table_type from information_schema.tables "
-        "where table_schema = ? and table_name = ? and table_catalog = coalesce(?, current_database())",
-        [relation.schema, relation.identifier, relation.database],
-    ).fetchone()
-    if row is None:
-        return None
-    return "view" if row[0] == "VIEW" else "table"
+    return catalog.kind(conn, relation)
 
 
-def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation) -> None:
+def ensure_schema(conn: duckdb.DuckDBPyConnection, relation: Relation, catalog: LiveCatalog = LIVE) -> None:
+    if catalog.has_schema(conn, relation):
+        return
     prefix = f"{quote(relation.database)}." if relation.database else ""
     conn.execute(f"create schema if not exists {prefix}{quote(relation.schema)}")
+    catalog.schema_created(conn, relation)
 
 
-def ensure_schemas(conn: duckdb.DuckDBPyConnection, nodes: list) -> None:
-    """Every schema the seeds and models among `nodes` are built in (before on-run-start, as dbt)."""
-    relations = [node.relation for node in nodes if node.resource_type in ("seed", "model", "snapshot")]
+def ensure_schemas(conn: duckdb.DuckDBPyConnection, relations: list[Relation], catalog: LiveCatalog = LIVE) -> None:
+    """Every schema `relations` are built in, before any node runs (as dbt): schemas made by two
+    transactions at once would conflict."""
     for relation in dict.fromkeys(relations):
-        ensure_schema(conn, relation)
+        ensure_schema(conn, relation, catalog)
 
 
-def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> int:
-    tmp = _fresh_tmp(conn, relation)
-    conn.execute(f"create table {tmp} as\n{sql}\n")
-    rows = _count(conn, tmp)
-    _swap(conn, relation, tmp, "table")
+def create_table(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str, catalog: LiveCatalog = LIVE) -> int:
+    tmp = _fresh_tmp(conn, relation, catalog)
+    rows = conn.execute(f"create table {tmp} as\n{sql}\n").fetchone()[0]
+    _swap(conn, relation, tmp, "table", catalog)
     return rows
 
 
-def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str) -> None:
-    tmp = _fresh_tmp(conn, relation)
+def create_view(conn: duckdb.DuckDBPyConnection, relation: Relation, sql: str, catalog: LiveCatalog = LIVE) -> None:
+    tmp = _fresh_tmp(conn, relation, catalog)
     conn.execute(f"create view {tmp} as\n{sql}\n")
-    _swap(conn, relation, tmp, "view")
+    _swap(conn, relation, tmp, "view", catalog)
 
 
 def insert_incremental(conn: duckdb.DuckDBPyConnection, model: ModelNode, sql: str,
-                       on_schema_change: str = "ignore") -> int:
+                       on_schema_change: str = "ignore", catalog: LiveCatalog = LIVE) -> int:
     """Add the model's rows to its table by its incremental strategy (see smart_sql.incremental);
     `on_schema_change` applies when the model sets none."""
     from . import incremental
 
-    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation), on_schema_change)
+    return incremental.insert(conn, model, sql, _fresh_tmp(conn, model.relation, catalog), on_schema_change)
 
 
-def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, *, in_place: bool = False) -> int:
+def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, catalog: LiveCatalog = LIVE, *,
+              in_place: bool = False) -> int:
     """The seed's table created from its file; with `in_place`, an existing table is emptied and the
     file copied into it (its columns and types stay, as dbt-duckdb reloads a seed)."""
-    if in_place and relation_type(conn, seed.relation) == "table":
+    if in_place and relation_type(conn, seed.relation, catalog) == "table":
         conn.execute(f"delete from {seed.relation}")
         delimiter = literal(seed.config.get("delimiter", ","))
         return conn.execute(f"copy {seed.relation} from {literal(str(seed.path))} "
@@ -94,23 +97,23 @@ def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, *, in_place: bool
     if column_types:
         types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
         options.append(f"types = {{{types}}}")
-    return create_table(conn, seed.relation, f"select * from read_csv({literal(str(seed.path))}, {', '.join(options)})")
+    return create_table(conn, seed.relation,
+                        f"select * from read_csv({literal(str(seed.path))}, {', '.join(options)})", catalog)
 
 
-def _fresh_tmp(conn: duckdb.DuckDBPyConnection, relation: Relation) -> Relation:
+def _fresh_tmp(conn: duckdb.DuckDBPyConnection, relation: Relation, catalog: LiveCatalog) -> Relation:
     tmp = relation.temporary()
-    leftover = relation_type(conn, tmp)
+    leftover = catalog.kind(conn, tmp)
     if leftover:
         conn.execute(f"drop {leftover} {tmp}")
+        catalog.record(conn, tmp, None)
     return tmp
 
 
-def _swap(conn: duckdb.DuckDBPyConnection, relation: Relation, tmp: Relation, kind: str) -> None:
-    existing = relation_type(conn, relation)
+def _swap(conn: duckdb.DuckDBPyConnection, relation: Relation, tmp: Relation, kind: str,
+          catalog: LiveCatalog) -> None:
+    existing = catalog.kind(conn, relation)
     if existing:
         conn.execute(f"drop {existing} {relation}")
     conn.execute(f"alter {kind} {tmp} rename to {quote(relation.identifier)}")
-
-
-def _count(conn: duckdb.DuckDBPyConnection, relation: Relation) -> int:
-    return conn.execute(f"select count(*) from {relation}").fetchone()[0]
+    catalog.record(conn, relation, kind)

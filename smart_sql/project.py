@@ -48,6 +48,8 @@ SOURCE_TABLE_KEYS = {"name", "description", "identifier", "schema", "database", 
 SINGULAR_TEST_KEYS = {"name", "description", "config", "meta", "docs"}
 COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type", "tags", "quote", "config",
                "constraints", "granularity"}
+COMPILED_TEMPLATES = "jinja_bytecode"
+"""The folder of the target folder where compiled Jinja templates are kept (smart_sql.jinja_cache)."""
 DEFAULT_LLM_CACHE = "llm_cache.sqlite"
 """The response cache's file in the target folder, unless the llm block sets `cache_path`. `clean`
 keeps every file whose name starts with its stem and a dot (its WAL, journals, the old-format cache)."""
@@ -279,7 +281,7 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
                    *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
     renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info),
-                        **_dbt_jinja(root, config, chosen))
+                        compiled_dir=root / config.target_path / COMPILED_TEMPLATES, **_dbt_jinja(root, config, chosen))
     properties = _read_properties(root, config, renderer)
     model_versions = versions.expand(properties.models)
     seeds = _discover_seeds(root, config, chosen.schema, properties)

@@ -51,19 +51,23 @@ class Renderer:
 
     def __init__(self, macro_files: list[Path], *, vars: Mapping[str, Any], target: TargetInfo,
                  display: Callable[[Path], str] = str, builtins: Mapping[str, Callable[..., Any]] | None = None,
-                 packages: Mapping[str, list[Path]] | None = None, dbt: Any = None):
+                 packages: Mapping[str, list[Path]] | None = None, dbt: Any = None, compiled_dir: Path | None = None):
         """`builtins`: functions every template and macro may call, which the project's macros may replace;
         `packages`: the macro files of each installed package (`name.macro` in templates); `dbt`: a
-        smart_sql.dbt.jinja.provider.DbtContext that adds dbt's context."""
+        smart_sql.dbt.jinja.provider.DbtContext that adds dbt's context; `compiled_dir`: where compiled
+        templates are kept between runs (smart_sql.jinja_cache)."""
         self.vars = dict(vars)
         self.target = target
         self.display = display
         self.dbt = dbt
         self._connections = _Connections()
+        extensions = ["jinja2.ext.do", "jinja2.ext.loopcontrols"]
         self.env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_file), undefined=jinja2.StrictUndefined,
-                                      keep_trailing_newline=True, extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+                                      keep_trailing_newline=True, extensions=extensions,
+                                      bytecode_cache=_compiled_templates(compiled_dir, extensions))
         self.env.context_class = returns.ReturningContext
         self.env.globals.update(builtins or {})
+        self._strings: dict[str, jinja2.Template] = {}
         self.internal_templates: list[jinja2.Template] = []
         if dbt is not None:
             from .dbt.jinja.context import static_globals
@@ -106,7 +110,7 @@ class Renderer:
                     **extra: Any) -> str:
         """A Jinja string (a hook) declared in `path`, with the macros and, if given, the model's functions."""
         with self._errors_located(path):
-            return self.env.from_string(text).render(self._context(path, model_name, functions, **extra))
+            return self._from_string(text).render(self._context(path, model_name, functions, **extra))
 
     def render_part(self, text: str, path: Path, model_name: str, functions: ModelFunctions) -> str:
         """A part of the file `path` (a snapshot block, padded so that its lines are the file's lines), so
@@ -144,7 +148,7 @@ class Renderer:
         context = {"var": self._var_function(path, None), "env_var": self._env_var_function(path),
                    "target": self.target, **extra}
         with self._errors_located(path):
-            return self.env.from_string(text).render(context)
+            return self._from_string(text).render(context)
 
     def _context(self, path: Path, model_name: str | None, functions: ModelFunctions | None,
                  **extra: Any) -> dict[str, Any]:
@@ -175,6 +179,13 @@ class Renderer:
             context.setdefault(name, Namespace(name, macros))
         self.dbt.add(context, by_package, internal, functions.node if functions else None, self.connection)
         return context
+
+    def _from_string(self, text: str) -> jinja2.Template:
+        """A template compiled once per text: every data test of a kind renders the same call."""
+        template = self._strings.get(text)
+        if template is None:
+            template = self._strings[text] = self.env.from_string(text)
+        return template
 
     def _template(self, path: Path) -> jinja2.Template:
         with self._errors_located(path):
@@ -272,6 +283,14 @@ def _macros(templates: list[jinja2.Template], context: Mapping[str, Any]) -> dic
         macros.update({name: value for name, value in module.__dict__.items()
                        if isinstance(value, jinja2.runtime.Macro)})
     return macros
+
+
+def _compiled_templates(directory: Path | None, extensions: list[str]) -> jinja2.BytecodeCache | None:
+    if directory is None:
+        return None
+    from .jinja_cache import CompiledTemplates
+
+    return CompiledTemplates(directory, extensions)
 
 
 def _load_file(name: str):

@@ -30,6 +30,10 @@ class RunResult:
     message: str | None = None
     relation: str | None = None
     path: str | None = None
+    thread_id: str | None = None
+    """The worker that ran the node, as dbt names it: 'Thread-1 (worker)'."""
+    timing: list[dict[str, str]] = field(default_factory=list)
+    """dbt's timing: [{"name": "execute", "started_at": ..., "completed_at": ...}], UTC ISO times."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Per-node facts from other layers (LLM cost, calls) written as-is into run_results.json;
     a string under "summary" is also printed after the run."""

@@ -12,13 +12,16 @@ from .errors import ModelError
 if TYPE_CHECKING:
     import duckdb
 
+    from .relation_catalog import LiveCatalog
+
     from .project import SnapshotNode
 
 
-def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: str) -> tuple[int, bool]:
+def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: str,
+                 catalog: LiveCatalog = materialize.LIVE) -> tuple[int, bool]:
     """(rows inserted, whether the table was created)."""
     relation = snapshot.relation
-    existing = materialize.relation_type(conn, relation)
+    existing = materialize.relation_type(conn, relation, catalog)
     if existing == "view":
         raise ModelError(f"snapshot {snapshot.name!r}: {relation.display} is a view, and a snapshot needs a table",
                          path=str(snapshot.relpath), hint="drop the view, or give the snapshot another alias")
@@ -26,10 +29,11 @@ def run_snapshot(conn: duckdb.DuckDBPyConnection, snapshot: SnapshotNode, sql: s
         _check_target(conn, snapshot)
     strategy = _strategy(conn, snapshot, sql, existing is not None)
     if existing is None:
-        return materialize.create_table(conn, relation, snapshot_sql.build_table_sql(strategy, sql)), True
+        return materialize.create_table(conn, relation, snapshot_sql.build_table_sql(strategy, sql), catalog), True
     staging = relation.__class__(relation.schema, relation.identifier + snapshot_sql.STAGING_SUFFIX, relation.database)
-    if materialize.relation_type(conn, staging):
+    if materialize.relation_type(conn, staging, catalog):
         conn.execute(f"drop table {staging}")
+        catalog.record(conn, staging, None)
     source_columns = snapshot_sql.query_columns(conn, sql)
     target_columns = list(snapshot_sql.columns_of(conn, relation))
     conn.execute(f"create table {staging} as\n"

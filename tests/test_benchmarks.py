@@ -91,3 +91,15 @@ def test_throughput_compares_refusals_at_any_load_with_a_fault_free_server():
                       "--rate-limit", "0.25", "--retry-after", "0.01")
     assert row["rate_limited"] > 0 and row["retries"] == row["rate_limited"]
     assert row["ratio_to_fault_free"] > 0 and row["fault_free_requests_per_second"] > 0
+
+
+def test_dbt_speed_times_smart_sql_on_both_generated_projects_and_says_when_dbt_is_missing():
+    rows = run_json("dbt_speed.py", "--dbt", "/nonexistent/dbt", "--repeat", "1", "--models", "45", "--threads", "2")
+    assert [row["project"] for row in rows] == ["shop", "tree"]
+    assert [row["models"] for row in rows] == [10, 45]
+    assert all(row["dbt_found"] is False and "ratio" not in row and row["seconds_smart_sql"] > 0 for row in rows)
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "dbt_speed.py"), "--dbt", "/nonexistent/dbt",
+                           "--repeat", "1", "--models", "45", "--only", "shop"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "dbt was not found" in done.stdout and "shop: 10 models, smart-sql" in done.stdout
