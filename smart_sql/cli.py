@@ -86,12 +86,17 @@ def _parse_vars(text: str | None) -> dict:
     return value
 
 
-def sql_transform_for(project, reporter, use_cache=True):
+def sql_transform_for(project, reporter, use_cache=True, max_cost=None):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
+    from dataclasses import replace
+
     from .llm_sql import LLMRunner
 
-    return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
-                     progress=reporter.info)
+    config, source = project.target.llm, "llm.max_cost in profiles.yml"
+    if max_cost is not None:
+        config, source = replace(config, max_cost=max_cost), "--max-cost"
+    return LLMRunner(config, cache_path=project.llm_cache_path, use_cache=use_cache,
+                     progress=reporter.info, budget_source=source)
 
 
 def compile_hook_for(project, explain=False):
@@ -115,18 +120,29 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
                   help="Rebuild incremental models from scratch.", hidden=not refresh)
     @click.option("--no-cache", is_flag=True, default=False, hidden=not refresh,
                   help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
+    @click.option("--max-cost", type=click.FloatRange(min=0), default=None, hidden=not refresh,
+                  help="Dollars the LLM requests of this build may cost at most (overrides llm.max_cost).")
+    @click.option("--dry-run", is_flag=True, default=False, hidden=name != "build",
+                  help="Print the plan (`smart-sql plan`) instead of building: no model is called.")
+    @click.option("--json", "as_json", is_flag=True, default=False, hidden=name != "build",
+                  help="With --dry-run: the plan as one JSON document.")
     @_handles_errors
-    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache):
+    def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
+                max_cost, dry_run, as_json):
         from .execute import build
         from .interrupts import stop_on_signals
         from .report import Reporter
 
         project = _load(project_dir, profiles_dir, target, vars_text)
+        if dry_run:
+            _print_plan(project, select, exclude, full_refresh, max_cost, as_json)
+            return
         reporter = Reporter()
         debug = debug or click.get_current_context().find_root().params.get("debug")
         with stop_on_signals() as stop:
             results = build(project, select, exclude, full_refresh=full_refresh,
-                            sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache),
+                            sql_transform=sql_transform_for(project, reporter, use_cache=not no_cache,
+                                                            max_cost=max_cost),
                             reporter=reporter,
                             resource_types=resource_types, command=name, debug=debug, stop=stop)
         sys.exit(results.exit_code)
@@ -141,6 +157,36 @@ _run_command("run", "Build the selected models.", ("model",))
 _run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
 _run_command("test", "Run the data tests of the selected nodes.", ("test",), refresh=False)
 _run_command("snapshot", "Run the selected snapshots (dbt's type-2 history tables).", ("snapshot",), refresh=False)
+
+
+@main.command("plan")
+@_common_options
+@_selection_options
+@click.option("--full-refresh", is_flag=True, default=False, help="Plan incremental models as rebuilt from scratch.")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+              help="Check the plan against this spending limit (overrides llm.max_cost).")
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print the plan as one JSON document.")
+@_handles_errors
+def plan_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, max_cost,
+                 as_json):
+    """What the selected models' LLM tasks would read and cost, without calling a model or changing
+    the database."""
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    _print_plan(project, select, exclude, full_refresh, max_cost, as_json)
+
+
+def _print_plan(project, select, exclude, full_refresh, max_cost, as_json):
+    import json
+
+    from .plan.build import plan_build
+    from .plan.output import plan_lines
+
+    plan = plan_build(project, select, exclude, full_refresh=full_refresh, max_cost=max_cost)
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+    else:
+        for line in plan_lines(plan):
+            click.echo(line)
 
 
 @main.command("compile")
