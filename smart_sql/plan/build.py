@@ -24,7 +24,7 @@ from ..project import ModelNode, Project, SeedNode, SnapshotNode
 from ..rewrite import mentions_smart_llm
 from ..rewrite.plan import LLMTask, rewrite_sql
 from ..smart.spend import forecast_costs, spend_bounds
-from .items import cached_mask, item_costs
+from .items import cached_answers, item_costs
 from .model import BuildPlan, ModelPlan, TaskPlan
 from .priors import beliefs, earlier_runs
 from .responses import open_lookup
@@ -147,9 +147,10 @@ class _Planner:
                   counts) -> None:
         options = task.options
         reference = _reference(ladder)
-        cached = cached_mask(self.lookup, self.endpoint, ladder, options, prompts, texts)
+        cached, answers = cached_answers(self.lookup, self.endpoint, ladder, options, prompts, texts)
         known = beliefs(self.config, ladder, self.accounts.get((node.name, task.id)))
-        expected_items = item_costs(options, ladder, prompts, texts, cached, worst=False, measured=known.output_tokens)
+        expected_items = item_costs(options, ladder, prompts, texts, cached, worst=False, measured=known.output_tokens,
+                                    answers=answers)
         worst_items = item_costs(options, ladder, prompts, texts, cached, worst=True)
         profiles = options.method != "reference" and options.accuracy < 1.0 and len(ladder) > 1
         least, _ = spend_bounds(expected_items.dollars(ladder), counts, reference, profiles=profiles)

@@ -52,26 +52,36 @@ def expected_output_tokens(options: CallOptions, model: str, measured: Mapping[s
     return float(min(options.max_tokens or EXPECTED_OUTPUT_TOKENS, EXPECTED_OUTPUT_TOKENS))
 
 
-def cached_mask(lookup: Lookup | None, endpoint: str, ladder: Sequence[ModelSpec], options: CallOptions,
-                prompts: Sequence[str], texts: Sequence[str]) -> np.ndarray:
-    """(models, items): whether the cache holds each model's answer to each input."""
+def cached_answers(lookup: Lookup | None, endpoint: str, ladder: Sequence[ModelSpec], options: CallOptions,
+                   prompts: Sequence[str], texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(models, items) whether the cache holds each model's answer to each input, and that answer."""
     mask = np.zeros((len(ladder), len(prompts)), dtype=bool)
+    answers = np.full((len(ladder), len(prompts)), None, dtype=object)
     if lookup is None or not len(prompts):
-        return mask
+        return mask, answers
     sent = request_options(options)
     for row, model in enumerate(ladder):
         keys = request_keys(endpoint, [LLMRequest(model.name, p, t, sent) for p, t in zip(prompts, texts)])
         found = lookup(keys)
-        mask[row] = [key in found for key in keys]
-    return mask
+        for column, key in enumerate(keys):
+            if key in found:
+                mask[row, column] = True
+                answers[row, column] = found[key].answer
+    return mask, answers
+
+
+def cached_mask(lookup: Lookup | None, endpoint: str, ladder: Sequence[ModelSpec], options: CallOptions,
+                prompts: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+    return cached_answers(lookup, endpoint, ladder, options, prompts, texts)[0]
 
 
 def item_costs(options: CallOptions, ladder: Sequence[ModelSpec], prompts: Sequence[str], texts: Sequence[str],
-               cached: np.ndarray, *, worst: bool, measured: Mapping[str, float] | None = None) -> ItemCosts:
+               cached: np.ndarray, *, worst: bool, measured: Mapping[str, float] | None = None,
+               answers: np.ndarray | None = None) -> ItemCosts:
     tokens = input_tokens(prompts, texts)
     if worst:
         out = np.full((len(ladder), len(prompts)), float(worst_output_tokens(options)))
     else:
         out = np.array([[expected_output_tokens(options, m.name, measured or {})] * len(prompts) for m in ladder],
                        dtype=float).reshape(len(ladder), len(prompts))
-    return ItemCosts(tokens, out, cached)
+    return ItemCosts(tokens, out, cached, answers)

@@ -28,9 +28,9 @@ def task_lines(task: TaskPlan) -> list[str]:
     if task.error:
         return lines + [f"  {task.error}"]
     bound = "at most " if task.upper_bound else ""
-    cached = task.cached_inputs.get(task.reference, 0)
-    lines += [f"  {bound}{task.rows:,} rows, {bound}{task.distinct_inputs:,} distinct inputs, "
-              f"{cached:,} already in the response cache (free)",
+    cached = ", ".join(f"{model} {count:,}" for model, count in task.cached_inputs.items())
+    lines += [f"  {bound}{task.rows:,} rows, {bound}{task.distinct_inputs:,} distinct inputs; "
+              f"answers already in the response cache (free): {cached}",
               f"  tokens: {task.input_tokens:,} input, about {task.output_tokens:,.0f} output (one answer each)",
               f"  reference model alone ({task.reference}): ${task.reference_only_cost:.4f}",
               f"  SMART: expected ${task.expected:.4f} (range ${task.low:.4f} to ${task.high:.4f}; "

@@ -32,6 +32,8 @@ class ItemCosts:
     """(models, items) output tokens."""
     cached: np.ndarray
     """(models, items) whether the answer is in the response cache."""
+    answers: np.ndarray | None = None
+    """(models, items) the cached answers (None where not cached): a forecast replays them."""
 
     def dollars(self, models: Sequence[ModelSpec]) -> np.ndarray:
         cost = np.array([[m.input_price_per_1m] for m in models]) * self.input_tokens[None, :]
@@ -82,23 +84,39 @@ class AgreementPrior:
 def forecast_costs(counts: Sequence[int], models: Sequence[ModelSpec], items: ItemCosts,
                    priors: Mapping[str, AgreementPrior], *, accuracy: float, confidence: float, seed: int,
                    method: str = "mix", runs: int = 16, draw_seed: int = 0) -> np.ndarray:
-    """What `runs` runs of the engine would spend, each on agreement bits drawn afresh (each
-    candidate's rate from its prior, then one bit per item). The engine's own seed is the task's,
-    as in the build; only the bits vary."""
+    """What `runs` runs of the engine would spend, each on answers drawn afresh (each candidate's
+    rate from its prior, then whether it agrees on each item) except the cached ones, which are
+    replayed as they are. The engine's own seed is the task's, as in the build; only the draws vary,
+    so a rerun whose answers are all cached is forecast at exactly what it costs: nothing."""
     rng = np.random.default_rng(draw_seed)
     counts = np.asarray(counts, dtype=np.int64)
-    return np.array([_one_run(counts, models, items, _bits(models, priors, len(counts), rng),
+    return np.array([_one_run(counts, models, items, _answers(models, priors, items, rng),
                               accuracy, confidence, seed, method) for _ in range(runs)])
 
 
-def _bits(models: Sequence[ModelSpec], priors: Mapping[str, AgreementPrior], size: int,
-          rng: np.random.Generator) -> np.ndarray:
+def _answers(models: Sequence[ModelSpec], priors: Mapping[str, AgreementPrior], items: ItemCosts,
+             rng: np.random.Generator) -> np.ndarray:
+    """(models, items) answers for one forecast run: the cached ones as they are, the others drawn so
+    that each candidate agrees with the reference at a rate drawn from its prior."""
+    size = items.cached.shape[1]
+    reference = next(i for i, m in enumerate(models) if m.reference)
     rates = np.array([1.0 if m.reference else priors[m.name].draw(rng) for m in models])
-    return rng.random((len(models), size)) < rates[:, None]
+    agrees = rng.random((len(models), size)) < rates[:, None]
+    known = items.cached if items.answers is not None else np.zeros_like(items.cached)
+    truth = np.full(size, AGREE, dtype=object)
+    if known[reference].any():
+        truth[known[reference]] = items.answers[reference, known[reference]]
+    for row in range(len(models)):
+        unknown_truth = ~known[reference] & known[row] & agrees[row]
+        truth[unknown_truth] = items.answers[row, unknown_truth]
+    answers = np.where(agrees, truth[None, :], DISAGREE).astype(object)
+    answers[reference] = truth
+    if known.any():
+        answers[known] = items.answers[known]
+    return answers
 
 
-def _one_run(counts, models, items: ItemCosts, agrees: np.ndarray, accuracy, confidence, seed, method) -> float:
-    answers = np.where(agrees, AGREE, DISAGREE).astype(object)
+def _one_run(counts, models, items: ItemCosts, answers: np.ndarray, accuracy, confidence, seed, method) -> float:
     index = {m.name: i for i, m in enumerate(models)}
 
     async def answer(model: str, indices: Sequence[int]) -> ResponseBatch:
