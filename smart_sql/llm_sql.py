@@ -332,7 +332,7 @@ class LLMRunner:
         lookup = cache.get_many if cache is not None else None
         cached = await asyncio.get_running_loop().run_in_executor(
             None, cached_mask, lookup, provider.endpoint, ladder, task.options, prompts, texts)
-        dollars = item_costs(task.options, ladder, prompts, texts, cached, worst=True).dollars(ladder)
+        dollars = item_costs(task.options, ladder, prompts, texts, cached, output="worst").dollars(ladder)
         reference = next(i for i, m in enumerate(ladder) if m.reference)
         profiles = (task.options.method != "reference" and task.options.accuracy < 1.0 and len(ladder) > 1)
         _, most = spend_bounds(dollars, counts, reference, profiles=profiles)

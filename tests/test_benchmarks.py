@@ -91,3 +91,12 @@ def test_throughput_compares_refusals_at_any_load_with_a_fault_free_server():
                       "--rate-limit", "0.25", "--retry-after", "0.01")
     assert row["rate_limited"] > 0 and row["retries"] == row["rate_limited"]
     assert row["ratio_to_fault_free"] > 0 and row["fault_free_requests_per_second"] > 0
+
+
+def test_plan_accuracy_compares_the_plan_with_what_the_build_spends():
+    *tasks, summary = run_json("plan_accuracy.py", "--sizes", "1000", "--settings", "mixed", "--no-example")
+    assert len(tasks) == 2 and summary["tasks"] == 2
+    for task in tasks:
+        assert task["spent"] > 0 and task["low"] <= task["expected"] <= task["high"] <= task["most"]
+        assert task["within_worst_case"] is True
+    assert summary["inside_share"] == sum(task["inside"] for task in tasks) / 2

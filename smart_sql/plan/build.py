@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Iterable
 
 import duckdb
+import numpy as np
 
 from ..execute import render_model
 from ..graph import Graph
@@ -149,18 +150,23 @@ class _Planner:
         reference = _reference(ladder)
         cached, answers = cached_answers(self.lookup, self.endpoint, ladder, options, prompts, texts)
         known = beliefs(self.config, ladder, self.accounts.get((node.name, task.id)))
-        expected_items = item_costs(options, ladder, prompts, texts, cached, worst=False, measured=known.output_tokens,
-                                    answers=answers)
-        worst_items = item_costs(options, ladder, prompts, texts, cached, worst=True)
+        simulated = self.config.provider == "simulated"
+
+        def costs_at(output: str):
+            return item_costs(options, ladder, prompts, texts, cached, output=output, measured=known.output_tokens,
+                              simulated=simulated, answers=answers)
+
+        expected_items, worst_items = costs_at("expected"), costs_at("worst")
         profiles = options.method != "reference" and options.accuracy < 1.0 and len(ladder) > 1
-        least, _ = spend_bounds(expected_items.dollars(ladder), counts, reference, profiles=profiles)
+        least, _ = spend_bounds(costs_at("low").dollars(ladder), counts, reference, profiles=profiles)
         _, most = spend_bounds(worst_items.dollars(ladder), counts, reference, profiles=profiles)
+        scale = [_scale(costs_at(end).dollars(ladder), expected_items.dollars(ladder)) for end in ("low", "high")]
         plan.rows, plan.distinct_inputs = sum(counts), len(counts)
         plan.cached_inputs = {m.name: int(cached[i].sum()) for i, m in enumerate(ladder)}
         plan.input_tokens = int(expected_items.input_tokens.sum())
         plan.output_tokens = float(expected_items.output_tokens[reference].sum())
         plan.reference_only_cost = float(expected_items.dollars(ladder)[reference].sum())
-        plan.least, plan.most = least, most
+        plan.least, plan.most = (0.0 if plan.upper_bound else least), most
         plan.prior = known.source
         if not counts:
             plan.expected = plan.low = plan.high = 0.0
@@ -168,7 +174,13 @@ class _Planner:
         costs = forecast_costs(counts, ladder, expected_items, known.priors, accuracy=options.accuracy,
                                confidence=options.confidence, seed=task.seed, method=options.method,
                                runs=FORECAST_RUNS if profiles else 1)
-        plan.set_forecast(costs)
+        plan.set_forecast(costs, *scale)
+
+
+def _scale(dollars: np.ndarray, expected: np.ndarray) -> float:
+    """How much dearer every request is with answers at another length than expected."""
+    total = float(expected.sum())
+    return float(dollars.sum()) / total if total > 0 else 1.0
 
 
 def _ladder(models: tuple[ModelSpec, ...], task: LLMTask) -> list[ModelSpec]:

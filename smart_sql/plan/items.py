@@ -42,14 +42,19 @@ def worst_output_tokens(options: CallOptions) -> int:
     return RESERVED_OUTPUT_TOKENS
 
 
-def expected_output_tokens(options: CallOptions, model: str, measured: Mapping[str, float]) -> float:
-    """Tokens one answer is expected to hold: as measured by an earlier run of the task, else a label,
-    else EXPECTED_OUTPUT_TOKENS (capped by max_tokens)."""
+def output_tokens_range(options: CallOptions, model: str, measured: Mapping[str, float],
+                        simulated: bool) -> tuple[float, float, float]:
+    """(low, expected, high) tokens of one answer: as measured by an earlier run of the task
+    (within 20%), a label (plus its JSON wrapping from a real server), or for free text between one
+    token and max_tokens (EXPECTED_OUTPUT_TOKENS expected, and four times that when unbounded)."""
     if model in measured:
-        return measured[model]
+        return 0.8 * measured[model], measured[model], 1.25 * measured[model]
     if options.labels:
-        return float(np.mean([count_tokens(label) for label in options.labels]))
-    return float(min(options.max_tokens or EXPECTED_OUTPUT_TOKENS, EXPECTED_OUTPUT_TOKENS))
+        tokens = [count_tokens(label) for label in options.labels]
+        wrapping = 0 if simulated else LABEL_OVERHEAD_TOKENS
+        return float(min(tokens)), float(np.mean(tokens)) + wrapping, float(max(tokens)) + wrapping
+    bound = options.max_tokens or 4 * EXPECTED_OUTPUT_TOKENS
+    return 1.0, float(min(bound, EXPECTED_OUTPUT_TOKENS)), float(bound)
 
 
 def cached_answers(lookup: Lookup | None, endpoint: str, ladder: Sequence[ModelSpec], options: CallOptions,
@@ -76,12 +81,15 @@ def cached_mask(lookup: Lookup | None, endpoint: str, ladder: Sequence[ModelSpec
 
 
 def item_costs(options: CallOptions, ladder: Sequence[ModelSpec], prompts: Sequence[str], texts: Sequence[str],
-               cached: np.ndarray, *, worst: bool, measured: Mapping[str, float] | None = None,
-               answers: np.ndarray | None = None) -> ItemCosts:
+               cached: np.ndarray, *, output: str, measured: Mapping[str, float] | None = None,
+               simulated: bool = False, answers: np.ndarray | None = None) -> ItemCosts:
+    """Costs with answers at `output` tokens: 'worst' (their bound, for the budget), or 'low',
+    'expected', 'high' (see output_tokens_range)."""
     tokens = input_tokens(prompts, texts)
-    if worst:
-        out = np.full((len(ladder), len(prompts)), float(worst_output_tokens(options)))
+    if output == "worst":
+        per_model = [float(worst_output_tokens(options))] * len(ladder)
     else:
-        out = np.array([[expected_output_tokens(options, m.name, measured or {})] * len(prompts) for m in ladder],
-                       dtype=float).reshape(len(ladder), len(prompts))
+        which = ("low", "expected", "high").index(output)
+        per_model = [output_tokens_range(options, m.name, measured or {}, simulated)[which] for m in ladder]
+    out = np.repeat(np.array(per_model, dtype=float)[:, None], len(prompts), axis=1)
     return ItemCosts(tokens, out, cached, answers)

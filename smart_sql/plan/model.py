@@ -40,12 +40,16 @@ class TaskPlan:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
 
-    def set_forecast(self, costs: np.ndarray) -> None:
+    def set_forecast(self, costs: np.ndarray, low_scale: float = 1.0, high_scale: float = 1.0) -> None:
+        """The expected cost (the forecast runs' mean) and the range: their span widened by
+        RANGE_MARGIN, scaled for answers shorter or longer than expected, within [least, most]."""
         self.expected = float(np.mean(costs))
         span = float(np.max(costs) - np.min(costs))
         margin = RANGE_MARGIN * span + 0.05 * self.expected
-        self.low = max(self.least, float(np.min(costs)) - margin)
-        self.high = min(max(self.most, self.low), float(np.max(costs)) + margin)
+        self.low = max(self.least, (float(np.min(costs)) - margin) * low_scale)
+        if self.upper_bound:
+            self.low = self.least
+        self.high = min(max(self.most, self.low), (float(np.max(costs)) + margin) * high_scale)
 
 
 @dataclass
