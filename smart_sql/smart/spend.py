@@ -102,17 +102,19 @@ def _answers(models: Sequence[ModelSpec], priors: Mapping[str, AgreementPrior], 
     reference = next(i for i, m in enumerate(models) if m.reference)
     rates = np.array([1.0 if m.reference else priors[m.name].draw(rng) for m in models])
     agrees = rng.random((len(models), size)) < rates[:, None]
-    known = items.cached if items.answers is not None else np.zeros_like(items.cached)
     truth = np.full(size, AGREE, dtype=object)
-    if known[reference].any():
-        truth[known[reference]] = items.answers[reference, known[reference]]
+    if items.answers is None or not items.cached.any():
+        answers = np.where(agrees, AGREE, DISAGREE).astype(object)
+        answers[reference] = truth
+        return answers
+    known = items.cached
+    truth[known[reference]] = items.answers[reference, known[reference]]
     for row in range(len(models)):
         unknown_truth = ~known[reference] & known[row] & agrees[row]
         truth[unknown_truth] = items.answers[row, unknown_truth]
     answers = np.where(agrees, truth[None, :], DISAGREE).astype(object)
     answers[reference] = truth
-    if known.any():
-        answers[known] = items.answers[known]
+    answers[known] = items.answers[known]
     return answers
 
 
