@@ -122,9 +122,9 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
                   help="Neither read nor write the LLM response cache: every SMART_LLM answer is paid again.")
     @click.option("--max-cost", type=click.FloatRange(min=0), default=None, hidden=not refresh,
                   help="Dollars the LLM requests of this build may cost at most (overrides llm.max_cost).")
-    @click.option("--dry-run", is_flag=True, default=False, hidden=name != "build",
+    @click.option("--dry-run", is_flag=True, default=False, hidden=name not in ("build", "run"),
                   help="Print the plan (`smart-sql plan`) instead of building: no model is called.")
-    @click.option("--json", "as_json", is_flag=True, default=False, hidden=name != "build",
+    @click.option("--json", "as_json", is_flag=True, default=False, hidden=name not in ("build", "run"),
                   help="With --dry-run: the plan as one JSON document.")
     @_handles_errors
     def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
@@ -134,6 +134,8 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
         from .report import Reporter
 
         project = _load(project_dir, profiles_dir, target, vars_text)
+        if (dry_run or as_json) and name not in ("build", "run"):
+            raise click.UsageError(f"--dry-run and --json are options of build and run, not of {name}")
         if dry_run:
             _print_plan(project, select, exclude, full_refresh, max_cost, as_json)
             return

@@ -121,3 +121,27 @@ def test_without_a_limit_nothing_is_refused(make_project, cli, server):
     assert result.exit_code == 0, result.output
     assert sum(server.log.completions.values()) == DOCS
     assert billed(server) == pytest.approx(full_cost())
+
+
+def test_limits_are_validated_where_they_are_written():
+    from smart_sql.errors import ConfigError, ModelError
+    from smart_sql.llm.config import parse_llm_config
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    with pytest.raises(ConfigError, match="max_cost"):
+        parse_llm_config({"max_cost": -1})
+    with pytest.raises(ConfigError, match="(?s)on_long_input.*fail, truncate"):
+        parse_llm_config({"on_long_input": "cut"})
+    assert parse_llm_config({"max_cost": 2.5, "max_input_tokens": 100}).max_cost == 2.5
+    with pytest.raises(ModelError, match="max_cost"):
+        rewrite_sql("select SMART_LLM('p', t, max_cost => -1) from x", parse_llm_config({}))
+
+
+def test_a_call_s_max_cost_does_not_change_its_seed():
+    from smart_sql.llm.config import parse_llm_config
+    from smart_sql.rewrite.plan import rewrite_sql
+
+    config = parse_llm_config({})
+    plain, = rewrite_sql("select SMART_LLM('p', t) from x", config, model="m").tasks
+    limited, = rewrite_sql("select SMART_LLM('p', t, max_cost => 3) from x", config, model="m").tasks
+    assert limited.options.max_cost == 3 and plain.seed == limited.seed

@@ -14,6 +14,7 @@ from typing import Iterable
 import duckdb
 
 from ..datatests import literal
+from ..errors import ConfigError
 from ..materialize import relation_type
 from ..profiles import MEMORY
 from ..project import Relation
@@ -28,7 +29,12 @@ class Scratch:
         self.conn = duckdb.connect(MEMORY)
         self.attached = database != MEMORY and Path(database).exists()
         if self.attached:
-            self.conn.execute(f"ATTACH {literal(str(database))} AS {WAREHOUSE} (READ_ONLY)")
+            try:
+                self.conn.execute(f"ATTACH {literal(str(database))} AS {WAREHOUSE} (READ_ONLY)")
+            except duckdb.Error as error:
+                self.conn.close()
+                raise ConfigError(f"cannot read the database {database} to plan: {str(error).splitlines()[0]}",
+                                  hint="another process may be writing it; plan again when it is done") from None
         stored = set()
         if self.attached:
             stored = {row[0] for row in self.conn.execute(
