@@ -60,9 +60,6 @@ class Budget:
         self.spent = 0.0
         self.reserved = 0.0
         self.refused = False
-        self.in_flight = 0
-        self.peak_committed = 0.0
-        """The most that spending plus the worst case of the requests in flight ever reached."""
 
     @property
     def chain(self) -> tuple["Budget", ...]:
@@ -72,9 +69,6 @@ class Budget:
     def left(self) -> float:
         """What may still be committed: the limit less what was spent and what is in flight."""
         return min(b.limit - b.spent - b.reserved for b in self.chain)
-
-    def worst_case(self, request: LLMRequest) -> float:
-        return self.prices[request.model].cost(*request_worst_tokens(request))
 
     def reserve(self, request: LLMRequest) -> Ticket | None:
         """Hold the request's worst case on every budget of the chain, or None (and the budget is
@@ -89,8 +83,6 @@ class Budget:
                 return None
             for budget in self.chain:
                 budget.reserved += cost
-                budget.in_flight += 1
-                budget.peak_committed = max(budget.peak_committed, budget.spent + budget.reserved)
         return Ticket(model, cost, self.chain)
 
     def message(self, needed: float | None = None) -> str:
@@ -136,7 +128,6 @@ def release(ticket: Ticket | None) -> None:
     with _lock:
         for budget in ticket.chain:
             budget.reserved -= ticket.cost
-            budget.in_flight -= 1
 
 
 def charge_worst_case(ticket: Ticket | None) -> None:
@@ -150,7 +141,6 @@ def settle_cost(ticket: Ticket, cost: float) -> None:
     with _lock:
         for budget in ticket.chain:
             budget.reserved -= ticket.cost
-            budget.in_flight -= 1
             budget.spent += cost
 
 
