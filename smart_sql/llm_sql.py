@@ -269,10 +269,9 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
+        from .llm.long_input import limit_inputs
         from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
-
-        from .llm.long_input import limit_inputs
 
         if self._stopping.is_set():
             raise RequestsStopped("stopped before the task started")
