@@ -336,7 +336,9 @@ class LLMRunner:
         profiles = (task.options.method != "reference" and task.options.accuracy < 1.0 and len(ladder) > 1)
         _, most = spend_bounds(dollars, counts, reference, profiles=profiles)
         if any(b.refused for b in budget.chain) or most > budget.left + 1e-12:
-            raise budget.reached(most)
+            error = budget.reached(most)
+            budget.refuse_beyond(most)
+            raise error
 
     def _say(self, task: LLMTask, message: str) -> None:
         if self.progress is not None:

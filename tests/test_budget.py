@@ -145,3 +145,16 @@ def test_a_call_s_max_cost_does_not_change_its_seed():
     plain, = rewrite_sql("select SMART_LLM('p', t) from x", config, model="m").tasks
     limited, = rewrite_sql("select SMART_LLM('p', t, max_cost => 3) from x", config, model="m").tasks
     assert limited.options.max_cost == 3 and plain.seed == limited.seed
+
+
+def test_a_task_that_does_not_start_stops_the_spending_of_the_rest_of_the_build(make_project, cli, server):
+    files = project_files(server)
+    files["models/tiny.sql"] = ("select SMART_LLM('Topic?', body, accuracy => 1.0, max_tokens => 2) as topic "
+                                "from {{ ref('docs') }} where id = 0")
+    root = make_project(files)
+    result = cli("build", "--project-dir", root, "--max-cost", f"{full_cost() / 2:.6f}")
+
+    assert result.exit_code == 1
+    assert "not started: this task may cost up to $" in result.output
+    assert "reached" in result.output.split("Error in model tiny")[1]
+    assert server.log.requests == 0

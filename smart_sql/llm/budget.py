@@ -85,6 +85,14 @@ class Budget:
                 budget.reserved += cost
         return Ticket(model, cost, self.chain)
 
+    def refuse_beyond(self, cost: float) -> None:
+        """Refuse from now on every budget of the chain that `cost` would take past its limit: a task
+        that does not start stops the spending of the build (or of its call) there."""
+        with _lock:
+            for budget in self.chain:
+                if budget.spent + budget.reserved + cost > budget.limit + 1e-12:
+                    budget.refused = True
+
     def message(self, needed: float | None = None) -> str:
         """What was spent and what is left; with `needed`, why a task does not start."""
         budget = next((b for b in self.chain if b.refused), self)
