@@ -103,15 +103,20 @@ def _parse_mapping(text: str | None, option: str) -> dict:
     return value
 
 
-def sql_transform_for(project, reporter, use_cache=True, monitor=None):
+def sql_transform_for(project, reporter, use_cache=True, monitor=None, max_cost=None):
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
     from .llm_transform import LazyLLMRunner
 
     def runner():
+        from dataclasses import replace
+
         from .llm_sql import LLMRunner
 
-        return LLMRunner(project.target.llm, cache_path=project.llm_cache_path, use_cache=use_cache,
-                         progress=reporter.info, monitor=monitor)
+        config, source = project.target.llm, "llm.max_cost in profiles.yml"
+        if max_cost is not None:
+            config, source = replace(config, max_cost=max_cost), "--max-cost"
+        return LLMRunner(config, cache_path=project.llm_cache_path, use_cache=use_cache,
+                         progress=reporter.info, monitor=monitor, budget_source=source)
     return LazyLLMRunner(runner)
 
 
@@ -146,9 +151,15 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
     @_output_options
     @click.option("--threads", type=click.IntRange(min=1), default=None,
                   help="Nodes to run at once (default: the profile's `threads`, else 1).")
+    @click.option("--max-cost", type=click.FloatRange(min=0), default=None, hidden=not refresh,
+                  help="Dollars the LLM requests of this build may cost at most (overrides llm.max_cost).")
+    @click.option("--dry-run", is_flag=True, default=False, hidden=name not in ("build", "run"),
+                  help="Print the plan (`smart-sql plan`) instead of building: no model is called.")
+    @click.option("--json", "as_json", is_flag=True, default=False, hidden=name not in ("build", "run"),
+                  help="With --dry-run: the plan as one JSON document.")
     @_handles_errors
     def command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, no_cache,
-                quiet, log_format, threads):
+                quiet, log_format, threads, max_cost, dry_run, as_json):
         from .execute import build
         from .interrupts import stop_on_signals
         from .llm_report.history import record_run
@@ -156,13 +167,18 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
         from .progress.preflight import check_before_build
 
         project = _load(project_dir, profiles_dir, target, vars_text, threads)
+        if (dry_run or as_json) and name not in ("build", "run"):
+            raise click.UsageError(f"--dry-run and --json are options of build and run, not of {name}")
+        if dry_run:
+            _print_plan(project, select, exclude, full_refresh, max_cost, as_json)
+            return
         reporter, monitor = make_output(quiet=quiet, log_format=log_format)
         debug = debug or click.get_current_context().find_root().params.get("debug")
         check_before_build(project, reporter, select, exclude, resource_types)
         try:
             with stop_on_signals() as stop:
                 results = build(project, select, exclude, full_refresh=full_refresh,
-                                sql_transform=sql_transform_for(project, reporter, not no_cache, monitor),
+                                sql_transform=sql_transform_for(project, reporter, not no_cache, monitor, max_cost),
                                 reporter=reporter,
                                 resource_types=resource_types, command=name, debug=debug, stop=stop,
                                 threads=project.target.threads)
@@ -181,6 +197,36 @@ _run_command("seed", "Load seeds/*.csv as tables.", ("seed",), refresh=False)
 _run_command("test", "Run the data tests and unit tests of the selected nodes.", ("test", "unit_test"),
              refresh=False)
 _run_command("snapshot", "Run the selected snapshots (dbt's type-2 history tables).", ("snapshot",), refresh=False)
+
+
+@main.command("plan")
+@_common_options
+@_selection_options
+@click.option("--full-refresh", is_flag=True, default=False, help="Plan incremental models as rebuilt from scratch.")
+@click.option("--max-cost", type=click.FloatRange(min=0), default=None,
+              help="Check the plan against this spending limit (overrides llm.max_cost).")
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print the plan as one JSON document.")
+@_handles_errors
+def plan_command(project_dir, profiles_dir, target, vars_text, debug, select, exclude, full_refresh, max_cost,
+                 as_json):
+    """What the selected models' LLM tasks would read and cost, without calling a model or changing
+    the database."""
+    project = _load(project_dir, profiles_dir, target, vars_text)
+    _print_plan(project, select, exclude, full_refresh, max_cost, as_json)
+
+
+def _print_plan(project, select, exclude, full_refresh, max_cost, as_json):
+    import json
+
+    from .plan.build import plan_build
+    from .plan.output import plan_lines
+
+    plan = plan_build(project, select, exclude, full_refresh=full_refresh, max_cost=max_cost)
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+    else:
+        for line in plan_lines(plan):
+            click.echo(line)
 
 
 @main.command("compile")

@@ -27,7 +27,8 @@ def count_inputs(conn: duckdb.DuckDBPyConnection, rewritten: RewrittenSQL, confi
             distinct, rows, input_tokens = conn.execute(
                 f"SELECT count(*), coalesce(sum(n), 0), coalesce(sum({tokens}), 0) FROM ({task.input_sql})").fetchone()
         except duckdb.Error as error:
-            counts[task.id] = f"cannot count yet ({str(error).splitlines()[0]}); build the upstream models first"
+            counts[task.id] = (f"cannot count yet ({str(error).splitlines()[0]}); build the upstream models "
+                               f"first, or run `smart-sql plan`, which counts from their SQL")
             continue
         counts[task.id] = (f"{distinct} distinct inputs from {rows} rows\n"
                            f"{reference_cost_estimate(task, config, distinct, int(input_tokens))}")

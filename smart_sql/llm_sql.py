@@ -26,6 +26,7 @@ import duckdb
 
 from .errors import LLMError, ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
+from .llm.budget import Budget, BudgetReached, spend_within
 from .llm.config import LLMConfig
 from .llm.stopping import RequestsStopped, stop_sending_when
 from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
@@ -148,8 +149,12 @@ class LLMRunner:
 
     def __init__(self, config: LLMConfig, *, cache_path: str | Path | None = None, use_cache: bool = True,
                  provider: Provider | None = None, progress: Callable[[str], None] | None = None,
-                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS, monitor=None):
+                 progress_every: float = 10.0, grace_seconds: float = STOP_GRACE_SECONDS, monitor=None,
+                 budget_source: str = "llm.max_cost in profiles.yml"):
         self.config = config
+        self.budget = None if config.max_cost is None else Budget(
+            config.max_cost, {m.name: m for m in config.models}, source=budget_source)
+        """The build's spending limit, shared by every task (see smart_sql.llm.budget)."""
         self.cache_path = Path(cache_path) if cache_path else None
         self.use_cache = use_cache
         self._provider = provider
@@ -297,6 +302,7 @@ class LLMRunner:
 
     async def _answer(self, task: LLMTask, progress, prompts: Sequence[str], texts: Sequence[str],
                       counts: Sequence[int]):
+        from .llm.long_input import limit_inputs
         from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
 
@@ -311,9 +317,16 @@ class LLMRunner:
         ladder = self._ladder(task)
         specs = {spec.name: spec for spec in ladder}
         count = self._counter(progress, provider)
+        sent, warning = limit_inputs(prompts, texts, self.config.max_input_tokens, self.config.on_long_input,
+                                     ", ".join(task.calls))
+        self._warn(task, progress, warning)
+        budget = self._task_budget(task)
+        if budget is not None:
+            await self._check_can_start(task, budget, provider, prompts, sent, counts)
+        spend_within(budget)
 
         async def answer(model: str, indices: Sequence[int]):
-            responses = await provider.complete([LLMRequest(model, prompts[i], texts[i], request_options)
+            responses = await provider.complete([LLMRequest(model, prompts[i], sent[i], request_options)
                                                  for i in indices], on_response=count(specs[model]))
             served.add(model, responses)
             return responses
@@ -325,7 +338,7 @@ class LLMRunner:
                                      method=options.method, labels=list(options.labels) if options.labels else None,
                                      compare=options.compare, max_invalid_share=options.max_invalid_share,
                                      progress=self._phases(progress))
-        except RequestsStopped:
+        except (RequestsStopped, BudgetReached):
             await _others_done()
             raise
         except InvalidAnswers as error:
@@ -334,6 +347,34 @@ class LLMRunner:
                                             "more NULL answers") from None
         self._warn(task, progress, served.warning())
         return result.answers, list(result.models), result.account.to_dict()
+
+    def _task_budget(self, task: LLMTask) -> Budget | None:
+        """The build's budget, or within it the call's own `max_cost`."""
+        if task.options.max_cost is None:
+            return self.budget
+        return Budget(task.options.max_cost, {m.name: m for m in self.config.models},
+                      source=f"max_cost => {task.options.max_cost:g} on {', '.join(task.calls)}", parent=self.budget)
+
+    async def _check_can_start(self, task: LLMTask, budget: Budget, provider: Provider, prompts, texts,
+                               counts) -> None:
+        """Fail before the first request when the task's worst case (its uncached requests, tokens
+        counted, answers at their bound) exceeds what the budget has left."""
+        from .plan.items import cached_mask, item_costs
+        from .smart.spend import spend_bounds
+
+        ladder = self._ladder(task)
+        cache = getattr(provider, "cache", None)
+        lookup = cache.get_many if cache is not None else None
+        cached = await asyncio.get_running_loop().run_in_executor(
+            None, cached_mask, lookup, provider.endpoint, ladder, task.options, prompts, texts)
+        dollars = item_costs(task.options, ladder, prompts, texts, cached, output="worst").dollars(ladder)
+        reference = next(i for i, m in enumerate(ladder) if m.reference)
+        profiles = (task.options.method != "reference" and task.options.accuracy < 1.0 and len(ladder) > 1)
+        _, most = spend_bounds(dollars, counts, reference, profiles=profiles)
+        if any(b.refused for b in budget.chain) or most > budget.left + 1e-12:
+            error = budget.reached(most)
+            budget.refuse_beyond(most)
+            raise error
 
     def _warn(self, task: LLMTask, progress, warning: str | None) -> None:
         if warning is None:

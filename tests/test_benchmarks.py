@@ -103,3 +103,12 @@ def test_dbt_speed_times_smart_sql_on_both_generated_projects_and_says_when_dbt_
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "dbt was not found" in done.stdout and "shop: 10 models, smart-sql" in done.stdout
+
+
+def test_plan_accuracy_compares_the_plan_with_what_the_build_spends():
+    *tasks, summary = run_json("plan_accuracy.py", "--sizes", "1000", "--settings", "mixed", "--no-example")
+    assert len(tasks) == 2 and summary["tasks"] == 2
+    for task in tasks:
+        assert task["spent"] > 0 and task["low"] <= task["expected"] <= task["high"] <= task["most"]
+        assert task["within_worst_case"] is True
+    assert summary["inside_share"] == sum(task["inside"] for task in tasks) / 2

@@ -10,6 +10,8 @@ from ..smart.agreement import COMPARISONS
 from .base import ModelSpec
 
 PROVIDERS = ("simulated", "openai")
+LONG_INPUT = ("fail", "truncate")
+"""What a task does with a text over `max_input_tokens`: fail before any request, or send it cut short."""
 METHODS = ("mix", "single", "reference")
 
 # Used when a `simulated` target names no models: prices of the SMART paper's GPT-4 ladder
@@ -56,6 +58,12 @@ class LLMConfig:
     max_invalid_share: float = 0.05
     """Share of the reference model's answers that may be invalid before a task fails."""
     simulated: SimulatedSettings = field(default_factory=SimulatedSettings)
+    max_cost: float | None = None
+    """Dollars the requests of one build may cost at most (see smart_sql.llm.budget); None: no limit."""
+    max_input_tokens: int | None = None
+    """Most tokens the prompt and text of one request may hold; see `on_long_input`."""
+    on_long_input: str = "fail"
+    """One of LONG_INPUT."""
 
     @property
     def reference(self) -> ModelSpec:
@@ -81,7 +89,8 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
                    "remove max_retries, or replace it with retry_timeout_seconds: <seconds>")
     known = {"provider", "models", "api_key", "base_url", "max_concurrency", "timeout_seconds",
              "retry_timeout_seconds", "cache", "cache_path", "accuracy", "confidence", "method", "max_tokens",
-             "temperature", "seed", "compare", "max_invalid_share", "simulated"}
+             "temperature", "seed", "compare", "max_invalid_share", "simulated", "max_cost", "max_input_tokens",
+             "on_long_input"}
     unknown = sorted(set(block) - known)
     if unknown:
         raise fail(f"unknown key(s) {', '.join(unknown)}", f"allowed keys: {', '.join(sorted(known))}")
@@ -112,6 +121,9 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
     method = block.get("method", "mix")
     if method not in METHODS:
         raise fail(f"unknown method {method!r}", f"use one of: {', '.join(METHODS)}")
+    on_long_input = block.get("on_long_input", "fail")
+    if on_long_input not in LONG_INPUT:
+        raise fail(f"unknown on_long_input {on_long_input!r}", f"use one of: {', '.join(LONG_INPUT)}")
     compare = block.get("compare", "normalized")
     if compare not in COMPARISONS:
         raise fail(f"unknown compare {compare!r}", f"use one of: {', '.join(COMPARISONS)}")
@@ -135,6 +147,9 @@ def parse_llm_config(block: Mapping[str, Any] | None, *, source: str = "profiles
         compare=compare,
         max_invalid_share=_probability(block, "max_invalid_share", 0.05, fail, allow_one=True, allow_zero=True),
         simulated=simulated,
+        max_cost=_number(block, "max_cost", None, fail, float, low=0.0),
+        max_input_tokens=_number(block, "max_input_tokens", None, fail, int, low=1),
+        on_long_input=on_long_input,
     )
 
 

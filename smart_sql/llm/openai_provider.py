@@ -23,6 +23,7 @@ from typing import Sequence
 from ..errors import LLMError
 from ..smart.agreement import to_label
 from .base import LLMRequest, LLMResponse, OnResponse
+from .budget import SpendingRefused, admit, charge_worst_case, raise_if_refused, release, settle
 from .concurrency import AdaptiveLimit, run_workers
 from .config import LLMConfig
 from .stopping import RequestsStopped, sending_stopped
@@ -180,7 +181,7 @@ class OpenAIProvider:
                     return
                 try:
                     response = await self._complete_one(client, request)
-                except _RetryRefused:
+                except (_RetryRefused, SpendingRefused):
                     return
                 responses[index] = response
                 if on_response is not None:
@@ -188,6 +189,7 @@ class OpenAIProvider:
 
         await run_workers(worker, min(UNDERWAY_PER_SLOT * self._config.max_concurrency, len(requests)))
         if any(response is None for response in responses):
+            raise_if_refused()
             raise RequestsStopped(f"{self.base_url}: stopped before every answer came")
         return responses  # type: ignore[return-value]
 
@@ -255,13 +257,22 @@ class OpenAIProvider:
                     async with self.limit.slot(retry) as slot:
                         if sending_stopped():
                             raise _RetryRefused
+                        ticket = admit(request)
                         self.requests_sent += 1
                         try:
                             completion = await self._create(client, request, structured)
                         except openai.RateLimitError:
+                            release(ticket)
                             self.rate_limited += 1
                             self.limit.on_refused(slot)
                             raise
+                        except openai.APIStatusError:
+                            release(ticket)
+                            raise
+                        except BaseException:
+                            charge_worst_case(ticket)
+                            raise
+                        settle(ticket, *self._usage(request, completion))
                         self.limit.on_answered(slot)
                         return completion
         except openai.APIError as error:
@@ -307,6 +318,16 @@ class OpenAIProvider:
             self._warned_usage = True
         return LLMResponse(answer, estimate_tokens(request.prompt) + estimate_tokens(request.text),
                            estimate_tokens(content or ""), served_model=served_model(completion), invalid=invalid)
+
+    @staticmethod
+    def _usage(request: LLMRequest, completion) -> tuple[int, int]:
+        """The tokens a completion was billed for, as reported, or estimated where it says nothing."""
+        usage = getattr(completion, "usage", None)
+        if usage is not None and usage.prompt_tokens is not None:
+            return usage.prompt_tokens, usage.completion_tokens or 0
+        choices = getattr(completion, "choices", None) or []
+        content = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+        return estimate_tokens(request.prompt) + estimate_tokens(request.text), estimate_tokens(content or "")
 
     def _permanent_error(self, request: LLMRequest, error: Exception) -> LLMError:
         import openai

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 from ..errors import LLMError
 from .base import LLMRequest, LLMResponse, OnResponse
+from .budget import SpendingRefused, admit, current_budget, raise_if_refused, settle
 from .concurrency import run_workers
 from .config import LLMConfig
 from .tokens import FRAMING_TOKENS, estimate_tokens
@@ -126,11 +127,15 @@ class SimulatedProvider:
                        on_response: OnResponse | None = None) -> list[LLMResponse]:
         if self.latency_seconds > 0:
             return await self._complete_with_latency(requests, on_response)
+        budgeted = current_budget() is not None
         responses = []
         for index, request in enumerate(requests):
             if index % 2048 == 2047:
                 await asyncio.sleep(0)
-            response = self._answer(request)
+            try:
+                response = self._answer_within_budget(request) if budgeted else self._answer(request)
+            except SpendingRefused:
+                raise_if_refused()
             responses.append(response)
             if on_response is not None:
                 on_response(index, response)
@@ -142,23 +147,36 @@ class SimulatedProvider:
         self.retries += attempts - 1
         return self.respond(request)
 
+    def _answer_within_budget(self, request: LLMRequest) -> LLMResponse:
+        ticket = admit(request)
+        response = self._answer(request)
+        settle(ticket, response.input_tokens, response.output_tokens)
+        return response
+
     async def _complete_with_latency(self, requests, on_response) -> list[LLMResponse]:
         responses: list[LLMResponse | None] = [None] * len(requests)
         pending = iter(enumerate(requests))
 
         async def worker():
             for index, request in pending:
+                try:
+                    ticket = admit(request)
+                except SpendingRefused:
+                    return
                 response = self.respond(request)
                 attempts = self._attempts(request)
                 for _ in range(attempts):
                     self.requests_sent += 1
                     await asyncio.sleep(self.latency_seconds)
                 self.retries += attempts - 1
+                settle(ticket, response.input_tokens, response.output_tokens)
                 responses[index] = response
                 if on_response is not None:
                     on_response(index, response)
 
         await run_workers(worker, min(self.max_concurrency, len(requests)))
+        if any(response is None for response in responses):
+            raise_if_refused()
         return responses  # type: ignore[return-value]
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ from ..smart.agreement import COMPARISONS, normalize
 
 FUNCTION_NAME = "SMART_LLM"
 OPTION_NAMES = ("accuracy", "confidence", "models", "reference", "labels", "max_tokens",
-                "temperature", "method", "seed", "compare", "max_invalid_share", "empty_text")
+                "temperature", "method", "seed", "compare", "max_invalid_share", "empty_text", "max_cost")
 
 EMPTY_TEXT = ("null", "send")
 """What a call does with texts that are empty or only blank: 'null' (the default) answers NULL
@@ -38,13 +38,15 @@ class CallOptions:
     max_invalid_share: float = 0.05
     empty_text: str = "null"
     """One of EMPTY_TEXT."""
+    max_cost: float | None = None
+    """Dollars this call's requests may cost at most, within the build's limit (smart_sql.llm.budget)."""
 
     def to_dict(self) -> dict:
         return {"accuracy": self.accuracy, "confidence": self.confidence, "models": list(self.models),
                 "reference": self.reference, "labels": list(self.labels) if self.labels else None,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "method": self.method,
                 "seed": self.seed, "compare": self.compare, "max_invalid_share": self.max_invalid_share,
-                "empty_text": self.empty_text}
+                "empty_text": self.empty_text, "max_cost": self.max_cost}
 
 
 def is_smart_llm(node: exp.Expression) -> bool:
@@ -133,6 +135,7 @@ def parse_options(named: dict[str, exp.Expression], config: LLMConfig, fail: Cal
         compare=_compare(values, config.compare, fail),
         max_invalid_share=_share(values, "max_invalid_share", config.max_invalid_share, fail),
         empty_text=_choice(values, "empty_text", EMPTY_TEXT, fail),
+        max_cost=_number(values, "max_cost", None, fail, low=0.0),
     )
 
 

@@ -27,6 +27,10 @@ from .options import CallErrors, CallOptions, call_position, is_smart_llm, parse
 from .sites import CallSite, aggregates, group_keys, locate, resolve_select_reference
 
 
+UNSEEDED = ("seed", "max_cost")
+"""Options that do not enter a task's seed: the seed itself, and a spending limit (it decides no answer)."""
+
+
 @dataclass(frozen=True)
 class LLMTask:
     id: str
@@ -46,7 +50,7 @@ class LLMTask:
     def seed(self) -> int:
         """The SMART engine's seed: the user's seed (option `seed`, default 0) mixed with the task's
         identity and options, so that columns draw independently and a build stays reproducible."""
-        options = {key: value for key, value in self.options.to_dict().items() if key != "seed"}
+        options = {key: value for key, value in self.options.to_dict().items() if key not in UNSEEDED}
         key = json.dumps([self.options.seed, self.identity, options], sort_keys=True)
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 

@@ -189,7 +189,9 @@ class _Run:
         for position in range(len(schedule) + 1 if len(schedule) else 0):
             setting = replace(setting, costs=self._planning_costs())
             state = ProfileState(draws, agreeing, disagreeing, is_open, certified, upper)
-            verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng)
+            finish_now = self._finish_cost(upper - certified, allocation) if draws > 0 else None
+            verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng,
+                             finish_now=finish_now)
             if not verdict.keep_profiling:
                 self.account.stopped_because = (
                     "no candidate left to profile" if not is_open.any() else
@@ -245,6 +247,20 @@ class _Run:
         checkpoint = Checkpoint(draws, int(self.profiled.sum()), self.account.total_cost, candidates)
         self.account.checkpoints.append(checkpoint)
         return checkpoint
+
+    def _finish_cost(self, remaining_disagreements: np.ndarray, allocation: ErrorAllocation) -> float:
+        """What the items not profiled would cost if profiling stopped now: the mix as `_mix_rest`
+        would assign it, stage-2 bounds and the heavy-item rule included (no randomness is drawn)."""
+        rest = np.flatnonzero(~self.profiled)
+        if len(rest) == 0:
+            return 0.0
+        light = rest[self.counts[rest] <= HEAVY_ITEM_FACTOR * self.counts[rest].mean()]
+        costs = self._planning_costs()
+        rows_left = int(self.counts[light].sum())
+        bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
+        bounds[self.reference] = 0
+        sizes, _ = self._plan_assignment(light, bounds, allocation, certain_rows=self.rows - rows_left)
+        return float(np.dot(sizes, costs) + (len(rest) - len(light)) * costs[self.reference])
 
     def _update_decisions(self, opened, highest_rate, remaining_disagreements, decision, is_open) -> None:
         """Accept a candidate whose certified rate reaches the target; reject one that could not

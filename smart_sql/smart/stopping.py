@@ -114,7 +114,7 @@ def finishing_cost(setting: Setting, draws, bounds, certified_disagreeing) -> np
 
 
 def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, future_errors: np.ndarray,
-           rng: np.random.Generator) -> StopDecision:
+           rng: np.random.Generator, finish_now: float | None = None) -> StopDecision:
     """Compare finishing now with profiling on, then finishing.
 
     Profiling on is valued over simulated paths: each draws a rate per open candidate from its
@@ -124,8 +124,16 @@ def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, futu
     every checkpoint with what the new rows showed. Measured cheaper than valuing each checkpoint
     by its mean alone, which ignores that profiling can stop early (benchmarks/cost_paper.py).
 
-    future_errors: (checkpoints, models) error allowed for each bound at those checkpoints."""
+    future_errors: (checkpoints, models) error allowed for each bound at those checkpoints.
+    finish_now: what finishing now really costs, when the caller knows it: the mix as it would be
+    assigned, with the stage-2 slack that `finishing_cost` leaves out. It replaces the estimate of
+    finishing now, and the continuations' finishing costs are scaled by the same ratio, so both
+    sides of the comparison carry the slack."""
     cost_now = float(finishing_cost(setting, state.draws, state.disagreement_bounds, state.certified_disagreeing))
+    slack = 1.0
+    if finish_now is not None:
+        slack = finish_now / cost_now if cost_now > 0 else 1.0
+        cost_now = finish_now
     if not state.open.any() or len(future_draws) == 0:
         return StopDecision(False, cost_now, float("inf"))
     open_models = np.flatnonzero(state.open)
@@ -142,7 +150,7 @@ def decide(state: ProfileState, setting: Setting, future_draws: np.ndarray, futu
     disagreeing[:, :, open_models] += np.cumsum(rng.binomial(steps, 1 - rates), axis=0)
     fresh = setting.population * approximate_upper_rate(certified_draws, disagreeing[:, :, open_models], errors)
     bounds[:, :, open_models] = np.where(certified_draws > 0, fresh, bounds[:, :, open_models])
-    finish = finishing_cost(setting, draws, bounds, disagreeing)
+    finish = slack * finishing_cost(setting, draws, bounds, disagreeing)
     items_now = setting.remaining(state.draws).items
     per_profiled_item = setting.costs[setting.reference] + setting.costs[open_models].sum()
     profiling = np.array([items_now - setting.remaining(int(d)).items for d in draws]) * per_profiled_item
