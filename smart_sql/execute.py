@@ -444,6 +444,7 @@ class _Runner:
 
     def run(self, node: ModelNode | SeedNode | DataTest | UnitTest) -> RunResult:
         started, started_at = time.perf_counter(), now()
+        self.project.renderer.connection = self.conn  # run_query in this thread's templates runs here
         live = _changes_unrecorded_relations(node)
         self.catalog = materialize.LIVE if live else self.shared_catalog
         try:
