@@ -373,7 +373,7 @@ class LLMRunner:
         _, most = spend_bounds(dollars, counts, reference, profiles=profiles)
         if any(b.refused for b in budget.chain) or most > budget.left + 1e-12:
             error = budget.reached(most)
-            budget.refuse_beyond(most)
+            budget.refuse_beyond(most, f"task {task.table.removeprefix('__smart_llm_')} ({', '.join(task.calls)})")
             raise error
 
     def _warn(self, task: LLMTask, progress, warning: str | None) -> None:

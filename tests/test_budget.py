@@ -156,5 +156,7 @@ def test_a_task_that_does_not_start_stops_the_spending_of_the_rest_of_the_build(
 
     assert result.exit_code == 1
     assert "not started: this task may cost up to $" in result.output
-    assert "reached" in result.output.split("Error in model tiny")[1]
+    tiny = result.output.split("Error in model tiny")[1]
+    assert "reached" in tiny
+    assert "the build stopped spending when task summaries_t1 (SMART_LLM call #1" in tiny
     assert server.log.requests == 0

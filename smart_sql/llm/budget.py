@@ -60,6 +60,8 @@ class Budget:
         self.spent = 0.0
         self.reserved = 0.0
         self.refused = False
+        self.refused_because: str | None = None
+        """Why the budget refuses everything now, once a task did not start (which task, how much)."""
 
     @property
     def chain(self) -> tuple["Budget", ...]:
@@ -85,21 +87,23 @@ class Budget:
                 budget.reserved += cost
         return Ticket(model, cost, self.chain)
 
-    def refuse_beyond(self, cost: float) -> None:
+    def refuse_beyond(self, cost: float, task: str) -> None:
         """Refuse from now on every budget of the chain that `cost` would take past its limit: a task
         that does not start stops the spending of the build (or of its call) there."""
         with _lock:
             for budget in self.chain:
                 if budget.spent + budget.reserved + cost > budget.limit + 1e-12:
                     budget.refused = True
+                    budget.refused_because = f"{task} did not start (it may cost up to ${cost:.4f})"
 
     def message(self, needed: float | None = None) -> str:
         """What was spent and what is left; with `needed`, why a task does not start."""
         budget = next((b for b in self.chain if b.refused), self)
         left = max(budget.limit - budget.spent - budget.reserved, 0.0)
         if needed is None or budget.refused:
+            stopped = f"; the build stopped spending when {budget.refused_because}" if budget.refused_because else ""
             return (f"spending limit ${budget.limit:.4f} ({budget.source}) reached: ${budget.spent:.4f} spent, "
-                    f"${left:.4f} left; no request was sent that could pass it")
+                    f"${left:.4f} left; no request was sent that could pass it{stopped}")
         return (f"not started: this task may cost up to ${needed:.4f} (its worst case: requests not in the "
                 f"cache, tokens counted, answers at their bound), more than the ${left:.4f} left of the "
                 f"spending limit ${budget.limit:.4f} ({budget.source}; ${budget.spent:.4f} spent so far)")
