@@ -28,7 +28,7 @@ from .errors import LLMError, ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.budget import Budget, BudgetReached, spend_within
 from .llm.config import LLMConfig
-from .llm.stopping import RequestsStopped, stop_sending_when
+from .llm.stopping import AnyOf, RequestsStopped, stop_sending_when
 from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
 
 if TYPE_CHECKING:
@@ -308,7 +308,9 @@ class LLMRunner:
 
         if self._stopping.is_set():
             raise RequestsStopped("stopped before the task started")
-        stop_sending_when(self._stopping)
+        failed = threading.Event()
+        """Set when the task fails: no new request, and the ones in flight may still land in the cache."""
+        stop_sending_when(AnyOf(self._stopping, failed))
         provider = self._open_provider()
         served = ServedVersions()
         options = task.options
@@ -341,10 +343,14 @@ class LLMRunner:
         except (RequestsStopped, BudgetReached):
             await _others_done()
             raise
-        except InvalidAnswers as error:
-            raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
-                                            "raise `max_invalid_share` on the call or in the llm block to accept "
-                                            "more NULL answers") from None
+        except Exception as error:
+            failed.set()
+            await _others_done()
+            if isinstance(error, InvalidAnswers):
+                raise LLMError(str(error), hint="check the prompt and the model's replies (a few are shown above); "
+                                                "raise `max_invalid_share` on the call or in the llm block to "
+                                                "accept more NULL answers") from None
+            raise
         self._warn(task, progress, served.warning())
         return result.answers, list(result.models), result.account.to_dict()
 

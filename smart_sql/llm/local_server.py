@@ -95,6 +95,8 @@ class ServerLog:
     attempt_times: dict = field(default_factory=dict)
     arrival_times: list = field(default_factory=list)
     """time.monotonic() of every request's arrival, before any latency."""
+    arrivals_by_model: Counter = field(default_factory=Counter)
+    """Requests per model name as they arrive, before any latency (answered or not)."""
     answer_times: dict = field(default_factory=dict)
     """time.monotonic() at which each answer (a 200 completion) was sent, per (model, prompt, text)."""
     in_flight: int = 0
@@ -202,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with state.lock:
             state.log.arrival_times.append(time.monotonic())
+            state.log.arrivals_by_model[_model_named(body)] += 1
             state.log.requests += 1
             state.log.in_flight += 1
             state.log.max_in_flight = max(state.log.max_in_flight, state.log.in_flight)
@@ -344,3 +347,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         return status
+
+
+def _model_named(body: bytes) -> str | None:
+    try:
+        return json.loads(body).get("model")
+    except (ValueError, AttributeError):
+        return None

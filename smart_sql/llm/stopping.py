@@ -11,10 +11,20 @@ class RequestsStopped(Exception):
     """A batch ended before all its answers came, because its run is stopping."""
 
 
-_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("smart_sql_stop", default=None)
+class AnyOf:
+    """Set when any of `events` is (a build's stop, or its task's failure)."""
+
+    def __init__(self, *events: threading.Event):
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
 
 
-def stop_sending_when(event: threading.Event) -> None:
+_stop: contextvars.ContextVar[threading.Event | AnyOf | None] = contextvars.ContextVar("smart_sql_stop", default=None)
+
+
+def stop_sending_when(event: threading.Event | AnyOf) -> None:
     """From here on in the current task, and in the tasks it starts, no request is sent once `event` is set."""
     _stop.set(event)
 
