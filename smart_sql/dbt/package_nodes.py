@@ -146,6 +146,14 @@ def resolve(project: Project, package: str, name: str) -> Any:
     return None
 
 
+def home(project: Project, path: Path) -> tuple[str, Path]:
+    """The package (or the project) whose folder holds `path`, and that folder."""
+    for folder, package, _ in project.renderer.scopes:
+        if folder in path.parents:
+            return package, folder
+    return project.name, project.root
+
+
 def packages_of(project: Project) -> set[str]:
     """The project's name and the names of the packages whose nodes it builds."""
     return {node.fqn[0] for node in project.nodes().values() if getattr(node, "fqn", None)} | {project.name}

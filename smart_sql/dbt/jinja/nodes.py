@@ -20,7 +20,8 @@ def node_dict(project: Any, node: Any) -> dict[str, Any]:
     path = getattr(node, "relpath", None) or node.path.relative_to(project.root).as_posix()
     return {
         "unique_id": dbt_id(project, node.unique_id), "name": node.name, "resource_type": node.resource_type,
-        "package_name": project.name, "fqn": list(getattr(node, "fqn", None) or [project.name, node.name]),
+        "package_name": (getattr(node, "fqn", None) or [project.name])[0],
+        "fqn": list(getattr(node, "fqn", None) or [project.name, node.name]),
         "path": path.split("/", 1)[-1], "original_file_path": path, "config": config,
         "tags": list(config.get("tags") or []), "meta": dict(config.get("meta") or {}),
         "description": getattr(node, "description", ""),
@@ -38,7 +39,7 @@ def graph(project: Any) -> dict[str, Any]:
     for source in project.sources.values():
         sources[f"source.{project.name}.{source.source_name}.{source.name}"] = {
             "unique_id": f"source.{project.name}.{source.source_name}.{source.name}", "resource_type": "source",
-            "name": source.name, "source_name": source.source_name, "package_name": project.name,
+            "name": source.name, "source_name": source.source_name, "package_name": source.package_name,
             "database": source.relation.database or project.target.file_catalog, "schema": source.relation.schema,
             "identifier": source.relation.identifier, "relation_name": str(source.relation),
             "description": source.description,
