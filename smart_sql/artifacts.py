@@ -107,7 +107,7 @@ def _node(project: Project, node: Any) -> dict[str, Any]:
     if node.resource_type in ("model", "snapshot"):
         entry.update(raw_code=node.raw_sql, refs=_refs(project, node),
                      sources=[list(source_id.split(".")[-2:]) for source_id in node.sources],
-                     compiled_path=_compiled_path(project, node.relpath), relation=relation.display)
+                     compiled_path=_compiled_path(project, node.relpath, node.fqn[0]), relation=relation.display)
     elif node.resource_type == "seed":
         entry.update(relation=relation.display, root_path=str(project.root), raw_code="")
     else:
@@ -185,8 +185,8 @@ def _macros(project: Project) -> dict[str, Any]:
             for name in sorted(project.renderer.macro_names)}
 
 
-def _compiled_path(project: Project, relpath: str) -> str:
-    return (Path(project.flags.target_path or project.config.target_path) / "compiled" / project.name
+def _compiled_path(project: Project, relpath: str, package: str | None = None) -> str:
+    return (Path(project.flags.target_path or project.config.target_path) / "compiled" / (package or project.name)
             / relpath).as_posix()
 
 

@@ -723,14 +723,16 @@ class _Recorder:
 def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = None) -> ModelNode | SeedNode:
     if len(args) == 2 and args[0] != project.name and version is None:
         return _package_ref(project, model, *args)
-    if len(args) == 2 and args[0] == project.name:
+    within = args[0] if len(args) == 2 else None
+    if within == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     name = project.versions.node_name(args[0], version, f"{model.resource_type} {model.name!r}", model.path)
     node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
-    if node is None:
-        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
+    if node is None or within not in (None, node.fqn[0]):
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot"
+                          + (f" of {within!r}" if within else ""),
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
