@@ -833,6 +833,8 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
 def _test_defaults(project: Project, yaml_path: Path) -> dict[str, Any]:
     """The project's `data_tests:` config for the tests declared in a YAML file (by the file's folders)."""
     config = project.config
+    if package_nodes.home(project, yaml_path)[0] != project.name:
+        return folder_config({key: value for key, value in config.data_tests.items() if key != config.name}, [], "")
     for folder in config.property_paths or [*config.model_paths, *config.seed_paths]:
         base = project.root / folder
         if base in yaml_path.parents:

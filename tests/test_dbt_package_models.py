@@ -129,6 +129,18 @@ def test_the_roots_configs_vars_and_macros_come_as_dbt_orders_them(make_dbt_proj
     assert kinds == [("k1", "BASE TABLE"), ("k2", "BASE TABLE"), ("r", "VIEW")]
 
 
+def test_the_roots_top_level_configs_apply_to_package_nodes_last(make_dbt_project):
+    """dbt (checked on the same files) applies the root's `models: +...` over the package's own
+    `models: kit: +materialized: view`, its YAML config and its config() call."""
+    files = {**KIT, "dbt_packages/kit/dbt_project.yml": "name: kit\nmodels:\n  kit:\n    +materialized: view\n"
+                                                         "vars:\n  greeting: g\n  other: o\n",
+             "dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  +tags: [everywhere]\n  +materialized: table\n"
+                                "  shop:\n    +tags: [root_only]\n"}
+    project = load_project(make_dbt_project(files))
+    assert {name: (model.materialized, model.tags) for name, model in project.models.items()} == {
+        "k1": ("table", ["everywhere"]), "k2": ("table", ["everywhere"]), "r": ("table", ["everywhere", "root_only"])}
+
+
 @pytest.mark.parametrize("files, message, path", [
     ({**KIT, "models/r.sql": "select * from {{ ref('kit', 'nope') }}"},
      "refers to ref('kit', 'nope'), but 'kit' has no model, seed or snapshot 'nope'", "models/r.sql"),
@@ -145,6 +157,8 @@ def test_the_roots_configs_vars_and_macros_come_as_dbt_orders_them(make_dbt_proj
      "package 'kit' declares exposures in YAML", "dbt_packages/kit/models/e.yml"),
     ({**KIT, "dbt_project.yml": "name: shop\nprofile: shop\ndata_tests:\n  kit:\n    +severity: warn\n"},
      "`data_tests: kit:` configures the data_tests of an installed package", "dbt_project.yml"),
+    ({**KIT, "dbt_packages/kit/dbt_project.yml": "name: kit\ndata_tests:\n  +severity: warn\n"},
+     "package 'kit' configures its tests in `data_tests:`", "dbt_packages/kit/dbt_project.yml"),
 ])
 def test_what_package_nodes_cannot_do_is_refused_naming_the_file(make_dbt_project, files, message, path):
     root = make_dbt_project(files)

@@ -44,6 +44,10 @@ def read(packages: list[Package], root: ProjectConfig, target: TargetInfo,
 
 
 def _refuse_unbuilt(config: ProjectConfig) -> None:
+    if config.data_tests:
+        raise ConfigError(f"package {config.name!r} configures its tests in `data_tests:`, which smart-sql does not "
+                          f"apply for packages yet", path=display_path(config.path),
+                          hint="remove the block from the installed package, or uninstall the package")
     for key, hooks in (("on-run-start", config.on_run_start), ("on-run-end", config.on_run_end)):
         if hooks:
             raise ConfigError(f"package {config.name!r} has `{key}:` hooks, which smart-sql does not run for "
@@ -116,15 +120,17 @@ def _merge(into: dict[str, Any], nodes: Mapping[str, Any], kind: str, project: P
 
 
 def apply_root_configs(project: Project) -> None:
-    """The root project's `models: <package>:` / `seeds: <package>:` blocks over a package node's config
-    (after its own project file, YAML and config() call, as dbt applies them)."""
-    blocks = project.config.package_configs
+    """The root project's top-level `models:`/`seeds:` configs and its `<package>:` block under them over a
+    package node's config (after its own project file, YAML and config() call, as dbt applies them)."""
+    config = project.config
     for key, nodes in (("models", project.models), ("seeds", project.seeds)):
+        shared = {name: value for name, value in getattr(config, key).items() if name != project.name}
         for name, node in list(nodes.items()):
             package = node.fqn[0]
-            if package == project.name or package not in blocks.get(key, {}):
+            if package == project.name:
                 continue
-            merge_config(node.config, folder_config({package: blocks[key][package]}, node.fqn[1:], package))
+            block = {**shared, package: config.package_configs.get(key, {}).get(package, {})}
+            merge_config(node.config, folder_config(block, node.fqn[1:], package))
             if key == "seeds" and node.config.get("enabled") is False:
                 del nodes[name]
 
