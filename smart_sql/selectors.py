@@ -183,7 +183,7 @@ def _by_source(graph: Graph, value: str) -> set[str]:
     parts = value.split(".")
     found = set()
     for source in graph.project.sources.values():
-        full = [graph.project.name, source.source_name, source.name]
+        full = [source.package_name, source.source_name, source.name]
         for candidate in (full, full[1:]):
             if len(parts) <= len(candidate) and all(fnmatchcase(have, want) for have, want in zip(candidate, parts)):
                 found.add(source.unique_id)

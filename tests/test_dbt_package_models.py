@@ -88,6 +88,7 @@ def test_ls_selection_and_manifest_name_the_package(shop, cli):
     listed = cli("ls")
     assert listed.exit_code == 0, listed.output
     assert listed.output.split() == DBT_LS
+    assert cli("ls", "--select", "source:shop_pkg.shop_raw").output.split() == [DBT_LS[4]]
     in_package = cli("ls", "--select", "package:shop_pkg")
     assert in_package.output.split() == [line for line in DBT_LS if line.removeprefix("source:").startswith("shop_pkg.")]
     assert cli("parse").exit_code == 0
@@ -101,6 +102,18 @@ def test_ls_selection_and_manifest_name_the_package(shop, cli):
     assert (source["package_name"], source["fqn"], source["original_file_path"]) == \
         ("shop_pkg", ["shop_pkg", "shop_raw", "crm_customers"], "models/schema.yml")
     assert manifest["nodes"]["model.shop_pkg.pkg_orders"]["description"] == "One row per order."
+
+
+def test_graph_has_dbt_ids_and_package_names(shop):
+    from smart_sql.dbt.jinja import nodes
+
+    graph = nodes.graph(load_project(shop))
+    assert set(graph["nodes"]) >= {"model.shop.customer_revenue", "model.shop_pkg.pkg_orders",
+                                   "seed.shop_pkg.pkg_raw_orders"}
+    assert graph["nodes"]["model.shop_pkg.pkg_orders"]["package_name"] == "shop_pkg"
+    assert graph["nodes"]["model.shop_pkg.pkg_orders"]["depends_on"]["nodes"] == ["seed.shop_pkg.pkg_raw_orders"]
+    assert list(graph["sources"]) == ["source.shop_pkg.shop_raw.crm_customers"]
+    assert graph["sources"]["source.shop_pkg.shop_raw.crm_customers"]["package_name"] == "shop_pkg"
 
 
 KIT = {"dbt_packages/kit/dbt_project.yml": "name: kit\nvars:\n  greeting: kit-own\n  other: kit-other\n",
