@@ -233,6 +233,8 @@ class Project:
     versions: Versions = field(default_factory=Versions)
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Exposures, metrics, semantic models, saved queries and groups by YAML key, then unique_id."""
+    packages: list[package_nodes.PackageProject] = field(default_factory=list)
+    """The installed packages and their project files."""
 
     @property
     def name(self) -> str:
@@ -292,7 +294,7 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     _check_properties_match(properties, models, seeds)
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
-                      sources=sources, tests={}, renderer=renderer, versions=model_versions)
+                      sources=sources, tests={}, renderer=renderer, versions=model_versions, packages=package_projects)
     _add_package_nodes(project, properties, package_projects)
     _link_dbt_context(project)
     project.snapshots = dbt_snapshots.discover(project, properties.snapshots)

@@ -102,6 +102,8 @@ def test_ls_selection_and_manifest_name_the_package(shop, cli):
     assert (source["package_name"], source["fqn"], source["original_file_path"]) == \
         ("shop_pkg", ["shop_pkg", "shop_raw", "crm_customers"], "models/schema.yml")
     assert manifest["nodes"]["model.shop_pkg.pkg_orders"]["description"] == "One row per order."
+    assert manifest["nodes"]["model.shop_pkg.pkg_customers"]["description"] == \
+        "One row per **customer**, from the CRM."  # a doc() block of the package
 
 
 def test_graph_has_dbt_ids_and_package_names(shop):
