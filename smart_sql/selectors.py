@@ -168,7 +168,7 @@ def _by_file(graph: Graph, value: str) -> set[str]:
 
 def _by_package(graph: Graph, value: str) -> set[str]:
     project = graph.project
-    return ({uid for uid in graph.nodes if fnmatchcase(node_fqn(project, project.nodes()[uid])[0], value)}
+    return ({uid for uid, node in graph.nodes.items() if fnmatchcase(node_fqn(project, node)[0], value)}
             | {source.unique_id for source in project.sources.values() if fnmatchcase(source.package_name, value)})
 
 
