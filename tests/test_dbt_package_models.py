@@ -156,6 +156,20 @@ def test_the_roots_top_level_configs_apply_to_package_nodes_last(make_dbt_projec
         "k1": ("table", ["everywhere"]), "k2": ("table", ["everywhere"]), "r": ("table", ["everywhere", "root_only"])}
 
 
+def test_a_package_model_disabled_by_the_root_gives_way_to_the_roots_own(make_dbt_project, cli, monkeypatch):
+    """dbt's way to replace a package's model (checked with dbt): disable it from the root's project file
+    and write one of the same name; ref() then finds the root's."""
+    root = make_dbt_project({**KIT, "models/k2.sql": "select 'root' as who",
+                             "models/r.sql": "select * from {{ ref('k2') }}",
+                             "dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  kit:\n    k2:\n"
+                                                "      +enabled: false\n"})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(root / "target/dev.duckdb"), read_only=True) as conn:
+        assert conn.sql("select * from main.r").fetchall() == [("root",)]
+
+
 @pytest.mark.parametrize("files, message, path", [
     ({**KIT, "models/r.sql": "select * from {{ ref('kit', 'nope') }}"},
      "refers to ref('kit', 'nope'), but 'kit' has no model, seed or snapshot 'nope'", "models/r.sql"),

@@ -83,8 +83,10 @@ def add_nodes(project: Project, found: PackageProject, properties: Any, discover
     package, config = found.package, found.config
     _refuse_undescribed(package, config, properties)
     seeds, models, sources = discover(package.root, config, properties)
-    _merge(project.seeds, seeds, "seed", project)
-    _merge(project.models, models, "model", project)
+    for kind, key, nodes in (("seed", "seeds", seeds), ("model", "models", models)):
+        enabled = {name: node for name, node in nodes.items()
+                   if {**node.config, **_root_config(project, key, node)}.get("enabled") is not False}
+        _merge(getattr(project, key), enabled, kind, project)
     for key, source in sources.items():
         if key in project.sources:
             raise ConfigError(f"source {key[0]}.{key[1]} is declared by the project and by package {package.name!r}",
@@ -122,17 +124,22 @@ def _merge(into: dict[str, Any], nodes: Mapping[str, Any], kind: str, project: P
 def apply_root_configs(project: Project) -> None:
     """The root project's top-level `models:`/`seeds:` configs and its `<package>:` block under them over a
     package node's config (after its own project file, YAML and config() call, as dbt applies them)."""
-    config = project.config
     for key, nodes in (("models", project.models), ("seeds", project.seeds)):
-        shared = {name: value for name, value in getattr(config, key).items() if name != project.name}
         for name, node in list(nodes.items()):
-            package = node.fqn[0]
-            if package == project.name:
+            if node.fqn[0] == project.name:
                 continue
-            block = {**shared, package: config.package_configs.get(key, {}).get(package, {})}
-            merge_config(node.config, folder_config(block, node.fqn[1:], package))
+            merge_config(node.config, _root_config(project, key, node))
             if key == "seeds" and node.config.get("enabled") is False:
                 del nodes[name]
+
+
+def _root_config(project: Project, key: str, node: Any) -> dict[str, Any]:
+    """What the root's `models:`/`seeds:` block sets for a package's node: its top-level configs and
+    its `<package>:` block."""
+    config, package = project.config, node.fqn[0]
+    shared = {name: value for name, value in getattr(config, key).items() if name != project.name}
+    block = {**shared, package: config.package_configs.get(key, {}).get(package, {})}
+    return folder_config(block, node.fqn[1:], package)
 
 
 def local_tests(renderer: Renderer, path: Path) -> tuple[str | None, set[str]]:
