@@ -352,9 +352,9 @@ def _add_package_nodes(project: Project, properties: _Properties,
 
     for found in package_projects:
         own = _read_properties(found.package.root, found.config, project.renderer)
-        package_nodes.add_nodes(project, found, own, discover)
-        properties.models.update(own.models)
-        properties.seeds.update(own.seeds)
+        keys = package_nodes.add_nodes(project, found, own, discover)
+        properties.models.update({keys.get(name, name): entry for name, entry in own.models.items()})
+        properties.seeds.update({keys.get(name, name): entry for name, entry in own.seeds.items()})
 
 
 def _link_dbt_context(project: Project) -> None:
@@ -730,8 +730,9 @@ def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = N
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
-    name = project.versions.node_name(args[0], version, f"{model.resource_type} {model.name!r}", model.path)
-    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
+    where = f"{model.resource_type} {model.name!r}"
+    name = project.versions.node_name(args[0], version, where, model.path)
+    node = package_nodes.find(project, name, model.fqn[0], where, model.path)
     if node is None or within not in (None, node.fqn[0]):
         raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot"
                           + (f" of {within!r}" if within else ""),
@@ -770,8 +771,8 @@ def _parse_model(project: Project, model: ModelNode) -> None:
 
 
 def _read_contracts(project: Project, properties: _Properties) -> None:
-    for model in project.models.values():
-        model.contract = contracts.read(model, *properties.models.get(model.name, (None, None)))
+    for key, model in project.models.items():
+        model.contract = contracts.read(model, *properties.models.get(key, (None, None)))
         contracts.add_dependencies(project, model)
 
 
@@ -869,7 +870,7 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
                               path=display_path(path))
         return source.node_id, str(source.relation)
     name = project.versions.node_name(name, None, "a test argument", path)
-    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
+    node = package_nodes.find(project, name, package_nodes.home(project, path)[0], "a test argument", path)
     if node is None:
         raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
                           path=display_path(path), hint=_did_you_mean(name, [*project.models, *project.seeds]))

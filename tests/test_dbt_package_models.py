@@ -156,6 +156,30 @@ def test_the_roots_top_level_configs_apply_to_package_nodes_last(make_dbt_projec
         "k1": ("table", ["everywhere"]), "k2": ("table", ["everywhere"]), "r": ("table", ["everywhere", "root_only"])}
 
 
+TWO_DUPS = {**KIT, "dbt_packages/kit/models/dup.sql": "select 'kit' as who",
+            "dbt_packages/kit2/dbt_project.yml": "name: kit2\nmodels:\n  kit2:\n    +schema: two\n",
+            "dbt_packages/kit2/models/dup.sql": "select 'kit2' as who"}
+
+
+@pytest.mark.parametrize("own, ref, who", [
+    ("", "ref('kit2', 'dup')", "kit2"), ("", "ref('kit', 'dup')", "kit"),
+    ("select 'root' as who", "ref('dup')", "root")])
+def test_a_name_in_several_packages_is_told_apart_as_dbt_does(make_dbt_project, cli, monkeypatch, own, ref, who):
+    """Checked with dbt: names are unique within a package only; ref() with the package name picks one,
+    and the project's own node comes first for ref('name')."""
+    files = {**TWO_DUPS, "models/r.sql": f"select * from {{{{ {ref} }}}}",
+             "dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  +materialized: table\n  shop:\n"
+                                "    dup:\n      +schema: mine\n"}
+    root = make_dbt_project({**files, **({"models/dup.sql": own} if own else {})})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(root / "target/dev.duckdb"), read_only=True) as conn:
+        assert conn.sql("select * from main.r").fetchall() == [(who,)]
+    listed = cli("ls", "--select", "dup").output.split()
+    assert listed == ["kit.dup", "kit2.dup"] + (["shop.dup"] if own else [])  # dbt ls, in its order
+
+
 def test_a_package_model_disabled_by_the_root_gives_way_to_the_roots_own(make_dbt_project, cli, monkeypatch):
     """dbt's way to replace a package's model (checked with dbt): disable it from the root's project file
     and write one of the same name; ref() then finds the root's."""
@@ -175,8 +199,9 @@ def test_a_package_model_disabled_by_the_root_gives_way_to_the_roots_own(make_db
      "refers to ref('kit', 'nope'), but 'kit' has no model, seed or snapshot 'nope'", "models/r.sql"),
     ({**KIT, "models/r.sql": "select * from {{ ref('shop', 'k2') }}"},
      "refers to 'k2', which is neither a model, a seed nor a snapshot of 'shop'", "models/r.sql"),
-    ({**KIT, "models/k2.sql": "select 1"},
-     "model 'k2' of package 'kit' has the name of model model.shop.k2", "dbt_packages/kit/models/k2.sql"),
+    ({**KIT, "models/k2.sql": "select 1"}, "are both built as main.k2", "dbt_packages/kit/models/k2.sql"),
+    ({**TWO_DUPS, "models/r.sql": "select * from {{ ref('dup') }}"},
+     "refers to 'dup', which is in several packages: model.kit.dup, model.kit2.dup", "models/r.sql"),
     ({**KIT, "dbt_packages/kit/snapshots/snap.sql": "{% snapshot snap %}select 1{% endsnapshot %}"},
      "package 'kit' has snapshots, and smart-sql does not build the snapshots of packages yet",
      "dbt_packages/kit/snapshots/snap.sql"),

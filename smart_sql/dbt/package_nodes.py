@@ -77,21 +77,24 @@ def scope_renderer(renderer: Renderer, projects: list[PackageProject]) -> None:
     renderer.scopes = [(project.package.root, project.package.name, project.vars) for project in projects]
 
 
-def add_nodes(project: Project, found: PackageProject, properties: Any, discover: Any) -> None:
-    """The package's seeds, models, sources and described nodes into the project (`discover`: the
-    project module's discovery functions, run with the package's folder and config)."""
+def add_nodes(project: Project, found: PackageProject, properties: Any, discover: Any) -> dict[str, str]:
+    """The package's seeds, models and sources into the project (`discover`: the project module's
+    discovery functions, run with the package's folder and config); the keys of the nodes whose name
+    the project or another package already has (`<package>.<name>`), by name."""
     package, config = found.package, found.config
     _refuse_undescribed(package, config, properties)
     seeds, models, sources = discover(package.root, config, properties)
-    for kind, key, nodes in (("seed", "seeds", seeds), ("model", "models", models)):
+    keys: dict[str, str] = {}
+    for key, nodes in (("seeds", seeds), ("models", models)):
         enabled = {name: node for name, node in nodes.items()
                    if {**node.config, **_root_config(project, key, node)}.get("enabled") is not False}
-        _merge(getattr(project, key), enabled, kind, project)
+        keys.update(_merge(getattr(project, key), enabled, project))
     for key, source in sources.items():
         if key in project.sources:
             raise ConfigError(f"source {key[0]}.{key[1]} is declared by the project and by package {package.name!r}",
                               path=display_path(source.path), hint="smart-sql needs one declaration per source table")
         project.sources[key] = source
+    return keys
 
 
 def _refuse_undescribed(package: Package, config: ProjectConfig, properties: Any) -> None:
@@ -109,16 +112,17 @@ def _refuse_undescribed(package: Package, config: ProjectConfig, properties: Any
                           f"yet", path=display_path(singular[0]), hint="remove them from the installed package")
 
 
-def _merge(into: dict[str, Any], nodes: Mapping[str, Any], kind: str, project: Project) -> None:
+def _merge(into: dict[str, Any], nodes: Mapping[str, Any], project: Project) -> dict[str, str]:
+    """Nodes go in by name, or by `<package>.<name>` where the name is taken (dbt keeps names unique
+    within a package only; ref() tells them apart, see find)."""
     groups = [project.models, project.seeds, project.snapshots]
+    keys = {}
     for name, node in nodes.items():
-        other = next((group[name] for group in groups if name in group), None)
-        if other is not None:
-            raise ConfigError(f"{kind} {name!r} of package {node.fqn[0]!r} has the name of {other.resource_type} "
-                              f"{other.unique_id} ({display_path(other.path)})", path=display_path(node.path),
-                              hint="smart-sql needs names unique across the project and its packages; rename or "
-                                   "disable one of them")
-        into[name] = node
+        key = f"{node.fqn[0]}.{name}" if any(name in group for group in groups) else name
+        into[key] = node
+        if key != name:
+            keys[name] = key
+    return keys
 
 
 def apply_root_configs(project: Project) -> None:
@@ -152,11 +156,28 @@ def local_tests(renderer: Renderer, path: Path) -> tuple[str | None, set[str]]:
 
 def resolve(project: Project, package: str, name: str) -> Any:
     """`ref('package', 'name')`: the package's model, seed or snapshot (None when it has none)."""
-    for group in (project.models, project.seeds, project.snapshots):
-        node = group.get(name)
-        if node is not None and node.fqn[0] == package:
+    return next((node for node in _named(project, name) if node.fqn[0] == package), None)
+
+
+def find(project: Project, name: str, own_package: str, where: str, path: Path) -> Any:
+    """`ref('name')` as dbt resolves it: the project's node, else the referring package's, else the one
+    package's that has it (two packages: ambiguous, an error as in dbt); None when there is none."""
+    named = _named(project, name)
+    for package in (project.name, own_package):
+        node = next((node for node in named if node.fqn[0] == package), None)
+        if node is not None:
             return node
-    return None
+    if len(named) > 1:
+        raise ConfigError(f"{where} refers to {name!r}, which is in several packages: "
+                          f"{', '.join(node.unique_id for node in named)}", path=display_path(path),
+                          hint=f"name the package: ref({named[0].fqn[0]!r}, {name!r})")
+    return named[0] if named else None
+
+
+def _named(project: Project, name: str) -> list[Any]:
+    keys = [name, *(f"{found.package.name}.{name}" for found in project.packages)]
+    return [group[key] for group in (project.models, project.seeds, project.snapshots) for key in keys
+            if key in group]
 
 
 def home(project: Project, path: Path) -> tuple[str, Path]:
