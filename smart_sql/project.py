@@ -732,7 +732,7 @@ def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = N
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
     where = f"{model.resource_type} {model.name!r}"
     name = project.versions.node_name(args[0], version, where, model.path)
-    node = package_nodes.find(project, name, model.fqn[0], where, model.path)
+    node = package_nodes.find(project, name, package_nodes.home(project, model.path)[0], where, model.path)
     if node is None or within not in (None, node.fqn[0]):
         raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot"
                           + (f" of {within!r}" if within else ""),
