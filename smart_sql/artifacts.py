@@ -93,7 +93,8 @@ def _node(project: Project, node: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "database": (relation.database or project.target.file_catalog) if relation else None,
         "schema": relation.schema if relation else None, "name": node.name, "resource_type": node.resource_type,
-        "package_name": project.name, "path": "/".join([*node_fqn(project, node)[1:-1], Path(original).name]),
+        "package_name": node_fqn(project, node)[0],
+        "path": "/".join([*node_fqn(project, node)[1:-1], Path(original).name]),
         "original_file_path": original, "unique_id": node.unique_id, "fqn": node_fqn(project, node),
         "alias": relation.identifier if relation else getattr(node, "alias", node.name),
         "checksum": _checksum(node), "config": config, "tags": list(node.tags),
@@ -106,7 +107,7 @@ def _node(project: Project, node: Any) -> dict[str, Any]:
     if node.resource_type in ("model", "snapshot"):
         entry.update(raw_code=node.raw_sql, refs=_refs(project, node),
                      sources=[list(source_id.split(".")[-2:]) for source_id in node.sources],
-                     compiled_path=_compiled_path(project, node.relpath), relation=relation.display)
+                     compiled_path=_compiled_path(project, node.relpath, node.fqn[0]), relation=relation.display)
     elif node.resource_type == "seed":
         entry.update(relation=relation.display, root_path=str(project.root), raw_code="")
     else:
@@ -155,14 +156,16 @@ def _columns(columns: dict[str, str]) -> dict[str, Any]:
 
 
 def _source(project: Project, source: Source) -> dict[str, Any]:
+    from .dbt.package_nodes import home
+
     entry = source.entry
-    relative = source.path.relative_to(project.root).as_posix()
+    relative = source.path.relative_to(home(project, source.path)[1]).as_posix()
     folders = list(Path(relative).parts[1:-1])
     return {
         "database": source.relation.database or project.target.file_catalog, "schema": source.relation.schema,
-        "name": source.name, "resource_type": "source", "package_name": project.name, "path": relative,
+        "name": source.name, "resource_type": "source", "package_name": source.package_name, "path": relative,
         "original_file_path": relative, "unique_id": source.unique_id,
-        "fqn": [project.name, *folders, source.source_name, source.name], "source_name": source.source_name,
+        "fqn": [source.package_name, *folders, source.source_name, source.name], "source_name": source.source_name,
         "identifier": source.relation.identifier, "loaded_at_field": entry.get("loaded_at_field"),
         "loaded_at_query": None, "loader": str(source.source_entry.get("loader") or ""),
         "source_description": str(source.source_entry.get("description") or ""),
@@ -182,8 +185,8 @@ def _macros(project: Project) -> dict[str, Any]:
             for name in sorted(project.renderer.macro_names)}
 
 
-def _compiled_path(project: Project, relpath: str) -> str:
-    return (Path(project.flags.target_path or project.config.target_path) / "compiled" / project.name
+def _compiled_path(project: Project, relpath: str, package: str | None = None) -> str:
+    return (Path(project.flags.target_path or project.config.target_path) / "compiled" / (package or project.name)
             / relpath).as_posix()
 
 

@@ -83,6 +83,9 @@ class ProjectConfig:
     """Where `dbt deps` (or `smart-sql deps`) installs packages."""
     dispatch: dict[str, list[str]] = field(default_factory=dict)
     """dbt's `dispatch:`: macro namespace -> the packages adapter.dispatch searches, in order."""
+    package_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The project file's blocks for other packages: `models:`/`seeds:`/... -> package name -> block
+    (applied over an installed package's own configs; smart_sql.dbt.package_nodes)."""
     docs_paths: list[str] | None = None
     """Folders of `{% docs %}` blocks (*.md); default the model, seed, macro, test and snapshot paths."""
 

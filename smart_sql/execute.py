@@ -285,7 +285,7 @@ def compile_models(project: Project, select: Iterable[str] = (), exclude: Iterab
         for uid in graph.order(chosen):
             node = graph.nodes[uid]
             sql = render_model(project, node, incremental=is_incremental_run(conn, node, False))
-            path = write_compiled(project, node.relpath, sql)
+            path = write_compiled(project, node.relpath, sql, node.fqn[0])
             sql = sql.written_to(project.display(path))
             compiled.append(CompiledModel(node, sql, path, explain(node, sql, conn) if explain else None))
     return compiled
@@ -372,8 +372,8 @@ def cte_insertion(sql: str, ctes: dict[str, str]) -> tuple[int, str]:
     return start, f"with {definitions}\n"
 
 
-def write_compiled(project: Project, relpath: str, sql: str) -> Path:
-    path = project.target_path / "compiled" / project.name / relpath
+def write_compiled(project: Project, relpath: str, sql: str, package: str | None = None) -> Path:
+    path = project.target_path / "compiled" / (package or project.name) / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(sql + "\n", encoding="utf-8")
     return path
@@ -516,7 +516,7 @@ class _Runner:
         try:
             incremental = is_incremental_run(self.conn, model, self.full_refresh, self.catalog)
             compiled = render_model(self.project, model, incremental=incremental)
-            compiled_path = write_compiled(self.project, model.relpath, compiled)
+            compiled_path = write_compiled(self.project, model.relpath, compiled, model.fqn[0])
             compiled = compiled.written_to(self.project.display(compiled_path))
             result.compiled_code = str(compiled)
             materialize.ensure_schema(self.conn, model.relation, self.catalog)

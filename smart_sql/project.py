@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from .dbt import docs as dbt_docs
+from .dbt import package_nodes
 from .dbt import packages as dbt_packages
 from .dbt import project as dbt_project
 from .dbt import external_sources, snapshots as dbt_snapshots
@@ -234,6 +235,8 @@ class Project:
     versions: Versions = field(default_factory=Versions)
     described: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Exposures, metrics, semantic models, saved queries and groups by YAML key, then unique_id."""
+    packages: list[package_nodes.PackageProject] = field(default_factory=list)
+    """The installed packages and their project files."""
 
     @property
     def name(self) -> str:
@@ -280,8 +283,11 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     all_vars = project_vars(config.vars, config.name, vars or {})
     macro_files = [BUILTIN_TESTS_FILE, *_files(root, config.macro_paths, "*.sql"),
                    *_files(root, [f"{folder}/generic" for folder in config.test_paths], "*.sql")]
+    installed = _installed_packages(root, config)
+    package_projects = package_nodes.read(installed, config, info, vars or {})
     renderer = Renderer(macro_files, vars=all_vars, target=info, display=display_path, builtins=naming.builtins(info),
-                        compiled_dir=root / config.target_path / COMPILED_TEMPLATES, **_dbt_jinja(root, config, chosen))
+                        compiled_dir=root / config.target_path / COMPILED_TEMPLATES, **_dbt_jinja(installed, config, chosen))
+    package_nodes.scope_renderer(renderer, package_projects)
     properties = _read_properties(root, config, renderer)
     model_versions = versions.expand(properties.models)
     seeds = _discover_seeds(root, config, chosen.schema, properties)
@@ -290,7 +296,8 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     _check_properties_match(properties, models, seeds)
     sources = _sources(properties, config, chosen)
     project = Project(root=root, config=config, target=chosen, vars=all_vars, models=models, seeds=seeds,
-                      sources=sources, tests={}, renderer=renderer, versions=model_versions)
+                      sources=sources, tests={}, renderer=renderer, versions=model_versions, packages=package_projects)
+    _add_package_nodes(project, properties, package_projects)
     _link_dbt_context(project)
     project.snapshots = dbt_snapshots.discover(project, properties.snapshots)
     for model in list(models.values()):
@@ -298,13 +305,14 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
             _parse_model(project, model)
     for snapshot in list(project.snapshots.values()):
         dbt_snapshots.parse(project, snapshot)
+    package_nodes.apply_root_configs(project)
     for name in [name for name, model in models.items() if model.config.get("enabled") is False]:
         del models[name]
     _read_contracts(project, properties)
     _check_enabled_refs(project)
     _place_nodes(project)
     _link_sources(project)
-    config.warnings += _unused_config_paths(project)
+    config.warnings += _unused_config_paths(project) + package_nodes.warnings(config, [p.name for p in installed])
     project.tests = _tests(project, properties)
     project.unit_tests = unit_tests.discover(project, properties.unit_tests)
     project.described = {key: dict(described.entry(config.name, key, item, path, root) for item, path in items)
@@ -314,17 +322,41 @@ def load_project(project_dir: str | Path = ".", profiles_dir: str | Path | None 
     return project
 
 
-def _dbt_jinja(root: Path, config: ProjectConfig, target: Target) -> dict[str, Any]:
-    """The Renderer's installed packages and dbt context (smart_sql.dbt.jinja)."""
-    from .dbt.jinja.provider import DbtContext
-
+def _installed_packages(root: Path, config: ProjectConfig) -> list[dbt_packages.Package]:
     packages = dbt_packages.load(root, config.packages_install_path)
     taken = [package.name for package in packages if package.name == config.name]
     if taken:
         raise ConfigError(f"the installed package {taken[0]!r} has the project's own name",
                           path=display_path(root / config.packages_install_path / taken[0]))
+    return packages
+
+
+def _dbt_jinja(packages: list[dbt_packages.Package], config: ProjectConfig, target: Target) -> dict[str, Any]:
+    """The Renderer's installed packages and dbt context (smart_sql.dbt.jinja)."""
+    from .dbt.jinja.provider import DbtContext
+
     return {"packages": {package.name: package.macro_files for package in packages},
             "dbt": DbtContext(config.name, target.file_catalog, target.schema, search_orders=config.dispatch)}
+
+
+def _add_package_nodes(project: Project, properties: _Properties,
+                       package_projects: list[package_nodes.PackageProject]) -> None:
+    """Each installed package's seeds, models and sources (smart_sql.dbt.package_nodes); its YAML entries
+    join the project's, for their tests."""
+    def discover(root: Path, config: ProjectConfig, own: _Properties) -> tuple[dict, dict, dict]:
+        if versions.expand(own.models).nodes:
+            raise ConfigError(f"package {config.name!r} has versioned models, which smart-sql does not build "
+                              f"for packages yet", path=display_path(config.path))
+        seeds = _discover_seeds(root, config, project.target.schema, own)
+        models = _discover_models(root, config, project.target.schema, own, {})
+        _check_properties_match(own, models, seeds)
+        return seeds, models, _sources(own, config, project.target)
+
+    for found in package_projects:
+        own = _read_properties(found.package.root, found.config, project.renderer)
+        keys = package_nodes.add_nodes(project, found, own, discover)
+        properties.models.update({keys.get(name, name): entry for name, entry in own.models.items()})
+        properties.seeds.update({keys.get(name, name): entry for name, entry in own.seeds.items()})
 
 
 def _link_dbt_context(project: Project) -> None:
@@ -637,7 +669,7 @@ def _unused_config_paths(project: Project) -> list[str]:
 
 
 def _node_view(project: Project, node: ModelNode | SeedNode) -> NodeView:
-    return NodeView(name=node.name, resource_type=node.resource_type, package_name=project.name, fqn=node.fqn,
+    return NodeView(name=node.name, resource_type=node.resource_type, package_name=node.fqn[0], fqn=node.fqn,
                     original_file_path=node.relpath, path="/".join([*node.fqn[1:-1], node.path.name]),
                     config=ConfigView({"materialized": node.materialized, **node.config}))
 
@@ -693,17 +725,31 @@ class _Recorder:
 
 
 def resolve_ref(project: Project, model: ModelNode, *args: str, version: Any = None) -> ModelNode | SeedNode:
-    if len(args) == 2 and args[0] == project.name:
+    if len(args) == 2 and args[0] != project.name and version is None:
+        return _package_ref(project, model, *args)
+    within = args[0] if len(args) == 2 else None
+    if within == project.name:
         args = args[1:]
     if len(args) != 1 or not isinstance(args[0], str):
         raise ConfigError(f"{model.resource_type} {model.name!r}: ref() takes one name, got {args!r}", path=display_path(model.path))
-    name = project.versions.node_name(args[0], version, f"{model.resource_type} {model.name!r}", model.path)
-    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
-    if node is None:
-        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot",
+    where = f"{model.resource_type} {model.name!r}"
+    name = project.versions.node_name(args[0], version, where, model.path)
+    node = package_nodes.find(project, name, package_nodes.home(project, model.path)[0], where, model.path)
+    if node is None or within not in (None, node.fqn[0]):
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to {name!r}, which is neither a model, a seed nor a snapshot"
+                          + (f" of {within!r}" if within else ""),
                           path=display_path(model.path),
                           hint=_did_you_mean(name, [*project.models, *project.seeds])
                           or "models live in models/*.sql, seeds in seeds/*.csv")
+    return node
+
+
+def _package_ref(project: Project, model: ModelNode, package: str, name: str) -> ModelNode | SeedNode:
+    node = package_nodes.resolve(project, package, name)
+    if node is None:
+        raise ConfigError(f"{model.resource_type} {model.name!r} refers to ref({package!r}, {name!r}), but "
+                          f"{package!r} has no model, seed or snapshot {name!r}", path=display_path(model.path),
+                          hint=f"packages whose nodes are built: {', '.join(sorted(package_nodes.packages_of(project)))}")
     return node
 
 
@@ -727,8 +773,8 @@ def _parse_model(project: Project, model: ModelNode) -> None:
 
 
 def _read_contracts(project: Project, properties: _Properties) -> None:
-    for model in project.models.values():
-        model.contract = contracts.read(model, *properties.models.get(model.name, (None, None)))
+    for key, model in project.models.items():
+        model.contract = contracts.read(model, *properties.models.get(key, (None, None)))
         contracts.add_dependencies(project, model)
 
 
@@ -766,15 +812,18 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     tests: dict[str, DataTest] = {}
     for tested, entry, path in declared:
         defaults = _test_defaults(project, path)
+        package, local = package_nodes.local_tests(project.renderer, path)
         for column, test_entry in _column_tests(entry, path):
-            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults, known=known,
-                              resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
+            test = parse_test(test_entry, tested=tested, column=column, path=path, defaults=defaults,
+                              known=known | local, resolve=lambda ref, table: _resolve_for_test(project, ref, table, path))
+            if test.kind in local - known:
+                test.kind = f"{package}.{test.kind}"
             test.config = project.renderer.render_value(test.config, path)
             test.declared_config = project.renderer.render_value(test.declared_config, path)
             singular_tests.add_definition_config(project, test, defaults)
             validate_keys(test.config, "test", f"test {test.name!r}", path)
             if test.config.get("enabled") is not False:
-                test.package_name = project.name
+                test.package_name = package or project.name
                 test.name = _unique_name(test.name, tests)
                 tests[test.name] = test
     for test in singular_tests.discover(project, properties.data_tests):
@@ -789,6 +838,8 @@ def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
 def _test_defaults(project: Project, yaml_path: Path) -> dict[str, Any]:
     """The project's `data_tests:` config for the tests declared in a YAML file (by the file's folders)."""
     config = project.config
+    if package_nodes.home(project, yaml_path)[0] != project.name:
+        return folder_config({key: value for key, value in config.data_tests.items() if key != config.name}, [], "")
     for folder in config.property_paths or [*config.model_paths, *config.seed_paths]:
         base = project.root / folder
         if base in yaml_path.parents:
@@ -821,7 +872,7 @@ def _resolve_for_test(project: Project, name: str, table: str | None, path: Path
                               path=display_path(path))
         return source.node_id, str(source.relation)
     name = project.versions.node_name(name, None, "a test argument", path)
-    node = project.models.get(name) or project.seeds.get(name) or project.snapshots.get(name)
+    node = package_nodes.find(project, name, package_nodes.home(project, path)[0], "a test argument", path)
     if node is None:
         raise ConfigError(f"a test argument points at ref({name!r}), which is neither a model, a seed nor a snapshot",
                           path=display_path(path), hint=_did_you_mean(name, [*project.models, *project.seeds]))

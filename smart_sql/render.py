@@ -83,6 +83,16 @@ class Renderer:
                                   for name, files in (packages or {}).items()}
         self.package_macro_names = {name: self._names(packages[name], templates)
                                     for name, templates in self.package_templates.items()}
+        self.scopes: list[tuple[Path, str, Mapping[str, Any]]] = []
+        """(folder, package, vars) of each installed package whose files render with its own vars and
+        macros (smart_sql.dbt.package_nodes)."""
+
+    def scope(self, path: Path) -> tuple[str | None, Mapping[str, Any]]:
+        """The package whose folder holds `path` (None: the project) and the vars its files see."""
+        for folder, package, vars in self.scopes:
+            if folder in Path(path).parents:
+                return package, vars
+        return None, self.vars
 
     @property
     def connection(self) -> Any:
@@ -177,6 +187,9 @@ class Renderer:
 
         for name, macros in by_package.items():
             context.setdefault(name, Namespace(name, macros))
+        local = self.scope(path)[0]
+        if local is not None:
+            context.update(by_package[local])
         self.dbt.add(context, by_package, internal, functions.node if functions else None, self.connection)
         return context
 
@@ -192,9 +205,11 @@ class Renderer:
             return self.env.get_template(str(path))
 
     def _var_function(self, path: Path, model_name: str | None):
+        vars = self.scope(path)[1]
+
         def var(name: str, default: Any = _MISSING) -> Any:
-            if name in self.vars:
-                return self.vars[name]
+            if name in vars:
+                return vars[name]
             if default is not _MISSING:
                 return default
             subject = f" for model {model_name!r}" if model_name else ""

@@ -168,9 +168,8 @@ def _by_file(graph: Graph, value: str) -> set[str]:
 
 def _by_package(graph: Graph, value: str) -> set[str]:
     project = graph.project
-    if not fnmatchcase(project.name, value):
-        return set()
-    return set(graph.nodes) | {source.unique_id for source in project.sources.values()}
+    return ({uid for uid, node in graph.nodes.items() if fnmatchcase(node_fqn(project, node)[0], value)}
+            | {source.unique_id for source in project.sources.values() if fnmatchcase(source.package_name, value)})
 
 
 def _by_tag(graph: Graph, value: str) -> set[str]:
@@ -184,7 +183,7 @@ def _by_source(graph: Graph, value: str) -> set[str]:
     parts = value.split(".")
     found = set()
     for source in graph.project.sources.values():
-        full = [graph.project.name, source.source_name, source.name]
+        full = [source.package_name, source.source_name, source.name]
         for candidate in (full, full[1:]):
             if len(parts) <= len(candidate) and all(fnmatchcase(have, want) for have, want in zip(candidate, parts)):
                 found.add(source.unique_id)
@@ -247,12 +246,16 @@ def node_fqn(project: Any, node: Any) -> list[str]:
     fqn = getattr(node, "fqn", None)
     if fqn:
         return list(fqn)
-    relative = node.path.relative_to(project.root)
-    return [project.name, *relative.parts[1:-1], node.name]
+    from .dbt.package_nodes import home
+
+    package, root = home(project, node.path)
+    return [package, *node.path.relative_to(root).parts[1:-1], node.name]
 
 
 def node_path(project: Any, node: Any) -> str:
-    return node.relpath if hasattr(node, "relpath") else node.path.relative_to(project.root).as_posix()
+    from .dbt.package_nodes import home
+
+    return node.relpath if hasattr(node, "relpath") else node.path.relative_to(home(project, node.path)[1]).as_posix()
 
 
 def source_tags(source: Any) -> list[str]:

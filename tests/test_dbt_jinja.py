@@ -121,11 +121,8 @@ def test_jinja_errors_name_the_file_and_line(make_dbt_project, files, message, w
      "1 package(s) are listed in packages.yml, but only 0 are installed in dbt_packages/", "packages.yml"),
     ({**PACKAGE, "dependencies.yml": "packages:\n  - package: acme/kit\n"},
      "packages are listed in both packages.yml and dependencies.yml", "dependencies.yml"),
-    ({**PACKAGE, "dbt_packages/kit/models/kit_model.sql": "select 1"},
-     "package 'kit' has models, and smart-sql does not build the models of packages yet",
-     "dbt_packages/kit/models/kit_model.sql"),
-    ({**PACKAGE, "dbt_packages/kit/seeds/codes.csv": "a\n1\n"},
-     "package 'kit' has seeds", "dbt_packages/kit/seeds/codes.csv"),
+    ({**PACKAGE, "dbt_packages/kit/snapshots/codes.sql": "{% snapshot codes %}select 1{% endsnapshot %}"},
+     "package 'kit' has snapshots", "dbt_packages/kit/snapshots/codes.sql"),
     ({**PACKAGE, "dbt_packages/kit/tests/generic/positive.sql": "{% test positive(model, column_name) %}"
                                                                "select 1 where false{% endtest %}",
       "models/m.sql": "select 1 as x", "models/m.yml": "models:\n  - name: m\n    columns:\n      - name: x\n"

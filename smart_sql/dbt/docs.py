@@ -33,30 +33,49 @@ def read(root: Path, folders: list[str]) -> dict[str, tuple[str, Path]]:
 def describe(project: Any) -> None:
     """Every description of the project's nodes, columns and sources that holds Jinja, rendered with
     doc(), var, env_var and target."""
-    config = project.config
-    folders = config.docs_paths or [*config.model_paths, *config.seed_paths, *config.macro_paths,
-                                    *config.test_paths, *config.snapshot_paths]
-    blocks = read(project.root, folders)
+    from .package_nodes import home
+
+    by_package = {project.name: read(project.root, _folders(project.config))}
+    by_package.update({found.package.name: read(found.package.root, _folders(found.config))
+                       for found in project.packages})
     items = [*project.models.values(), *project.seeds.values(), *project.snapshots.values(),
              *project.sources.values()]
     for item in items:
         what = f"{getattr(item, 'resource_type', 'source')} {item.name!r}"
-        item.description = _render(project, blocks, item.description, item.path, f"the description of {what}")
-        item.columns = {name: _render(project, blocks, text, item.path, f"the description of {what}'s column {name!r}")
+        searched = _search_order(by_package, project.name, home(project, item.path)[0])
+        item.description = _render(project, searched, item.description, item.path, f"the description of {what}")
+        item.columns = {name: _render(project, searched, text, item.path,
+                                      f"the description of {what}'s column {name!r}")
                         for name, text in item.columns.items()}
 
 
-def _render(project: Any, blocks: dict[str, tuple[str, Path]], text: str, path: Path, what: str) -> str:
+def _folders(config: Any) -> list[str]:
+    return config.docs_paths or [*config.model_paths, *config.seed_paths, *config.macro_paths,
+                                 *config.test_paths, *config.snapshot_paths]
+
+
+def _search_order(by_package: dict[str, dict[str, tuple[str, Path]]], root: str, own: str
+                  ) -> dict[str, dict[str, tuple[str, Path]]]:
+    """dbt's order for doc('name'): the root project, the node's package, then any package."""
+    names = list(dict.fromkeys([root, own, *by_package]))
+    return {name: by_package[name] for name in names if name in by_package}
+
+
+def _render(project: Any, searched: dict[str, dict[str, tuple[str, Path]]], text: str, path: Path,
+            what: str) -> str:
     if "{" not in text:
         return text
 
     def doc(*names: str) -> str:
         name = names[-1]
-        if len(names) > 2 or name not in blocks or (len(names) == 2 and names[0] != project.name):
+        packages = [names[0]] if len(names) == 2 else list(searched)
+        found = next((searched[package][name] for package in packages if name in searched.get(package, {})), None)
+        if len(names) > 2 or found is None:
+            known = sorted({block for blocks in searched.values() for block in blocks})
             raise ConfigError(f"{what}: doc({', '.join(repr(n) for n in names)}): no such doc block",
                               path=display_path(path),
                               hint=f"define it in a .md file: {{% docs {name} %}}...{{% enddocs %}}"
-                                   + (f"; doc blocks: {', '.join(sorted(blocks))}" if blocks else ""))
-        return blocks[name][0]
+                                   + (f"; doc blocks: {', '.join(known)}" if known else ""))
+        return found[0]
 
     return project.renderer.render_value(text, path, doc=doc)

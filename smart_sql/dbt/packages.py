@@ -1,6 +1,7 @@
 """dbt packages: `packages.yml` (or `dependencies.yml`) and what `dbt deps` installed under the
 packages-install-path (dbt_packages/). A package's macros are callable as `package.macro` and its
-generic tests usable in YAML; its models, seeds and snapshots are refused (not built yet).
+generic tests usable in YAML; its models and seeds are built (smart_sql.dbt.package_nodes), its
+snapshots refused (not built yet).
 `smart-sql deps` installs `local:` packages as dbt does (a link, else a copy)."""
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from ..profiles import read_yaml
 FILES = ("packages.yml", "dependencies.yml")
 KINDS = ("local", "package", "git", "tarball", "private")
 _MATERIALIZATION = re.compile(r"{%-?\s*materialization\s")
-_NODE_FOLDERS = (("model-paths", "models", "*.sql", "models"), ("model-paths", "models", "*.py", "models"),
-                 ("seed-paths", "seeds", "*.csv", "seeds"), ("snapshot-paths", "snapshots", "*.sql", "snapshots"))
+_NODE_FOLDERS = (("snapshot-paths", "snapshots", "*.sql", "snapshots"),)
 
 
 @dataclass

@@ -53,10 +53,10 @@ _HOOK_KEYS = {"pre-hook", "post-hook", "pre_hook", "post_hook"}
 _UNSET = object()
 
 
-def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping[str, Any] | None = None
-                 ) -> ProjectConfig:
+def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping[str, Any] | None = None,
+                 package: bool = False) -> ProjectConfig:
     """The project's configuration; without `target` (not known before the profile is read), only the
-    keys needed to find the profile and to clean are rendered."""
+    keys needed to find the profile and to clean are rendered. An installed `package` needs no profile."""
     raw = read_yaml(path)
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{PROJECT_FILE} must be a mapping", path=display_path(path))
@@ -64,7 +64,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
     context = _Context(path, target, cli_vars or {})
     raw = {key: value if key in LATE_RENDERED or (target is None and key not in NEEDED_BEFORE_THE_TARGET)
            else context.render(value, (key,)) for key, value in raw.items()}
-    for key in ("name", "profile"):
+    for key in ("name",) if package else ("name", "profile"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"`{key}:` is required", path=display_path(path),
                               hint="dbt needs it too: e.g. name: my_project, profile: my_project")
@@ -85,11 +85,12 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
     check_config_block(blocks["data_tests"] or blocks["tests"], "test", "data_tests", path)
     _check_source_configs(blocks["sources"], path)
     warnings: list[str] = []
+    package_configs: dict[str, dict[str, Any]] = {}
     for key in ("models", "seeds", "data_tests", "tests", "snapshots"):
-        blocks[key] = _own_package(blocks[key], raw["name"], key, path, warnings)
+        blocks[key] = _own_package(blocks[key], raw["name"], package_configs.setdefault(key, {}))
     paths = _Paths(raw, path)
     config = ProjectConfig(
-        name=raw["name"], profile=raw["profile"], path=path,
+        name=raw["name"], profile=raw.get("profile") or "", path=path,
         model_paths=paths.get("model-paths", "models", alias="source-paths"),
         seed_paths=paths.get("seed-paths", "seeds", alias="data-paths"),
         macro_paths=paths.get("macro-paths", "macros"),
@@ -103,7 +104,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         seeds_reload_in_place=True, on_schema_change="ignore",
         nodes_run_after_failed_start_hook=not blocks["flags"].get("skip_nodes_if_on_run_start_fails", False),
         warnings=warnings, packages_install_path=paths.folder("packages-install-path", "dbt_packages"),
-        dispatch=_dispatch(raw, path), docs_paths=paths.get("docs-paths", None),
+        dispatch=_dispatch(raw, path), docs_paths=paths.get("docs-paths", None), package_configs=package_configs,
     )
     unsupported_paths = {kind: paths.get(key, default) for kind, (key, default) in unsupported.PATH_KEYS.items()}
     config.property_paths = [*config.model_paths, *config.seed_paths, *config.macro_paths, *config.test_paths,
@@ -148,16 +149,15 @@ def _mapping(raw: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
     return dict(value)
 
 
-def _own_package(block: dict[str, Any], name: str, key: str, path: Path, warnings: list[str]) -> dict[str, Any]:
-    """dbt reads the keys under `models:` (and `seeds:`, ...) as package names: configs for another
-    package apply to nothing here (dbt warns too), and are left out."""
+def _own_package(block: dict[str, Any], name: str, others: dict[str, Any]) -> dict[str, Any]:
+    """dbt reads the keys under `models:` (and `seeds:`, ...) as package names: the blocks for another
+    package go to `others` (they configure an installed package's nodes, or nothing)."""
     kept = {}
     for package, value in block.items():
         if package.startswith("+") or not isinstance(value, Mapping) or package == name:
             kept[package] = value
         else:
-            warnings.append(f"{display_path(path)}: {key}.{package} configures the package {package!r}, which is "
-                            f"not this project ({name!r}); its configs apply to nothing")
+            others[package] = value
     return kept
 
 
