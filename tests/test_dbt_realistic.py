@@ -22,3 +22,17 @@ def test_api_column_translates_dbts_type_labels(make_dbt_project, cli, monkeypat
     result = cli("build")
     assert result.exit_code == 0, result.output
     assert _rows(root, "select * from main.m") == [(1, "TEXT", "decimal(6,2)")]
+
+
+def test_accepted_values_given_by_a_var_are_rendered_as_dbt_renders_them(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  statuses: [placed, shipped]\n",
+        "models/orders.sql": "select 'placed' as status union all select 'lost'",
+        "models/orders.yml": (
+            "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: status\n        data_tests:\n"
+            "          - accepted_values:\n              arguments:\n                values: \"{{ var('statuses') }}\"\n")})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 1, result.output
+    assert "FAIL accepted_values_orders_status___var_statuses_" in result.output
+    assert "lost        | 1" in result.output
