@@ -36,3 +36,16 @@ def test_accepted_values_given_by_a_var_are_rendered_as_dbt_renders_them(make_db
     assert result.exit_code == 1, result.output
     assert "FAIL accepted_values_orders_status___var_statuses_" in result.output
     assert "lost        | 1" in result.output
+
+
+def test_on_run_end_sees_the_results_of_the_nodes(make_dbt_project, cli, monkeypatch):
+    end = ("create table main.run_end as select '{{ results | length }}' as n, "
+           "'{% for r in results %}{{ r.node.name }}:{{ r.status }} {% endfor %}' as statuses")
+    root = make_dbt_project({
+        "dbt_project.yml": f"name: shop\nconfig-version: 2\nprofile: shop\non-run-start: select 1\non-run-end: \"{end}\"\n",
+        "models/m.sql": "select 1 as x",
+        "models/m.yml": "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: x\n        data_tests: [not_null]\n"})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    assert _rows(root, "select * from main.run_end") == [("2", "m:success not_null_m_x:pass ")]
