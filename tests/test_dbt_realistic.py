@@ -49,3 +49,19 @@ def test_on_run_end_sees_the_results_of_the_nodes(make_dbt_project, cli, monkeyp
     result = cli("build")
     assert result.exit_code == 0, result.output
     assert _rows(root, "select * from main.run_end") == [("2", "m:success not_null_m_x:pass ")]
+
+
+def test_a_unit_test_gives_a_source_that_a_seed_loads(make_dbt_project, cli, monkeypatch):
+    """The model waits for the seed behind its source; the unit test gives the source, not the seed."""
+    root = make_dbt_project({
+        "seeds/raw_plans.csv": "plan\ntrial\n",
+        "models/sources.yml": "version: 2\nsources:\n  - name: crm\n    schema: main\n    tables: [{name: raw_plans}]\n",
+        "models/plans.sql": "select upper(plan) as plan from {{ source('crm', 'raw_plans') }}",
+        "models/plans.yml": (
+            "unit_tests:\n  - name: plans_are_upper\n    model: plans\n"
+            "    given:\n      - input: source('crm', 'raw_plans')\n        rows: [{plan: team}]\n"
+            "    expect:\n      rows: [{plan: TEAM}]\n")})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    assert "PASS unit_test plans::plans_are_upper" in result.output
