@@ -109,11 +109,22 @@ def on_run_end_context(project: Project, results: list[RunResult]) -> dict[str, 
     nodes = project.nodes()
     built = [nodes[result.unique_id].relation for result in results
              if result.status == "success" and result.resource_type in ("seed", "model", "snapshot")]
+    built += _stored_failures(project, nodes, results)
     pairs = list(dict.fromkeys((relation.database or project.target.file_catalog, relation.schema)
                                for relation in built))
     return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs,
             "results": [_hook_result(project, nodes, result) for result in results
                         if result.resource_type != "operation"]}
+
+
+def _stored_failures(project: Project, nodes: dict[str, Any], results: list[RunResult]) -> list:
+    """Where the tests that store their failures stored them, as dbt counts them among the schemas
+    built (all but failed, errored or skipped tests)."""
+    from .failures import failures_relation
+
+    return [failures_relation(project, nodes[result.unique_id]) for result in results
+            if result.resource_type == "test" and result.status in ("pass", "warn")
+            and getattr(nodes.get(result.unique_id), "stores_failures", False)]
 
 
 def _hook_result(project: Project, nodes: dict[str, Any], result: RunResult) -> SimpleNamespace:

@@ -65,3 +65,16 @@ def test_a_unit_test_gives_a_source_that_a_seed_loads(make_dbt_project, cli, mon
     result = cli("build")
     assert result.exit_code == 0, result.output
     assert "PASS unit_test plans::plans_are_upper" in result.output
+
+
+def test_on_run_end_schemas_include_where_passing_tests_stored_failures(make_dbt_project, cli, monkeypatch):
+    end = "create table main.run_end as select '{{ schemas | sort | join(\"+\") }}' as schemas"
+    root = make_dbt_project({
+        "dbt_project.yml": f"name: shop\nconfig-version: 2\nprofile: shop\non-run-end:\n  - |\n    {end}\n",
+        "models/m.sql": "select 1 as x",
+        "models/m.yml": ("version: 2\nmodels:\n  - name: m\n    columns:\n      - name: x\n        data_tests:\n"
+                         "          - unique: {config: {store_failures: true}}\n")})
+    monkeypatch.chdir(root)
+    result = cli("build")
+    assert result.exit_code == 0, result.output
+    assert _rows(root, "select * from main.run_end") == [("main+main_dbt_test__audit",)]
