@@ -78,3 +78,15 @@ def test_on_run_end_schemas_include_where_passing_tests_stored_failures(make_dbt
     result = cli("build")
     assert result.exit_code == 0, result.output
     assert _rows(root, "select * from main.run_end") == [("main+main_dbt_test__audit",)]
+
+
+def test_a_snapshot_block_is_listed_under_its_file_as_dbt_lists_it(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/orders.sql": "select 1 as order_id, 'placed' as status",
+        "snapshots/history/orders.sql": (
+            "{% snapshot orders_status %}{{ config(unique_key='order_id', strategy='check', check_cols='all', "
+            "target_schema='snapshots') }}select * from {{ ref('orders') }}{% endsnapshot %}")})
+    monkeypatch.chdir(root)
+    result = cli("ls", "--resource-type", "snapshot")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["shop.history.orders.orders_status"]
