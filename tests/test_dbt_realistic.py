@@ -90,3 +90,18 @@ def test_a_snapshot_block_is_listed_under_its_file_as_dbt_lists_it(make_dbt_proj
     result = cli("ls", "--resource-type", "snapshot")
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["shop.history.orders.orders_status"]
+
+
+def test_ls_lists_unit_tests_and_exposures_as_dbt_does(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/orders.sql": "select 1 as order_id",
+        "models/orders.yml": (
+            "unit_tests:\n  - name: one_order\n    model: orders\n    given: []\n"
+            "    expect:\n      rows: [{order_id: 1}]\n"
+            "exposures:\n  - name: revenue\n    type: dashboard\n    owner: {name: Finance}\n"
+            "    depends_on: [ref('orders')]\n")})
+    monkeypatch.chdir(root)
+    result = cli("ls")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["exposure:shop.revenue", "shop.orders", "unit_test:shop.one_order"]
+    assert cli("ls", "--resource-type", "unit_test", "-o", "name").output.split() == ["one_order"]
