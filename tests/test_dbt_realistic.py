@@ -105,3 +105,18 @@ def test_ls_lists_unit_tests_and_exposures_as_dbt_does(make_dbt_project, cli, mo
     assert result.exit_code == 0, result.output
     assert result.output.split() == ["exposure:shop.revenue", "shop.orders", "unit_test:shop.one_order"]
     assert cli("ls", "--resource-type", "unit_test", "-o", "name").output.split() == ["one_order"]
+
+
+def test_source_freshness_gives_on_run_end_its_results(make_dbt_project, cli, monkeypatch):
+    end = "create or replace table main.run_end as select '{% for r in results %}{{ r.status }} {% endfor %}' as statuses"
+    root = make_dbt_project({
+        "dbt_project.yml": f"name: shop\nconfig-version: 2\nprofile: shop\non-run-end:\n  - |\n    {end}\n",
+        "seeds/raw_orders.csv": "id,loaded_at\n1,2020-01-01 00:00:00\n",
+        "models/sources.yml": (
+            "version: 2\nsources:\n  - name: shop\n    schema: main\n    loaded_at_field: loaded_at\n"
+            "    freshness: {warn_after: {count: 1, period: day}}\n    tables: [{name: raw_orders}]\n")})
+    monkeypatch.chdir(root)
+    assert cli("seed").exit_code == 0
+    result = cli("source", "freshness")
+    assert result.exit_code == 0, result.output
+    assert _rows(root, "select * from main.run_end") == [("warn ",)]
