@@ -120,3 +120,18 @@ def test_source_freshness_gives_on_run_end_its_results(make_dbt_project, cli, mo
     result = cli("source", "freshness")
     assert result.exit_code == 0, result.output
     assert _rows(root, "select * from main.run_end") == [("warn ",)]
+
+
+def test_docs_generate_catalogs_a_project_with_unit_tests(make_dbt_project, cli, monkeypatch):
+    import json
+
+    root = make_dbt_project({
+        "models/orders.sql": "select 1 as order_id",
+        "models/orders.yml": ("unit_tests:\n  - name: one_order\n    model: orders\n    given: []\n"
+                              "    expect:\n      rows: [{order_id: 1}]\n")})
+    monkeypatch.chdir(root)
+    assert cli("build").exit_code == 0
+    result = cli("docs", "generate")
+    assert result.exit_code == 0, result.output
+    catalog = json.loads((root / "target/catalog.json").read_text())
+    assert sorted(catalog["nodes"]) == ["model.shop.orders"]
