@@ -22,7 +22,7 @@ def entry(project_name: str, key: str, item: Mapping[str, Any], path: Path, root
 
 
 def manifest_sections(project: Project) -> dict[str, dict[str, Any]]:
-    sections = {key: dict(project.described.get(key, {})) for key in KINDS}
+    sections = {key: dict(project.described.get(key, {})) for key in (*KINDS, "docs")}
     sections["unit_tests"] = {
         uid: {"name": test.name, "resource_type": "unit_test", "package_name": project.name, "unique_id": uid,
               "model": test.model, "description": test.description,

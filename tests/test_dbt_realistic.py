@@ -135,3 +135,20 @@ def test_docs_generate_catalogs_a_project_with_unit_tests(make_dbt_project, cli,
     assert result.exit_code == 0, result.output
     catalog = json.loads((root / "target/catalog.json").read_text())
     assert sorted(catalog["nodes"]) == ["model.shop.orders"]
+
+
+def test_the_manifest_lists_doc_blocks(make_dbt_project, cli, monkeypatch):
+    import json
+
+    root = make_dbt_project({
+        "models/orders.md": "{% docs order_status %}\nWhere the order is.\n{% enddocs %}\n",
+        "models/orders.sql": "select 'placed' as status",
+        "models/orders.yml": ("version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: status\n"
+                              "        description: \"{{ doc('order_status') }}\"\n")})
+    monkeypatch.chdir(root)
+    assert cli("parse").exit_code == 0
+    docs = json.loads((root / "target/manifest.json").read_text())["docs"]
+    assert docs["doc.shop.order_status"] == {
+        "name": "order_status", "resource_type": "doc", "package_name": "shop", "path": "orders.md",
+        "original_file_path": "models/orders.md", "unique_id": "doc.shop.order_status",
+        "block_contents": "Where the order is."}

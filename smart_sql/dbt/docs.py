@@ -37,6 +37,8 @@ def describe(project: Any) -> None:
     folders = config.docs_paths or [*config.model_paths, *config.seed_paths, *config.macro_paths,
                                     *config.test_paths, *config.snapshot_paths]
     blocks = read(project.root, folders)
+    project.described["docs"] = {f"doc.{project.name}.{name}": _manifest_entry(project, name, text, path)
+                                 for name, (text, path) in blocks.items()}
     items = [*project.models.values(), *project.seeds.values(), *project.snapshots.values(),
              *project.sources.values()]
     for item in items:
@@ -44,6 +46,13 @@ def describe(project: Any) -> None:
         item.description = _render(project, blocks, item.description, item.path, f"the description of {what}")
         item.columns = {name: _render(project, blocks, text, item.path, f"the description of {what}'s column {name!r}")
                         for name, text in item.columns.items()}
+
+
+def _manifest_entry(project: Any, name: str, text: str, path: Path) -> dict[str, Any]:
+    """A doc block as manifest.json's `docs` lists it."""
+    relpath = path.relative_to(project.root).as_posix()
+    return {"name": name, "resource_type": "doc", "package_name": project.name, "path": path.name,
+            "original_file_path": relpath, "unique_id": f"doc.{project.name}.{name}", "block_contents": text}
 
 
 def _render(project: Any, blocks: dict[str, tuple[str, Path]], text: str, path: Path, what: str) -> str:
