@@ -152,3 +152,19 @@ def test_the_manifest_lists_doc_blocks(make_dbt_project, cli, monkeypatch):
         "name": "order_status", "resource_type": "doc", "package_name": "shop", "path": "orders.md",
         "original_file_path": "models/orders.md", "unique_id": "doc.shop.order_status",
         "block_contents": "Where the order is."}
+
+
+def test_retry_runs_the_unit_tests_the_build_skipped(make_dbt_project, cli, monkeypatch):
+    root = make_dbt_project({
+        "models/a.sql": "select * from main.landed",
+        "models/b.sql": "select x + 1 as y from {{ ref('a') }}",
+        "models/b.yml": ("unit_tests:\n  - name: b_adds_one\n    model: b\n"
+                         "    given: [{input: ref('a'), rows: [{x: 1}]}]\n    expect:\n      rows: [{y: 2}]\n")})
+    monkeypatch.chdir(root)
+    assert "SKIP unit_test b_adds_one" in cli("build").output
+    with duckdb.connect(str(root / "target/dev.duckdb")) as conn:
+        conn.execute("create table main.landed as select 1 as x")
+    result = cli("retry")
+    assert result.exit_code == 0, result.output
+    assert "PASS unit_test b::b_adds_one" in result.output
+    assert "Done. PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3" in result.output
