@@ -580,9 +580,27 @@ def test_the_saas_warehouse_builds_what_dbt_builds(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(root)
     assert "Done. PASS=6 WARN=0 ERROR=0 SKIP=0 TOTAL=6" in _run(cli, "seed")
     for args in ([], ["--vars", "{event_batch: 2}"]):
-        # dbt: PASS=25 NO-OP=1 TOTAL=26, the no-op being the exposure
-        assert "Done. PASS=25 WARN=0 ERROR=0 SKIP=0 TOTAL=25" in _run(cli, "build", *args)
+        # dbt: PASS=25 NO-OP=1 TOTAL=26, the no-op being the exposure; account_health (SMART_LLM) is
+        # the one model dbt cannot build
+        assert "Done. PASS=25 WARN=0 ERROR=0 SKIP=0 TOTAL=25" in _run(cli, "build", "--exclude", "tag:llm", *args)
     assert _built(root, "warehouse.duckdb") == SAAS
+
+
+def test_the_saas_warehouse_builds_its_smart_llm_model_from_the_dbt_profiles_llm_block(tmp_path, cli, monkeypatch):
+    """The profile's `llm:` block (which dbt parse and dbt debug accept unchanged) drives the one model
+    with a SMART_LLM column; everything else is as dbt builds it."""
+    root = Path(shutil.copytree(FIXTURES / "dbt_realistic_saas", tmp_path / "saas"))
+    monkeypatch.chdir(root)
+    _run(cli, "seed")
+    output = _run(cli, "build")
+    assert "Done. PASS=26 WARN=0 ERROR=0 SKIP=0 TOTAL=26" in output
+    assert "account_health: SMART_LLM: 1 task, 3 rows" in output
+    built = _built(root, "warehouse.duckdb")
+    kind, columns, rows = built.pop("warehouse.core_analytics.account_health")
+    assert (kind, columns) == ("BASE TABLE", [("account_id", "INTEGER"), ("label", "VARCHAR"), ("is_paid", "VARCHAR")])
+    assert [row[:2] for row in rows] == [(10, "Acme (team)"), (20, "Globex (trial)"), (30, "Initech (trial)")]
+    assert {row[2] for row in rows} <= {"yes", "no"}
+    assert built["warehouse.core_analytics.dim_accounts"][2][1][:3] == (20, "Globex", "trial")  # batch 1
 
 def _rows(root, sql):
     with duckdb.connect(str(root / "target/dev.duckdb"), read_only=True) as conn:
