@@ -21,7 +21,7 @@ def catalog(project: Project) -> dict[str, Any]:
     from .execute import connect
 
     relations = {uid: node.relation for uid, node in project.nodes().items()
-                 if node.resource_type != "test" and node.materialized != "ephemeral"}
+                 if node.resource_type in ("seed", "model", "snapshot") and node.materialized != "ephemeral"}
     sources = {source.unique_id: source.relation for source in project.sources.values()}
     with connect(project) as conn:
         tables = _tables(conn)

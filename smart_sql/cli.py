@@ -281,7 +281,7 @@ def deps_command(project_dir, profiles_dir, target, vars_text, debug):
 @click.option("--output", "-o", "output", default="selector", show_default=True,
               type=click.Choice(["selector", "name", "path", "json"]), help="How each node is printed (as dbt ls).")
 @click.option("--resource-type", "resource_types", multiple=True,
-              type=click.Choice(["model", "seed", "snapshot", "test", "source"]),
+              type=click.Choice(["model", "seed", "snapshot", "test", "source", "unit_test", "exposure"]),
               help="Only these kinds of node.")
 @_selection_options
 @_common_options

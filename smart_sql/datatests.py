@@ -254,7 +254,7 @@ def _check_builtin_arguments(test: DataTest, where: str) -> None:
         raise ConfigError(f"{where} names no column", path=display_path(test.path),
                           hint="declare it under the column's `data_tests:`, or give `column_name:`")
     values = test.arguments.get("values")
-    if test.kind == "accepted_values" and (not isinstance(values, list) or not values):
+    if test.kind == "accepted_values" and not _jinja(values) and (not isinstance(values, list) or not values):
         raise ConfigError(f"{where} needs a non-empty `values:` list", path=display_path(test.path))
     if test.kind == "relationships" and not (isinstance(test.arguments.get("to"), str)
                                              and isinstance(test.arguments.get("field"), str)):
@@ -262,6 +262,11 @@ def _check_builtin_arguments(test: DataTest, where: str) -> None:
     if test.kind == "relationships" and not (_REF.match(test.arguments["to"]) or _SOURCE.match(test.arguments["to"])):
         raise ConfigError(f"{where}: `to` must be ref('name') or source('source', 'table'), "
                           f"got {test.arguments['to']!r}", path=display_path(test.path))
+
+
+def _jinja(value: Any) -> bool:
+    """An argument rendered when the test is compiled, as dbt renders it."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _attach_relation(test: DataTest, name: str, value: Any, resolve) -> None:

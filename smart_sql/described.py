@@ -22,9 +22,10 @@ def entry(project_name: str, key: str, item: Mapping[str, Any], path: Path, root
 
 
 def manifest_sections(project: Project) -> dict[str, dict[str, Any]]:
-    sections = {key: dict(project.described.get(key, {})) for key in KINDS}
+    sections = {key: dict(project.described.get(key, {})) for key in (*KINDS, "docs")}
     sections["unit_tests"] = {
-        uid: {"name": test.name, "resource_type": "unit_test", "model": test.model, "description": test.description,
+        uid: {"name": test.name, "resource_type": "unit_test", "package_name": project.name, "unique_id": uid,
+              "model": test.model, "description": test.description,
               "given": [vars(fixture) for fixture in test.given], "expect": vars(test.expect),
               "overrides": test.overrides, "config": test.config, "depends_on": {"nodes": [test.attached_to]},
               "original_file_path": test.relpath}

@@ -24,7 +24,7 @@ from .errors import ConfigError, ModelError, SmartSqlError
 from .graph import Graph
 from .interrupts import Interrupted, StopRequest
 from .positions import CompiledSQL
-from .hooks import built_schemas, run_hooks, run_project_hooks
+from .hooks import on_run_end_context, run_hooks, run_project_hooks
 from .profiles import MEMORY
 from .project import ModelNode, Project, Relation, SeedNode, SnapshotNode, resolve_ref, resolve_source
 from .snapshot_run import run_snapshot
@@ -121,7 +121,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
             with _pool(project, conn, threads, runner, stop) as pool:
                 _run_nodes(schedule, pool, stop, _Progress(project, order, reporter, results.results))
             results.results += run_project_hooks(conn, project, "on-run-end", reporter,
-                                                 **built_schemas(project, results.results))
+                                                 **on_run_end_context(project, results.results))
         except KeyboardInterrupt:
             finished = sum(result.resource_type != "operation" for result in results.results)
             reporter.info(f"Interrupted after {finished} of {len(order)} nodes; "

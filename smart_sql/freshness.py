@@ -41,7 +41,7 @@ def check_freshness(project: Project, select: Iterable[str], exclude: Iterable[s
             label = f"{source.source_name}.{source.name}"
             echo(f"{index:>3} of {len(checked)} {result['status'].upper()} freshness of {label} "
                  f"[{_detail(result)}]")
-        failed_hooks |= _run_hooks(conn, project, "on-run-end") if hooks else False
+        failed_hooks |= _run_hooks(conn, project, "on-run-end", **_end_context(results)) if hooks else False
     path = Path(output) if output else project.target_path / "sources.json"
     write_json(path, {"metadata": metadata(project, "source freshness", SOURCES_SCHEMA),
                       "results": results, "elapsed_time": round(time.perf_counter() - started, 4)})
@@ -181,12 +181,21 @@ def _detail(result: dict[str, Any]) -> str:
     return f"newest row {result['max_loaded_at_time_ago_in_s'] / 3600:.1f} hours old"
 
 
-def _run_hooks(conn, project: Project, kind: str) -> bool:
+def _run_hooks(conn, project: Project, kind: str, **context: Any) -> bool:
     """The project's on-run-start or on-run-end hooks; True when one failed."""
     from .hooks import run_project_hooks
     from .report import Reporter
 
-    return any(result.status == "error" for result in run_project_hooks(conn, project, kind, Reporter()))
+    return any(result.status == "error" for result in run_project_hooks(conn, project, kind, Reporter(), **context))
+
+
+def _end_context(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """on-run-end's `results` (one per source checked) and its schemas (none built), as dbt's."""
+    from types import SimpleNamespace
+
+    return {"schemas": [], "database_schemas": [],
+            "results": [SimpleNamespace(**result, node=SimpleNamespace(unique_id=result["unique_id"]))
+                        for result in results]}
 
 
 def _runs_project_hooks(project: Project) -> bool:

@@ -10,6 +10,7 @@ the unit begins and a post-hook after it commits.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -102,11 +103,36 @@ def _shorten(sql: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[:limit] + " ..."
 
 
-def built_schemas(project: Project, results: list[RunResult]) -> dict[str, list]:
-    """on-run-end's `schemas` and `database_schemas`: where seeds and models were built successfully."""
+def on_run_end_context(project: Project, results: list[RunResult]) -> dict[str, Any]:
+    """on-run-end's `schemas` and `database_schemas` (where seeds and models were built successfully)
+    and `results` (one per node, not per hook), as dbt gives them."""
     nodes = project.nodes()
     built = [nodes[result.unique_id].relation for result in results
              if result.status == "success" and result.resource_type in ("seed", "model", "snapshot")]
+    built += _stored_failures(project, nodes, results)
     pairs = list(dict.fromkeys((relation.database or project.target.file_catalog, relation.schema)
                                for relation in built))
-    return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs}
+    return {"schemas": list(dict.fromkeys(schema for _, schema in pairs)), "database_schemas": pairs,
+            "results": [_hook_result(project, nodes, result) for result in results
+                        if result.resource_type != "operation"]}
+
+
+def _stored_failures(project: Project, nodes: dict[str, Any], results: list[RunResult]) -> list:
+    """Where the tests that store their failures stored them, as dbt counts them among the schemas
+    built (all but failed, errored or skipped tests)."""
+    from .failures import failures_relation
+
+    return [failures_relation(project, nodes[result.unique_id]) for result in results
+            if result.resource_type == "test" and result.status in ("pass", "warn")
+            and getattr(nodes.get(result.unique_id), "stores_failures", False)]
+
+
+def _hook_result(project: Project, nodes: dict[str, Any], result: RunResult) -> SimpleNamespace:
+    """A result as on-run-end's `results` holds it: dbt's status, message, timing, failures and node."""
+    from .dbt.jinja.nodes import node_dict
+
+    node = nodes.get(result.unique_id)
+    return SimpleNamespace(
+        status=result.status, message=result.message, execution_time=result.execution_time,
+        failures=result.failures, adapter_response={"rows_affected": result.rows_affected},
+        node=SimpleNamespace(**node_dict(project, node)) if node is not None else None)

@@ -8,24 +8,28 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 if TYPE_CHECKING:
     from .project import Project
 
-ALL_TYPES = ("model", "seed", "snapshot", "source", "test")
+ALL_TYPES = ("model", "seed", "snapshot", "source", "test", "unit_test", "exposure")
+_PREFIXED = ("source", "unit_test", "exposure")
 
 
 def listed(project: Project, select: Iterable[str], exclude: Iterable[str], resource_types: Iterable[str],
            output: str) -> Iterator[str]:
-    """One line per node, sorted by unique_id as dbt sorts them; `output` is selector, name, path or json."""
+    """One line per node, sorted by unique_id as dbt sorts them; `output` is selector, name, path or json.
+    Exposures are listed when nothing is selected (a selector does not reach them here)."""
     from .artifacts import manifest
     from .graph import Graph
 
     types = set(resource_types or ALL_TYPES)
     graph = Graph(project)
-    chosen = graph.select(select, exclude, types - {"source"})
+    chosen = graph.select(select, exclude, types - {"source", "exposure"})
     if "source" in types:
         chosen |= _sources(project, graph, select, exclude)
     entries = manifest(project)
+    if "exposure" in types and not (select or exclude):
+        chosen |= set(entries["exposures"])
+    found = {**entries["nodes"], **entries["sources"], **entries["unit_tests"], **entries["exposures"]}
     for uid in sorted(chosen):
-        entry = entries["nodes"].get(uid) or entries["sources"][uid]
-        yield _line(entry, output)
+        yield _line(found[uid], output)
 
 
 def _sources(project: Project, graph, select: Iterable[str], exclude: Iterable[str]) -> set[str]:
@@ -49,4 +53,6 @@ def _line(entry: dict, output: str) -> str:
         return json.dumps({key: entry.get(key) for key in keys if key in entry or key == "alias"}, default=str)
     if entry["resource_type"] == "source":
         return f"source:{entry['package_name']}.{entry['source_name']}.{entry['name']}"
+    if entry["resource_type"] in _PREFIXED:
+        return f"{entry['resource_type']}:{entry['package_name']}.{entry['name']}"
     return ".".join(entry["fqn"])

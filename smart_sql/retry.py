@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from .report import RunResults
 
 RETRYABLE = ("error", "fail", "skipped")
-RESOURCE_TYPES = {"build": ("seed", "model", "snapshot", "test"), "run": ("model",), "seed": ("seed",),
-                  "test": ("test",), "snapshot": ("snapshot",)}
+RESOURCE_TYPES = {"build": ("seed", "model", "snapshot", "test", "unit_test"), "run": ("model",), "seed": ("seed",),
+                  "test": ("test", "unit_test"), "snapshot": ("snapshot",)}
+"""What each command runs, as its own command does (cli.py), so that retry reruns all it skipped."""
 
 
 def previous_run(project_dir: str | Path, target_path: str | None) -> dict[str, Any]:

@@ -71,9 +71,24 @@ def failing_rows_sql(project: Project, test: DataTest, functions: ModelFunctions
     if test.kind == SINGULAR:
         return project.renderer.render(test.path, test.name, functions)
     call = "{{ " + project.renderer.test_macro(test.kind) + "(**smart_sql_test_kwargs) }}"
-    return project.renderer.render_text(call, test.path, test.name, functions,
-                                        smart_sql_test_kwargs=test.macro_kwargs(where_subquery(test)),
+    kwargs = {name: _native(project, test, functions, value)
+              for name, value in test.macro_kwargs(where_subquery(test)).items()}
+    return project.renderer.render_text(call, test.path, test.name, functions, smart_sql_test_kwargs=kwargs,
                                         should_store_failures=lambda: test.stores_failures)
+
+
+def _native(project: Project, test: DataTest, functions: ModelFunctions, value: Any) -> Any:
+    """An argument written as Jinja (`values: "{{ var('statuses') }}"`) is what it renders to, a list
+    where it renders to one, as dbt renders test arguments natively."""
+    import ast
+
+    if not (isinstance(value, str) and ("{{" in value or "{%" in value)):
+        return value
+    rendered = project.renderer.render_text(value, test.path, test.name, functions)
+    try:
+        return ast.literal_eval(rendered)
+    except (ValueError, SyntaxError):
+        return rendered
 
 
 def _read(project: Project, path: Path, folders: list[str], described: tuple[dict[str, Any], Path] | None

@@ -212,7 +212,8 @@ def _check_inputs(project: Project, model: ModelNode, test: UnitTest, where: str
     """As dbt: every relation the model reads needs a `given` input (rows: [] for none)."""
     given = {_input_id(project, model, fixture.input) for fixture in test.given}
     reads = [*model.depends_on, *model.sources]
-    missing = [uid for uid in reads if uid not in given and not uid.startswith("unit_test.")]
+    waited_for = {source.node_id for source in project.sources.values() if source.unique_id in given}
+    missing = [uid for uid in reads if uid not in given | waited_for and not uid.startswith("unit_test.")]
     if missing:
         names = ", ".join(uid.split(".")[-1] for uid in missing)
         raise ConfigError(f"{where}: model {model.name!r} reads {names}, which `given:` does not provide",

@@ -38,6 +38,9 @@ def describe(project: Any) -> None:
     by_package = {project.name: read(project.root, _folders(project.config))}
     by_package.update({found.package.name: read(found.package.root, _folders(found.config))
                        for found in project.packages})
+    roots = {project.name: project.root, **{found.package.name: found.package.root for found in project.packages}}
+    project.described["docs"] = {f"doc.{package}.{name}": _manifest_entry(package, roots[package], name, text, path)
+                                 for package, blocks in by_package.items() for name, (text, path) in blocks.items()}
     items = [*project.models.values(), *project.seeds.values(), *project.snapshots.values(),
              *project.sources.values()]
     for item in items:
@@ -59,6 +62,13 @@ def _search_order(by_package: dict[str, dict[str, tuple[str, Path]]], root: str,
     """dbt's order for doc('name'): the root project, the node's package, then any package."""
     names = list(dict.fromkeys([root, own, *by_package]))
     return {name: by_package[name] for name in names if name in by_package}
+
+
+def _manifest_entry(package: str, root: Path, name: str, text: str, path: Path) -> dict[str, Any]:
+    """A doc block as manifest.json's `docs` lists it."""
+    return {"name": name, "resource_type": "doc", "package_name": package, "path": path.name,
+            "original_file_path": path.relative_to(root).as_posix(), "unique_id": f"doc.{package}.{name}",
+            "block_contents": text}
 
 
 def _render(project: Any, searched: dict[str, dict[str, tuple[str, Path]]], text: str, path: Path,

@@ -32,7 +32,7 @@ def discover(project: Project, described: Mapping[str, tuple[dict[str, Any], Pat
         _check_new(project, found, name, path)
         found[name] = SnapshotNode(name=name, path=path, relpath=path.relative_to(project.root).as_posix(),
                                    raw_sql=raw_sql, relation=Relation(project.target.schema, name),
-                                   fqn=[config.name, *folders, name])
+                                   fqn=[config.name, *folders, path.stem, name])
     for name, (entry, yaml_path) in described.items():
         unknown = sorted(set(entry) - ENTRY_KEYS)
         if unknown:

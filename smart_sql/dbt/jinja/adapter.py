@@ -13,6 +13,7 @@ from .context import Dispatcher, Statements
 
 
 _STRING_TYPES = ("text", "character varying", "character", "varchar")
+_TYPE_LABELS = {"STRING": "TEXT", "TIMESTAMP": "TIMESTAMP", "FLOAT": "FLOAT", "INTEGER": "INT", "BOOLEAN": "BOOLEAN"}
 
 
 class Column:
@@ -23,6 +24,15 @@ class Column:
         self.name = self.column = name
         self.dtype = dtype
         self.char_size = self.numeric_precision = self.numeric_scale = None
+
+    @classmethod
+    def translate_type(cls, dtype: str) -> str:
+        """`api.Column.translate_type`: dbt's generic type labels (string, integer, ...) as SQL types."""
+        return _TYPE_LABELS.get(dtype.upper(), dtype)
+
+    @classmethod
+    def create(cls, name: str, label_or_dtype: str) -> "Column":
+        return cls(name, cls.translate_type(label_or_dtype))
 
     @property
     def data_type(self) -> str:
@@ -140,3 +150,4 @@ class RelationApi:
 class Api:
     def __init__(self, file_catalog: str, default_schema: str):
         self.Relation = RelationApi(file_catalog, default_schema)
+        self.Column = Column
