@@ -24,7 +24,9 @@ TEST_KEYS = {"enabled", "severity", "meta", "tags", "where", "limit", "warn_if",
 SNAPSHOT_KEYS = {"enabled", "tags", "schema", "alias", "database", "pre_hook", "post_hook", "meta", "docs", "group",
                  "target_schema", "target_database", "unique_key", "strategy", "updated_at", "check_cols",
                  "invalidate_hard_deletes", "hard_deletes", "dbt_valid_to_current"}
-CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snapshot": SNAPSHOT_KEYS}
+UNIT_TEST_KEYS = {"enabled", "tags", "meta"}
+CONFIG_KEYS = {"model": MODEL_KEYS, "seed": SEED_KEYS, "test": TEST_KEYS, "snapshot": SNAPSHOT_KEYS,
+               "unit_test": UNIT_TEST_KEYS}
 """Config keys honoured per kind of node (meta, docs, group and access describe a node and change nothing built)."""
 
 _WHY_NOT = {
@@ -62,6 +64,8 @@ class ProjectConfig:
     seeds: dict[str, Any] = field(default_factory=dict)
     data_tests: dict[str, Any] = field(default_factory=dict)
     snapshots: dict[str, Any] = field(default_factory=dict)
+    unit_tests: dict[str, Any] = field(default_factory=dict)
+    """The project file's `unit_tests:` config block (dbt projects)."""
     on_run_start: list[Any] = field(default_factory=list)
     on_run_end: list[Any] = field(default_factory=list)
     default_materialized: str = "table"

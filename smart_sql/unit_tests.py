@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from .config import folder_config, merge_config
 from .datatests import literal, quote
 from .errors import ConfigError, ModelError, display_path
 from .rewrite import mentions_smart_llm
@@ -122,6 +123,14 @@ def _versions_tested(project: Project, entry: Mapping[str, Any], path: Path) -> 
     return [(versions[v], f"_v{v}") for v in include if v not in exclude]
 
 
+def _project_config(project: Project, model: Any, name: str) -> dict[str, Any]:
+    """The project file's `unit_tests:` block for this test, by its fqn as dbt has it: the model's
+    folders and name, then the test's name."""
+    from .selectors import node_fqn
+
+    return folder_config(project.config.unit_tests, [*node_fqn(project, model)[1:], name], project.name)
+
+
 def _read(project: Project, entry: Mapping[str, Any], path: Path, node: str, suffix: str) -> UnitTest:
     where = f"unit test {entry['name'] + suffix!r}"
     model = project.models.get(node)
@@ -140,8 +149,10 @@ def _read(project: Project, entry: Mapping[str, Any], path: Path, node: str, suf
         raise ConfigError(f"{where}: `expect:` must be a mapping with `rows:`", path=display_path(path))
     overrides = dict(entry.get("overrides") or {})
     _check_keys(overrides, OVERRIDE_KEYS, f"{where}: overrides", path)
-    config = dict(entry.get("config") or {})
-    _check_keys(config, CONFIG_KEYS, f"{where}: config", path)
+    declared = dict(entry.get("config") or {})
+    _check_keys(declared, CONFIG_KEYS, f"{where}: config", path)
+    config = _project_config(project, model, entry["name"] + suffix)
+    merge_config(config, declared)
     test = UnitTest(name=entry["name"] + suffix, model=str(entry["model"]), node=model.name, path=path, relpath=path.relative_to(project.root).as_posix(),
                     project_name=project.name, given=given,
                     expect=_fixture(project, {**expect, "input": None}, path, f"{where}, expect"),

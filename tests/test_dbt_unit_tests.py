@@ -156,3 +156,21 @@ def test_a_unit_test_of_a_model_with_smart_llm_columns_is_refused_before_any_cal
     assert result.exit_code == 1
     assert "unit test 'gross_adds_vat': model 'order_lines' has SMART_LLM columns, which unit tests do not answer" \
         in result.output
+
+
+def test_the_project_files_unit_tests_block_configures_them_as_dbt_does(tmp_path, cli, monkeypatch):
+    """dbt applies `unit_tests:` by the test's fqn (the model's folders and name, then the test's): with
+    this block dbt ls lists two unit tests, tagged from_project (then their own tags)."""
+    root = _copy(tmp_path, monkeypatch)
+    with (root / "dbt_project.yml").open("a") as file:
+        file.write("\nunit_tests:\n  bakery:\n    +tags: ['from_project']\n    order_lines:\n"
+                   "      +enabled: \"{{ target.name != 'dev' }}\"\n")
+    listed = cli("ls", "--resource-type", "unit_test", "--output", "json")
+    assert listed.exit_code == 0, listed.output
+    tests = {entry["name"]: entry["config"]["tags"] for entry in map(json.loads, listed.output.splitlines())
+             if entry.get("resource_type") == "unit_test"}
+    assert tests == {"customers_without_orders_spend_nothing": ["from_project", "spend"],
+                     "incremental_run_adds_new_days_only": ["from_project"]}
+    built = cli("build")
+    assert built.exit_code == 0, built.output
+    assert "gross_adds_vat" not in built.output and "PASS unit_test customer_spend::" in built.output

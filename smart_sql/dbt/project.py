@@ -24,7 +24,7 @@ PROJECT_FILE = "dbt_project.yml"
 HONOURED = {"name", "profile", "model-paths", "source-paths", "seed-paths", "data-paths", "macro-paths",
             "target-path", "clean-targets", "vars", "models", "seeds", "data_tests", "tests", "on-run-start",
             "on-run-end", "flags", "test-paths", "snapshots", "snapshot-paths", "analysis-paths", "function-paths",
-            "packages-install-path", "sources", "dispatch", "docs-paths"}
+            "packages-install-path", "sources", "dispatch", "docs-paths", "unit_tests"}
 """`*-paths` of resources smart-sql does not build are honoured by refusing the files found there."""
 ACCEPTED = {
     "version": "the project's own version",
@@ -35,7 +35,6 @@ ACCEPTED = {
     "quoting": "DuckDB keeps the case of names quoted or not, so it changes nothing built",
     "query-comment": "a comment dbt adds to each query",
     "analyses": "configs of analyses (analysis files are refused)",
-    "unit_tests": "configs of unit tests (unit tests are refused)",
     "functions": "configs of functions (function files are refused)",
     "exposures": "documentation",
     "metrics": "semantic layer, not built",
@@ -78,11 +77,12 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         raise ConfigError("both `data_tests:` and `tests:` are given", path=display_path(path),
                           hint="keep `data_tests:` (dbt refuses both too)")
     blocks = {key: _mapping(raw, key, path) for key in ("vars", "models", "seeds", "data_tests", "tests", "flags",
-                                                        "sources", "snapshots")}
+                                                        "sources", "snapshots", "unit_tests")}
     check_config_block(blocks["models"], "model", "models", path)
     check_config_block(blocks["seeds"], "seed", "seeds", path)
     check_config_block(blocks["snapshots"], "snapshot", "snapshots", path)
     check_config_block(blocks["data_tests"] or blocks["tests"], "test", "data_tests", path)
+    check_config_block(blocks["unit_tests"], "unit_test", "unit_tests", path)
     _check_source_configs(blocks["sources"], path)
     warnings: list[str] = []
     package_configs: dict[str, dict[str, Any]] = {}
@@ -99,6 +99,7 @@ def read_project(path: Path, target: TargetInfo | None = None, cli_vars: Mapping
         clean_targets=paths.get("clean-targets", None),
         vars=blocks["vars"], models=blocks["models"], seeds=blocks["seeds"],
         data_tests=blocks["data_tests"] or blocks["tests"], snapshots=blocks["snapshots"],
+        unit_tests=blocks["unit_tests"],
         on_run_start=_run_hooks(raw, "on-run-start", path), on_run_end=_run_hooks(raw, "on-run-end", path),
         default_materialized="view", sources_default_to_their_name=True, seed_types=seeds.column_types,
         seeds_reload_in_place=True, on_schema_change="ignore",
