@@ -597,8 +597,8 @@ def _check_names(models: Mapping[str, ModelNode], seeds: Mapping[str, SeedNode])
 
 def _check_properties_match(properties: _Properties, models: Mapping[str, ModelNode],
                             seeds: Mapping[str, SeedNode]) -> None:
-    for kind, described, existing in (("model", properties.models, models), ("seed", properties.seeds, seeds)):
-        for name, (_, path) in described.items():
+    for kind, entries, existing in (("model", properties.models, models), ("seed", properties.seeds, seeds)):
+        for name, (_, path) in entries.items():
             if name not in existing:
                 raise ConfigError(f"properties for {kind} {name!r}, but no such {kind} exists", path=display_path(path),
                                   hint=_did_you_mean(name, existing))
@@ -790,9 +790,9 @@ def _check_enabled_refs(project: Project) -> None:
 
 def _tests(project: Project, properties: _Properties) -> dict[str, DataTest]:
     declared: list[tuple[Tested, Mapping[str, Any], Path]] = []
-    for described, nodes in ((properties.models, project.models), (properties.seeds, project.seeds),
-                             (properties.snapshots, project.snapshots)):
-        for name, (entry, path) in described.items():
+    for entries, nodes in ((properties.models, project.models), (properties.seeds, project.seeds),
+                           (properties.snapshots, project.snapshots)):
+        for name, (entry, path) in entries.items():
             node = nodes.get(name)
             if node is None:
                 continue

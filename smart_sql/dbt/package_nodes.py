@@ -15,7 +15,6 @@ from . import project as dbt_project
 from .packages import Package
 
 if TYPE_CHECKING:
-    from ..profiles import Target
     from ..project import Project
     from ..render import Renderer, TargetInfo
 
