@@ -45,6 +45,8 @@ class LLMResponse(NamedTuple):
 
     `answer` is None when the server's answer stayed invalid (empty, null, or none of the call's
     labels) after being asked once more; `invalid` then holds a short excerpt of what it sent.
+    `score` is the model's confidence in its answer, a probability in [0, 1], None where the
+    provider gives none.
     """
 
     answer: str | None
@@ -53,6 +55,7 @@ class LLMResponse(NamedTuple):
     cached: bool = False
     served_model: str | None = None
     invalid: str | None = None
+    score: float | None = None
 
 
 OnResponse = Callable[[int, LLMResponse], None]

@@ -49,6 +49,8 @@ class ResponseBatch:
     cached: np.ndarray
     invalid: Sequence[str | None] | None = None
     """What the server sent where the provider found an answer invalid (answer None), if it says."""
+    scores: np.ndarray | None = None
+    """Each answer's confidence in [0, 1], NaN where the provider gave none; None when it gave none at all."""
 
     @classmethod
     def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
@@ -56,7 +58,8 @@ class ResponseBatch:
                    np.array([r.input_tokens for r in responses], dtype=np.int64),
                    np.array([r.output_tokens for r in responses], dtype=np.int64),
                    np.array([r.cached for r in responses], dtype=bool),
-                   [r.invalid for r in responses])
+                   [r.invalid for r in responses],
+                   _scores([r.score for r in responses]))
 
     def sent(self, index: int) -> str | None:
         """What the model sent for item `index`: its answer, or the provider's excerpt of an invalid one."""
@@ -66,6 +69,12 @@ class ResponseBatch:
 
     def __len__(self) -> int:
         return len(self.answers)
+
+
+def _scores(scores: Sequence[float | None]) -> np.ndarray | None:
+    if all(score is None for score in scores):
+        return None
+    return np.array([np.nan if score is None else score for score in scores], dtype=float)
 
 
 AnswerBatch = Callable[[str, Sequence[int]], Awaitable[Sequence[LLMResponse] | ResponseBatch]]
