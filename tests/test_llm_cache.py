@@ -529,3 +529,49 @@ def test_a_slow_commit_does_not_hold_up_the_requests_in_flight(tmp_path, monkeyp
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
     assert max(gaps) < 0.15
     assert cache_stats(tmp_path / "cache.sqlite")["entries"] == 100
+
+
+class Scored(CountingProvider):
+    """Answers with a confidence that differs per request."""
+
+    def respond(self, request):
+        return super().respond(request)._replace(score=int(request.text.split()[-1]) / 10)
+
+
+def test_a_cached_answer_keeps_its_score(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    first = CachedProvider(Scored(), ResponseCache(path))
+    fresh = asyncio.run(first.complete(requests(6) + requests(2)))
+    unwritten = asyncio.run(first.complete(requests(6)))
+    asyncio.run(first.aclose())
+    second = CachedProvider(CountingProvider(), ResponseCache(path))
+    again = asyncio.run(second.complete(requests(6)))
+    asyncio.run(second.aclose())
+    assert [r.score for r in fresh] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.0, 0.1]
+    assert [r.cached for r in fresh] == [False] * 6 + [True] * 2
+    assert [r.score for r in unwritten] == [r.score for r in again] == [r.score for r in fresh[:6]]
+    assert all(r.cached for r in again) and not second.provider.sent
+
+
+def test_asking_for_scores_changes_no_cache_key_and_answers_cached_without_one_are_hits(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    unscored = CachedProvider(CountingProvider(), ResponseCache(path))
+    asyncio.run(unscored.complete(requests(4)))
+    asyncio.run(unscored.aclose())
+    scored = CachedProvider(Scored(), ResponseCache(path))
+    again = asyncio.run(scored.complete(requests(4)))
+    asyncio.run(scored.aclose())
+    assert (scored.hits, scored.misses) == (4, 0)
+    assert [r.score for r in again] == [None] * 4
+
+
+def test_a_journal_keeps_the_scores_and_reads_journals_written_before_scores(tmp_path):
+    from smart_sql.llm import cache_journal
+    from smart_sql.llm.cache_store import Entry
+
+    path = tmp_path / "cache.sqlite"
+    scored = Entry(b"k1", "sim-small", "yes", 10, 1, None, 1.0, None, 0.75)
+    cache_journal.save(path, [scored])
+    (tmp_path / "cache.sqlite.journal-old.jsonl").write_text('["6b32", "sim-small", "no", 10, 1, null, 1.0, null]\n')
+    read = sorted((entry for journal in cache_journal.find(path) for entry in cache_journal.read(journal)))
+    assert read == [scored, Entry(b"k2", "sim-small", "no", 10, 1, None, 1.0, None, None)]

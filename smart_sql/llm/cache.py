@@ -164,7 +164,7 @@ class ResponseCache:
                 missing.append(key)
             else:
                 found[key] = LLMResponse(entry.answer, entry.input_tokens, entry.output_tokens, True,
-                                         entry.served_model, entry.invalid)
+                                         entry.served_model, entry.invalid, entry.score)
         if missing and self._store is not None:
             with self._lock:
                 found.update(self._store.get_many(missing))
@@ -172,7 +172,7 @@ class ResponseCache:
 
     def put(self, key: bytes, model: str, response: LLMResponse) -> None:
         self._writer.put(Entry(key, model, response.answer, response.input_tokens, response.output_tokens,
-                               response.served_model, time.time(), response.invalid))
+                               response.served_model, time.time(), response.invalid, response.score))
 
     @property
     def pending(self) -> int:

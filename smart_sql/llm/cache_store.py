@@ -37,15 +37,15 @@ create table if not exists responses (
     created_at real not null
 ) without rowid
 """
-_LOOKUP_COLUMNS = "key, answer, input_tokens, output_tokens, served_model, invalid"
+_LOOKUP_COLUMNS = "key, answer, input_tokens, output_tokens, served_model, invalid, score"
 _INSERT = ("insert or ignore into responses (key, model, answer, input_tokens, output_tokens, served_model, "
-           "created_at, invalid) values (?, ?, ?, ?, ?, ?, ?, ?)")
+           "created_at, invalid, score) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class Entry(NamedTuple):
     """One cached answer. `answer` None is an invalid answer, kept so that it is not paid again, with
     `invalid` an excerpt of what the server sent; `served_model` is the model version the API said
-    it served; the file's `score` column is for a confidence yet to come."""
+    it served; `score` the model's confidence in the answer (None where the provider gave none)."""
 
     key: bytes
     model: str
@@ -55,6 +55,7 @@ class Entry(NamedTuple):
     served_model: str | None
     created_at: float
     invalid: str | None = None
+    score: float | None = None
 
 
 class NotACache(Exception):
@@ -134,8 +135,8 @@ class Store:
             chunk = keys[start:start + LOOKUP_CHUNK]
             wanted = set(chunk) if dense else None
             rows = self._range(chunk) if dense else self._each(chunk)
-            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid)
-                          for key, answer, input_tokens, output_tokens, served_model, invalid in rows
+            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid, score)
+                          for key, answer, input_tokens, output_tokens, served_model, invalid, score in rows
                           if wanted is None or key in wanted})
         return found
 
