@@ -99,3 +99,30 @@ def test_latency_path_gives_the_same_answers_in_order_and_reports_each():
     assert [r.answer for r in result] == answers(provider(), requests)
     assert [seen[i] for i in range(40)] == [r.answer for r in result]
     assert slow.retries > 0
+
+
+def test_max_concurrency_is_one_limit_over_all_the_batches_in_flight(monkeypatch):
+    in_flight = peak = 0
+    real_sleep = asyncio.sleep
+
+    async def counted_sleep(seconds):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await real_sleep(seconds)
+        finally:
+            in_flight -= 1
+
+    slow = provider(latency_ms=10)
+    monkeypatch.setattr(asyncio, "sleep", counted_sleep)
+
+    async def two_batches():
+        return await asyncio.gather(slow.complete(batch("sim-small", 24)), slow.complete(batch("sim-medium", 24)))
+
+    small, medium = asyncio.run(two_batches())
+    assert peak == 8
+    assert [r.answer for r in small] == answers(provider(), batch("sim-small", 24))
+    assert len(medium) == 24
+    again = asyncio.run(two_batches())
+    assert peak == 8 and [r.answer for r in again[0]] == [r.answer for r in small]

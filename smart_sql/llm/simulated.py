@@ -111,6 +111,15 @@ class SimulatedProvider:
         self.max_concurrency = config.max_concurrency
         self.requests_sent = 0
         self.retries = 0
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def _shared_slots(self) -> asyncio.Semaphore:
+        """The `max_concurrency` slots that every batch of this provider takes turns in (one set per
+        event loop: a semaphore belongs to the loop it was first used in)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.max_concurrency))
+        return self._slots[1]
 
     def respond(self, request: LLMRequest) -> LLMResponse:
         labels = request.options.labels
@@ -156,18 +165,20 @@ class SimulatedProvider:
     async def _complete_with_latency(self, requests, on_response) -> list[LLMResponse]:
         responses: list[LLMResponse | None] = [None] * len(requests)
         pending = iter(enumerate(requests))
+        slots = self._shared_slots()
 
         async def worker():
             for index, request in pending:
-                try:
-                    ticket = admit(request)
-                except SpendingRefused:
-                    return
-                response = self.respond(request)
-                attempts = self._attempts(request)
-                for _ in range(attempts):
-                    self.requests_sent += 1
-                    await asyncio.sleep(self.latency_seconds)
+                async with slots:
+                    try:
+                        ticket = admit(request)
+                    except SpendingRefused:
+                        return
+                    response = self.respond(request)
+                    attempts = self._attempts(request)
+                    for _ in range(attempts):
+                        self.requests_sent += 1
+                        await asyncio.sleep(self.latency_seconds)
                 self.retries += attempts - 1
                 settle(ticket, response.input_tokens, response.output_tokens)
                 responses[index] = response
