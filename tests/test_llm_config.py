@@ -43,6 +43,15 @@ def test_openai_block():
     ({"colour": "red"}, "unknown key(s) colour"),
     ({"simulated": {"agreement": {"nope": 0.5}}}, "unknown model 'nope'"),
     ({"simulated": {"agreement": {"sim-small": 1.5}}}, "between 0 and 1"),
+    ({"simulated": {"score": "sharp"}}, "simulated: unknown key(s) score"),
+    ({"simulated": {"scores": "confident"}}, "`simulated.scores`: unknown preset 'confident'"),
+    ({"simulated": {"scores": {"agreeing": [2, 1]}}}, "exactly `agreeing` and `disagreeing`"),
+    ({"simulated": {"scores": {"agreeing": [2, 0], "disagreeing": [1, 1]}}},
+     "`simulated.scores.agreeing` must be two Beta parameters [alpha, beta], each > 0, got [2, 0]"),
+    ({"simulated": {"scores": {"sim-tiny": "sharp"}}}, "simulated.scores names unknown model(s) sim-tiny"),
+    ({"simulated": {"scores": {"sim-small": {"agreeing": [1, 1, 1], "disagreeing": [1, 1]}}}},
+     "`simulated.scores.sim-small.agreeing` must be two Beta parameters"),
+    ({"simulated": {"scores": 0.9}}, "`simulated.scores` must be a preset name or a mapping"),
 ])
 def test_bad_blocks_name_the_file_and_the_fix(block, fragment):
     with pytest.raises(ConfigError) as error:
@@ -77,3 +86,17 @@ def test_value_options_default_and_parse():
     assert (parse_llm_config(None).compare, parse_llm_config(None).max_invalid_share) == ("normalized", 0.05)
     config = parse_llm_config({"compare": "exact", "max_invalid_share": 0.2})
     assert (config.compare, config.max_invalid_share) == ("exact", 0.2)
+
+
+def test_simulated_scores_are_one_distribution_for_every_model_or_one_per_model():
+    from smart_sql.llm.score_distributions import PRESETS, ScoreDistribution
+
+    everywhere = parse_llm_config({"simulated": {"scores": "sharp"}}).simulated.scores
+    assert everywhere == {name: PRESETS["sharp"] for name in ("sim-large", "sim-medium", "sim-small")}
+    custom = {"agreeing": [8, 2], "disagreeing": [2.5, 4]}
+    assert parse_llm_config({"simulated": {"scores": custom}}).simulated.scores["sim-medium"] == \
+        ScoreDistribution((8.0, 2.0), (2.5, 4.0))
+    per_model = parse_llm_config({"simulated": {"scores": {"sim-small": "inverted", "sim-medium": custom}}})
+    assert per_model.simulated.scores == {"sim-small": PRESETS["inverted"],
+                                          "sim-medium": ScoreDistribution((8.0, 2.0), (2.5, 4.0))}
+    assert parse_llm_config(None).simulated.scores == {}

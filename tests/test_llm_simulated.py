@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 
@@ -6,7 +7,7 @@ from smart_sql.errors import LLMError
 from smart_sql.llm.base import LLMRequest, RequestOptions
 from smart_sql.llm.config import parse_llm_config
 from smart_sql.llm.factory import make_provider
-from smart_sql.llm.simulated import NO_LABEL, SimulatedProvider, Simulator
+from smart_sql.llm.simulated import NO_LABEL, SimulatedProvider, Simulator, _hash
 
 LABELS = ("positive", "negative", "neutral")
 
@@ -126,3 +127,52 @@ def test_max_concurrency_is_one_limit_over_all_the_batches_in_flight(monkeypatch
     assert len(medium) == 24
     again = asyncio.run(two_batches())
     assert peak == 8 and [r.answer for r in again[0]] == [r.answer for r in small]
+
+
+def scored(p, model, count=4000):
+    requests = batch(model, count)
+    reference = answers(p, batch("sim-large", count))
+    responses = asyncio.run(p.complete(requests))
+    agreeing = [r.score for r, truth in zip(responses, reference) if r.answer == truth]
+    disagreeing = [r.score for r, truth in zip(responses, reference) if r.answer != truth]
+    return agreeing, disagreeing
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+@pytest.mark.parametrize("preset, agreeing_mean, disagreeing_mean", [
+    ("uninformative", 4 / 6, 4 / 6), ("informative", 6 / 8, 2 / 5), ("sharp", 20 / 21, 1 / 5),
+    ("miscalibrated", 30 / 31, 12 / 13), ("inverted", 2 / 5, 6 / 8)])
+def test_scores_follow_the_distribution_of_agreeing_and_of_disagreeing_answers(preset, agreeing_mean,
+                                                                               disagreeing_mean):
+    p = provider(agreement={"sim-small": 0.7}, scores=preset)
+    agreeing, disagreeing = scored(p, "sim-small")
+    assert abs(len(agreeing) / 4000 - 0.7) < 0.03
+    assert all(0 <= score <= 1 for score in agreeing + disagreeing)
+    assert abs(mean(agreeing) - agreeing_mean) < 0.02 and abs(mean(disagreeing) - disagreeing_mean) < 0.03
+
+
+def test_scores_are_deterministic_and_given_by_beta_parameters_per_model():
+    settings = {"agreement": {"sim-small": 0.8},
+                "scores": {"sim-small": {"agreeing": [9, 1], "disagreeing": [1, 9]}, "sim-large": "sharp"}}
+    agreeing, disagreeing = scored(provider(**settings), "sim-small", 2000)
+    assert abs(mean(agreeing) - 0.9) < 0.02 and abs(mean(disagreeing) - 0.1) < 0.02
+    assert scored(provider(**settings), "sim-small", 2000) == (agreeing, disagreeing)
+    reference, wrong = scored(provider(**settings), "sim-large", 2000)
+    assert not wrong and abs(mean(reference) - 20 / 21) < 0.02
+    assert {r.score for r in asyncio.run(provider(**settings).complete(batch("sim-medium", 50)))} == {None}
+
+
+def test_without_scores_configured_answers_have_none_and_the_cache_keys_stay_as_they_were():
+    assert {r.score for r in asyncio.run(provider().complete(batch("sim-small", 50)))} == {None}
+    settings_before_scores = json.dumps(["sim-large", [["sim-medium", 0.95], ["sim-small", 0.9]]])
+    assert provider(agreement={"sim-small": 0.9}).endpoint == f"simulated:{_hash(settings_before_scores):016x}"[:22]
+    assert provider(agreement={"sim-small": 0.9}, scores="sharp").endpoint != provider(
+        agreement={"sim-small": 0.9}).endpoint
+
+
+def test_scores_change_no_answer():
+    requests = batch("sim-small", 300)
+    assert answers(provider(scores="inverted"), requests) == answers(provider(), requests)

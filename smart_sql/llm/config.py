@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..smart.agreement import COMPARISONS
 from .base import ModelSpec
+from .score_distributions import PRESETS, ScoreDistribution
 
 PROVIDERS = ("simulated", "openai")
 LONG_INPUT = ("fail", "truncate")
@@ -31,6 +33,8 @@ class SimulatedSettings:
     latency_ms: float = 0.0
     failure_rate: float = 0.0
     """Share of requests that fail once with a transient error before succeeding."""
+    scores: Mapping[str, ScoreDistribution] = field(default_factory=dict)
+    """The distribution of each model's confidence scores; a model not named here gives none."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,11 @@ def _parse_simulated(raw, models, provider, fail) -> SimulatedSettings:
         defaults = {m.name: DEFAULT_SIMULATED_AGREEMENT.get(m.name, 0.9) for m in models if not m.reference}
         return SimulatedSettings(agreement=defaults)
     if not isinstance(raw, Mapping):
-        raise fail("`simulated` must be a mapping (agreement, latency_ms, failure_rate)")
+        raise fail("`simulated` must be a mapping (agreement, latency_ms, failure_rate, scores)")
+    unknown = sorted(set(raw) - {"agreement", "latency_ms", "failure_rate", "scores"})
+    if unknown:
+        raise fail(f"simulated: unknown key(s) {', '.join(unknown)}", "allowed keys: agreement, failure_rate, "
+                   "latency_ms, scores")
     agreement = dict(raw.get("agreement") or {})
     names = {m.name for m in models}
     for name, rate in agreement.items():
@@ -199,7 +207,47 @@ def _parse_simulated(raw, models, provider, fail) -> SimulatedSettings:
         latency_ms=_number(raw, "latency_ms", 0.0, fail, float, low=0.0, prefix="simulated."),
         failure_rate=_probability(raw, "failure_rate", 0.0, fail, allow_one=False, allow_zero=True,
                                   prefix="simulated."),
+        scores=_parse_scores(raw.get("scores"), [m.name for m in models], fail),
     )
+
+
+SCORES_HINT = (f"give a preset ({', '.join(PRESETS)}) or {{agreeing: [alpha, beta], disagreeing: [alpha, beta]}} "
+               "(Beta parameters), for every model or per model name")
+
+
+def _parse_scores(raw, names, fail) -> dict[str, ScoreDistribution]:
+    """One distribution for every model, or one per model named."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str) or (isinstance(raw, Mapping) and {"agreeing", "disagreeing"} & set(raw)):
+        distribution = _score_distribution(raw, "simulated.scores", fail)
+        return {name: distribution for name in names}
+    if not isinstance(raw, Mapping):
+        raise fail(f"`simulated.scores` must be a preset name or a mapping, got {raw!r}", SCORES_HINT)
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise fail(f"simulated.scores names unknown model(s) {', '.join(map(str, unknown))}",
+                   f"configured: {', '.join(names)}; or {SCORES_HINT}")
+    return {name: _score_distribution(value, f"simulated.scores.{name}", fail) for name, value in raw.items()}
+
+
+def _score_distribution(raw, where, fail) -> ScoreDistribution:
+    if isinstance(raw, str):
+        if raw not in PRESETS:
+            raise fail(f"`{where}`: unknown preset {raw!r}", f"use one of: {', '.join(PRESETS)}")
+        return PRESETS[raw]
+    if not isinstance(raw, Mapping) or set(raw) != {"agreeing", "disagreeing"}:
+        raise fail(f"`{where}` must be a preset name or a mapping with exactly `agreeing` and `disagreeing`",
+                   SCORES_HINT)
+    return ScoreDistribution(*(_beta_parameters(raw[kind], f"{where}.{kind}", fail)
+                               for kind in ("agreeing", "disagreeing")))
+
+
+def _beta_parameters(raw, where, fail) -> tuple[float, float]:
+    if (not isinstance(raw, (list, tuple)) or len(raw) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in raw)):
+        raise fail(f"`{where}` must be two Beta parameters [alpha, beta], each > 0, got {raw!r}")
+    return float(raw[0]), float(raw[1])
 
 
 def _optional_str(value, key, fail):

@@ -2,7 +2,11 @@
 
 The reference model's answer to (prompt, text) comes from a hash of the pair. Every other model gives
 the same answer with probability equal to its configured agreement rate, decided by a hash of
-(model, prompt, text), and otherwise a different one. Token counts follow the text length.
+(model, prompt, text), and otherwise a different one. Token counts follow the text length. A model
+given a score distribution (`simulated.scores`, see score_distributions) gives each answer a
+confidence score drawn, by a hash of (model, prompt, text), from the distribution of agreeing or of
+disagreeing answers; the reference's answers count as agreeing. With `latency_ms`, at most
+`max_concurrency` requests wait at once over all the batches in flight.
 Nothing here comes from a real model: `simulated` is True and reports must say so.
 """
 
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..errors import LLMError
@@ -19,6 +23,7 @@ from .base import LLMRequest, LLMResponse, OnResponse
 from .budget import SpendingRefused, admit, current_budget, raise_if_refused, settle
 from .concurrency import run_workers
 from .config import LLMConfig
+from .score_distributions import ScoreDistribution
 from .tokens import FRAMING_TOKENS, estimate_tokens
 
 DEFAULT_AGREEMENT = 0.9
@@ -48,12 +53,14 @@ class Simulator:
 
     reference: str
     agreement: Mapping[str, float]
+    scores: Mapping[str, ScoreDistribution] = field(default_factory=dict)
+    """The distribution of each model's confidence scores; a model not named here gives none."""
 
     @classmethod
     def from_config(cls, config: LLMConfig) -> "Simulator":
         rates = {m.name: config.simulated.agreement.get(m.name, DEFAULT_AGREEMENT)
                  for m in config.models if not m.reference}
-        return cls(config.reference.name, rates)
+        return cls(config.reference.name, rates, dict(config.simulated.scores))
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -62,7 +69,10 @@ class Simulator:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the simulated answers would."""
-        settings = json.dumps([self.reference, sorted(self.agreement.items())])
+        settings = [self.reference, sorted(self.agreement.items())]
+        if self.scores:
+            settings.append(sorted(self.scores.items()))
+        settings = json.dumps(settings)
         return f"{_hash(settings):016x}"[:12]
 
     def reference_answer(self, prompt: str, text: str, labels: Sequence[str] | None = None) -> str:
@@ -79,6 +89,15 @@ class Simulator:
         if model == self.reference or unit_interval("agree", model, prompt, text) < self.agreement[model]:
             return truth
         return self._other_answer(truth, model, prompt, text, labels)
+
+    def score(self, model: str, prompt: str, text: str, answer: str,
+              labels: Sequence[str] | None = None) -> float | None:
+        """The confidence `model` has in `answer`; None for a model without a score distribution."""
+        distribution = self.scores.get(model)
+        if distribution is None:
+            return None
+        agrees = answer == self.reference_answer(prompt, text, labels)
+        return distribution.draw(agrees, unit_interval("score", model, prompt, text))
 
     def _other_answer(self, truth: str, model: str, prompt: str, text: str,
                       labels: Sequence[str] | None) -> str:
@@ -127,7 +146,8 @@ class SimulatedProvider:
         input_tokens, output_tokens = self.simulator.usage(request.prompt, request.text, answer)
         if request.options.max_tokens is not None:
             output_tokens = min(output_tokens, request.options.max_tokens)
-        return LLMResponse(answer, input_tokens, output_tokens)
+        score = self.simulator.score(request.model, request.prompt, request.text, answer, labels)
+        return LLMResponse(answer, input_tokens, output_tokens, score=score)
 
     def _attempts(self, request: LLMRequest) -> int:
         return 2 if self.simulator.fails_once(request.model, request.prompt, request.text, self.failure_rate) else 1
