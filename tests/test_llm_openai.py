@@ -350,3 +350,193 @@ def test_the_served_model_version_is_recorded_and_cached_with_each_answer(server
     cached = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), batch(8))
     assert [r.served_model for r in cached] == ["sim-small (fp_2024)"] * 6 + ["sim-small"] * 2
     assert [r.cached for r in cached] == [True] * 6 + [False] * 2
+
+
+# Log probabilities in the chat completions format: choices[0].logprobs.content[i] holds {token,
+# logprob, bytes, top_logprobs: [{token, logprob, bytes}]}.
+
+STRUCTURED_COMPLETION = """{
+  "id": "chatcmpl-AbC123", "object": "chat.completion", "created": 1733000000,
+  "model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_0ba0d124f1",
+  "choices": [{
+    "index": 0, "finish_reason": "stop",
+    "message": {"role": "assistant", "content": "{\\"label\\":\\"positive\\"}", "refusal": null},
+    "logprobs": {"content": [
+      {"token": "{\\"", "logprob": 0.0, "bytes": [123, 34], "top_logprobs": [
+        {"token": "{\\"", "logprob": 0.0, "bytes": [123, 34]}]},
+      {"token": "label", "logprob": 0.0, "bytes": [108, 97, 98, 101, 108], "top_logprobs": [
+        {"token": "label", "logprob": 0.0, "bytes": [108, 97, 98, 101, 108]}]},
+      {"token": "\\":\\"", "logprob": -1.9e-07, "bytes": [34, 58, 34], "top_logprobs": [
+        {"token": "\\":\\"", "logprob": -1.9e-07, "bytes": [34, 58, 34]}]},
+      {"token": "positive", "logprob": -0.0211, "bytes": [112, 111, 115, 105, 116, 105, 118, 101], "top_logprobs": [
+        {"token": "positive", "logprob": -0.0211, "bytes": [112, 111, 115, 105, 116, 105, 118, 101]},
+        {"token": "neutral", "logprob": -4.1461, "bytes": [110, 101, 117, 116, 114, 97, 108]},
+        {"token": "negative", "logprob": -5.8461, "bytes": [110, 101, 103, 97, 116, 105, 118, 101]},
+        {"token": "Positive", "logprob": -9.2711, "bytes": [80, 111, 115, 105, 116, 105, 118, 101]},
+        {"token": "mixed", "logprob": -10.021, "bytes": [109, 105, 120, 101, 100]}]},
+      {"token": "\\"}", "logprob": 0.0, "bytes": [34, 125], "top_logprobs": [
+        {"token": "\\"}", "logprob": 0.0, "bytes": [34, 125]}]}
+    ], "refusal": null}
+  }],
+  "usage": {"prompt_tokens": 61, "completion_tokens": 5, "total_tokens": 66}
+}"""
+
+
+def completion_with(content, tokens, logprobs="present"):
+    """A chat completion whose logprobs are `tokens`: [(token, logprob, [(alternative, logprob)])];
+    `logprobs` 'null' sends null, 'missing' leaves the field out, as servers without them do."""
+    import json
+
+    from openai.types.chat import ChatCompletion
+
+    def entry(token, logprob):
+        text = token if isinstance(token, str) else bytes(token).decode("utf-8", "backslashreplace")
+        raw = list(token.encode()) if isinstance(token, str) else list(token)
+        return {"token": text, "logprob": logprob, "bytes": raw}
+
+    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+    if logprobs == "present":
+        choice["logprobs"] = {"content": [{**entry(token, logprob), "top_logprobs": [
+            entry(token, logprob), *(entry(alternative, p) for alternative, p in alternatives)]}
+            for token, logprob, alternatives in tokens], "refusal": None}
+    elif logprobs == "null":
+        choice["logprobs"] = None
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [choice], "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
+    return ChatCompletion.model_validate(json.loads(json.dumps(body)))
+
+
+def probability(*logprobs):
+    import math
+
+    return math.exp(sum(logprobs))
+
+
+def score_of(completion, labels, structured=True):
+    from smart_sql.llm.openai_provider import answer_score, read_answer
+
+    choice = completion.choices[0]
+    answer, _ = read_answer(choice.message.content, labels, structured)
+    return answer, answer_score(choice, answer, labels, structured)
+
+
+def test_a_structured_answer_scores_its_label_among_the_labels_with_case_variants_added():
+    from openai.types.chat import ChatCompletion
+
+    answer, score = score_of(ChatCompletion.model_validate_json(STRUCTURED_COMPLETION), LABELS)
+    chosen = probability(-0.0211) + probability(-9.2711)
+    assert answer == "positive"
+    assert score == pytest.approx(chosen / (chosen + probability(-4.1461) + probability(-5.8461)), rel=1e-12)
+
+
+def test_labels_sharing_their_first_token_are_told_apart_where_they_part():
+    labels = ("very positive", "very negative", "neutral")
+    completion = completion_with('{"label":"very negative"}', [
+        ('{"', 0.0, []), ("label", 0.0, []), ('":"', 0.0, []),
+        ("very", -0.2, [("neutral", -1.7), ("Very", -3.0)]),
+        (" negative", -0.4, [(" positive", -1.1), (" neg", -6.0)]),
+        ('"}', 0.0, [])])
+    answer, score = score_of(completion, labels)
+    very = probability(-0.2) + probability(-3.0)
+    negative = very * (probability(-0.4) + probability(-6.0))
+    positive = very * probability(-1.1)
+    assert answer == "very negative"
+    assert score == pytest.approx(negative / (negative + positive + probability(-1.7)), rel=1e-12)
+
+
+def test_a_label_of_several_tokens_needs_only_those_that_set_it_apart():
+    labels = ("billing", "unsubscribe", "other")
+    completion = completion_with("unsubscribe", [
+        ("uns", -0.3, [("billing", -1.5), ("other", -3.0), ("bill", -4.0)]),
+        ("ubscribe", -0.05, [("ub", -3.0)])])
+    answer, score = score_of(completion, labels, structured=False)
+    chosen = probability(-0.3)
+    assert answer == "unsubscribe"
+    assert score == pytest.approx(chosen / (chosen + probability(-1.5) + probability(-4.0) + probability(-3.0)))
+
+
+def test_a_plain_answer_is_scored_where_it_names_the_label_with_space_and_case_variants():
+    completion = completion_with("Sentiment: Negative.", [
+        ("Sent", -0.01, [("The", -2.0)]), ("iment", 0.0, []), (":", 0.0, []),
+        (" Negative", -0.5, [(" Positive", -1.2), (" negative", -2.0), (" Neutral", -2.5),
+                             ("Negative", -4.0), (" I", -5.0)]),
+        (".", -0.1, [])])
+    answer, score = score_of(completion, LABELS, structured=False)
+    chosen = probability(-0.5) + probability(-2.0) + probability(-4.0)
+    assert answer == "negative"
+    assert score == pytest.approx(chosen / (chosen + probability(-1.2) + probability(-2.5)), rel=1e-12)
+
+
+def test_a_label_whose_character_is_split_over_tokens_is_read_from_their_bytes():
+    labels = ("négatif", "neutre", "positif")
+    completion = completion_with("négatif", [
+        ("n", -0.5, [("pos", -1.0)]),
+        (b"\xc3", -0.1, [("eu", -2.4)]),
+        (b"\xa9", -0.001, []),
+        ("gatif", 0.0, [])])
+    answer, score = score_of(completion, labels, structured=False)
+    chosen = probability(-0.5, -0.1, -0.001)
+    assert answer == "négatif"
+    assert score == pytest.approx(chosen / (chosen + probability(-0.5, -2.4) + probability(-1.0)), rel=1e-12)
+
+
+def test_an_alternative_starting_several_labels_is_shared_among_them():
+    labels = ("very positive", "very negative", "neutral")
+    completion = completion_with("neutral", [("neutral", -0.5, [("very", -1.0), ("Very", -3.0), ("ne", -4.0)])])
+    answer, score = score_of(completion, labels, structured=False)
+    chosen = probability(-0.5) + probability(-4.0)
+    others = probability(-1.0) + probability(-3.0)
+    assert answer == "neutral"
+    assert score == pytest.approx(chosen / (chosen + others), rel=1e-12)
+
+
+@pytest.mark.parametrize("logprobs", ["null", "missing"])
+def test_a_server_that_sends_no_logprobs_gives_no_score(logprobs):
+    completion = completion_with('{"label":"neutral"}', [], logprobs=logprobs)
+    assert score_of(completion, LABELS) == ("neutral", None)
+
+
+def test_logprobs_that_do_not_spell_the_answer_give_no_score():
+    completion = completion_with('{"label":"neutral"}', [('{"label":"', 0.0, []), ("negative", -0.1, [])])
+    assert score_of(completion, LABELS) == ("neutral", None)
+
+
+def expected_scores(server, requests):
+    simulator = server.simulator
+    return [simulator.score(r.model, r.prompt, r.text, simulator.answer(r.model, r.prompt, r.text, r.options.labels),
+                            r.options.labels) for r in requests]
+
+
+@pytest.mark.parametrize("labels", [LABELS, ("very positive", "very negative", "neutral"), ("pos", "positive")])
+@pytest.mark.parametrize("structured", [True, False], ids=["json schema", "plain answers"])
+def test_the_score_read_from_the_servers_logprobs_is_the_probability_it_gave_the_label(server, labels, structured):
+    server.faults.reject_response_format = not structured
+    requests = batch(40, labels=labels) + batch(20, model="sim-large", labels=labels)
+    responses = complete(make_provider(config(server)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert [r.score for r in responses] == pytest.approx(expected_scores(server, requests), abs=1e-9)
+    assert len({round(r.score, 6) for r in responses}) > 50
+
+
+def test_answers_without_labels_have_no_score(server):
+    responses = complete(make_provider(config(server)), batch(10))
+    assert [r.score for r in responses] == [None] * 10
+
+
+def test_a_server_sending_no_logprobs_gives_answers_without_scores(server):
+    server.faults.omit_logprobs = True
+    requests = batch(20, labels=LABELS)
+    responses = complete(make_provider(config(server)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert [r.score for r in responses] == [None] * 20
+
+
+def test_a_model_refusing_logprobs_is_asked_without_them_from_then_on(server, caplog):
+    server.faults.reject_logprobs = True
+    requests = batch(30, labels=LABELS) + batch(30, model="sim-large", labels=LABELS)
+    with caplog.at_level(logging.WARNING):
+        responses = complete(make_provider(config(server, max_concurrency=2)), requests)
+    assert [r.answer for r in responses] == expected(requests)
+    assert [r.score for r in responses] == [None] * 60
+    assert 2 <= server.log.by_status[400] <= 4 and server.log.by_status[200] == 60
+    assert caplog.text.count("gives no log probabilities") == 2

@@ -128,3 +128,41 @@ def test_a_task_answered_by_two_versions_of_a_model_says_so(server, tmp_path, ca
     warnings = [line for line in lines if "served versions" in line]
     assert len(warnings) == 1
     assert "sim-large from 2 served versions (sim-large (fp_new), sim-large (fp_old))" in warnings[0]
+
+
+TICKETS = "id,body\n" + "".join(f"{i},ticket {i % 60} about order {i % 7}\n" for i in range(90))
+KIND_MODEL = """\
+select id, SMART_LLM('Is this ticket urgent?', body, labels => ['urgent', 'normal'], accuracy => 0.8) as kind
+from {{ ref('tickets') }}
+"""
+
+
+def build_with_scores(make_project, cli, query, folder, **faults):
+    """Build the ticket kinds against the local server; the rows, the scores in the cache and the
+    scores the server gave each answer it sent."""
+    import sqlite3
+
+    from conftest import openai_profiles
+    from smart_sql.llm.local_server import Faults
+
+    with LocalLLMServer(SIMULATOR, api_key=API_KEY, faults=Faults(**faults)) as running:
+        root = make_project({"profiles.yml": openai_profiles(running.base_url, API_KEY, max_concurrency=4),
+                             "seeds/tickets.csv": TICKETS, "models/ticket_kinds.sql": KIND_MODEL}, folder=folder)
+        result = cli("build", "--project-dir", root)
+        simulator = running.simulator
+        given = sorted(simulator.score(model, prompt, text, simulator.answer(model, prompt, text, LABELS), LABELS)
+                       for model, prompt, text in running.log.completions)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(root / "target" / "llm_cache.sqlite") as cache:
+        cached = [score for (score,) in cache.execute("select score from responses order by score")]
+    return query(root, "select id, kind from ticket_kinds order by id"), cached, given
+
+
+def test_a_build_keeps_the_score_of_each_answer_from_the_servers_logprobs(make_project, cli, query):
+    rows, cached, given = build_with_scores(make_project, cli, query, "with_logprobs")
+    assert len(cached) == len(given) >= 60
+    assert cached == pytest.approx(given, abs=1e-9)
+    omitted_rows, omitted, _ = build_with_scores(make_project, cli, query, "without_logprobs", omit_logprobs=True)
+    refused_rows, refused, _ = build_with_scores(make_project, cli, query, "refusing_logprobs", reject_logprobs=True)
+    assert omitted_rows == refused_rows == rows
+    assert omitted == refused == [None] * len(cached)

@@ -10,10 +10,15 @@ Faults hit the first `fault_attempts` attempts of a share of the distinct reques
 of model, prompt and text), so a request retried often enough then gets the answer it would have had
 without the fault. Refusals (429) are answered at once, as a gateway in front of a model would; every
 other answer waits `latency_ms` (plus `spike_ms` for the requests a latency spike hits).
+
+A request with `logprobs` gets them in the chat completions format (local_logprobs): the label
+answered has the probability the simulator scores it with (`informative` scores for models it gives
+none), and `Faults` can have the server send none or refuse them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -23,7 +28,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .local_logprobs import answer_logprobs
 from .openai_provider import INSTRUCTION_MARKER, LABELS_LINE
+from .score_distributions import PRESETS
 from .simulated import Simulator, unit_interval
 
 FAULT_KINDS = ("rate_limit", "server_error", "malformed", "timeout", "drop", "empty", "null", "off_label")
@@ -69,6 +76,10 @@ class Faults:
     """Answer 400 to `max_tokens`, asking for `max_completion_tokens`, as OpenAI's reasoning models do."""
     reject_temperature: bool = False
     """Answer 400 to any `temperature` but 1, as OpenAI's reasoning models do."""
+    omit_logprobs: bool = False
+    """Send `"logprobs": null` when asked for them, as servers that ignore the parameter do."""
+    reject_logprobs: bool = False
+    """Answer 400 to `logprobs`, as OpenAI's reasoning models and some servers do."""
 
     def pick(self, model: str, prompt: str, text: str) -> str | None:
         for kind in FAULT_KINDS:
@@ -127,7 +138,9 @@ def _schema_labels(response_format: dict) -> tuple[str, list[str]] | None:
 class LocalLLMServer:
     def __init__(self, simulator: Simulator, *, api_key: str | None = "sk-local-test-key",
                  faults: Faults | None = None):
-        self.simulator = simulator
+        self.simulator = dataclasses.replace(
+            simulator, scores={**dict.fromkeys(simulator.models, PRESETS["informative"]), **simulator.scores})
+        """Answers as `simulator` does, and scores every model's answers (`informative` where it gives none)."""
         self.api_key = api_key
         self.faults = faults or Faults()
         self.log = ServerLog()
@@ -246,6 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
         if payload.get("temperature", 1) != 1 and faults.reject_temperature:
             return self._error(400, f"Unsupported value: 'temperature' does not support {payload['temperature']} "
                                "with this model. Only the default (1) value is supported.", "invalid_request_error")
+        if payload.get("logprobs") and faults.reject_logprobs:
+            return self._error(400, "logprobs is not supported with this model.", "invalid_request_error")
+        top_logprobs = payload.get("top_logprobs", 0)
+        if not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= 20 or (top_logprobs and not payload.get("logprobs")):
+            return self._error(400, f"top_logprobs must be an integer from 0 to 20, with logprobs true; got "
+                               f"{top_logprobs!r}", "invalid_request_error")
         max_tokens = payload.get("max_tokens", payload.get("max_completion_tokens"))
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             return self._error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
@@ -288,7 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.log.by_model[model] += 1
             state.log.completions[key] += 1
-        return self._complete(state, model, prompt, text, labels, schema, max_tokens, fault)
+        logprobs = (None if not payload.get("logprobs") else "omit" if faults.omit_logprobs else top_logprobs)
+        return self._complete(state, model, prompt, text, labels, schema, max_tokens, fault, logprobs)
 
     @staticmethod
     def _wait(faults: Faults, key: tuple[str, str, str], attempt: int) -> None:
@@ -298,27 +318,36 @@ class _Handler(BaseHTTPRequestHandler):
         if delay_ms:
             time.sleep(delay_ms / 1000)
 
-    def _complete(self, state, model, prompt, text, labels, schema, max_tokens, fault) -> int:
+    def _complete(self, state, model, prompt, text, labels, schema, max_tokens, fault, logprobs) -> int:
+        """`logprobs`: None when not asked for, 'omit' to send null, else how many alternatives to list."""
         if schema is not None:
             field_name, labels = schema
         answer = state.simulator.answer(model, prompt, text, labels)
+        label_start = None
         if fault in ("empty", "null", "off_label"):
             content = {"empty": "", "null": None, "off_label": OFF_LABEL_ANSWER}[fault]
             answer = content or ""
         elif schema is not None:
-            content = json.dumps({field_name: answer})
+            content = json.dumps({field_name: answer}, ensure_ascii=False)
+            label_start = content.rfind(answer) if answer in content else None
         elif labels:
             content = f"The answer is: {answer}."
+            label_start = len("The answer is: ")
         else:
             content = answer
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        if logprobs == "omit":
+            choice["logprobs"] = None
+        elif logprobs is not None:
+            score = state.simulator.score(model, prompt, text, answer, labels)
+            choice["logprobs"] = answer_logprobs(content or "", logprobs, label_start, answer, labels, score)
         input_tokens, output_tokens = state.simulator.usage(prompt, text, answer)
         if max_tokens is not None:
             output_tokens = min(output_tokens, int(max_tokens))
         completion = {
             "id": f"chatcmpl-sim-{state.log.requests}", "object": "chat.completion",
             "created": int(time.time()), "model": model, "system_fingerprint": state.system_fingerprint,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
+            "choices": [choice],
             "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
                       "total_tokens": input_tokens + output_tokens},
         }

@@ -7,6 +7,11 @@ bounds the requests in flight by `max_concurrency` and follows the refusals that
 An answer that is empty, null, or none of the call's labels is asked for once more; one still invalid
 comes back with `answer=None` and an excerpt in `invalid`. Permanent failures, and transient ones
 outlasting the retry budget, raise `LLMError` naming the model, the server, the cause and what to do.
+
+A call with `labels` asks for log probabilities (`logprobs`, the TOP_LOGPROBS most likely tokens at
+each position) and scores its answer with the label's probability among the labels (see
+label_probability for how). A server that sends none gives no score; a model the server refuses
+them for (400) is asked without them from then on, and gives no score.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .base import LLMRequest, LLMResponse, OnResponse
 from .budget import SpendingRefused, admit, charge_worst_case, raise_if_refused, release, settle
 from .concurrency import AdaptiveLimit, run_workers
 from .config import LLMConfig
+from .label_probability import label_probability
 from .stopping import RequestsStopped, sending_stopped
 from .tokens import estimate_tokens
 
@@ -45,6 +51,8 @@ MAX_BACKOFF_SECONDS = 30.0
 RETRY_AFTER_JITTER = 0.1
 """`Retry-After` is waited out plus up to this share of it, so that refused requests do not come back together."""
 EXCERPT_CHARS = 80
+TOP_LOGPROBS = 20
+"""The most the chat completions API lists per position."""
 
 SYSTEM_FRAMING = ("Follow the instruction below for the text the user sends. "
                   "Reply with the answer only, as briefly as possible.")
@@ -156,6 +164,7 @@ class OpenAIProvider:
         self._without_schema: set[str] = set()
         self._max_completion_tokens: set[str] = set()
         self._default_temperature: set[str] = set()
+        self._without_logprobs: set[str] = set()
         self._warned_usage = False
 
     def _scrub(self, message: str) -> str:
@@ -208,6 +217,7 @@ class OpenAIProvider:
 
         labels = request.options.labels
         structured = bool(labels) and request.model not in self._without_schema
+        refused_logprobs = False
         for attempt in range(MALFORMED_RETRIES + 1):
             try:
                 completion = await self._send(client, request, structured)
@@ -219,6 +229,10 @@ class OpenAIProvider:
                     log.warning("%s: model %s accepts only its default temperature; sending none",
                                 self.server, request.model)
                     self._default_temperature.add(request.model)
+                    continue
+                if labels and not refused_logprobs and "logprobs" in _error_message(error):
+                    refused_logprobs = True
+                    self._stop_asking_for_logprobs(request.model)
                     continue
                 if not structured:
                     raise self._permanent_error(request, error) from None
@@ -290,6 +304,8 @@ class OpenAIProvider:
             kwargs["response_format"] = label_response_format(options.labels)
         if request.model not in self._default_temperature:
             kwargs["temperature"] = options.temperature
+        if options.labels and request.model not in self._without_logprobs:
+            kwargs.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         return await client.chat.completions.create(
             model=request.model, messages=build_messages(request.prompt, request.text, options.labels), **kwargs)
 
@@ -297,6 +313,13 @@ class OpenAIProvider:
         """Newer OpenAI models refuse `max_tokens` and name `max_completion_tokens` instead."""
         return (request.options.max_tokens is not None and request.model not in self._max_completion_tokens
                 and "max_completion_tokens" in _error_message(error))
+
+    def _stop_asking_for_logprobs(self, model: str) -> None:
+        """For a model that refuses `logprobs` (OpenAI's reasoning models, some servers)."""
+        if model not in self._without_logprobs:
+            log.warning("%s: model %s gives no log probabilities; its answers have no confidence score",
+                        self.server, model)
+            self._without_logprobs.add(model)
 
     def _refuses_temperature(self, request: LLMRequest, error: Exception) -> bool:
         """Reasoning models refuse any temperature but their default."""
@@ -309,15 +332,17 @@ class OpenAIProvider:
             return None
         content = choices[0].message.content
         answer, invalid = read_answer(content, request.options.labels, structured)
+        score = answer_score(choices[0], answer, request.options.labels, structured)
         usage = getattr(completion, "usage", None)
         if usage is not None and usage.prompt_tokens is not None:
             return LLMResponse(answer, usage.prompt_tokens, usage.completion_tokens or 0,
-                               served_model=served_model(completion), invalid=invalid)
+                               served_model=served_model(completion), invalid=invalid, score=score)
         if not self._warned_usage:
             log.warning("%s reports no token usage; estimating tokens from text length", self.server)
             self._warned_usage = True
         return LLMResponse(answer, estimate_tokens(request.prompt) + estimate_tokens(request.text),
-                           estimate_tokens(content or ""), served_model=served_model(completion), invalid=invalid)
+                           estimate_tokens(content or ""), served_model=served_model(completion), invalid=invalid,
+                           score=score)
 
     @staticmethod
     def _usage(request: LLMRequest, completion) -> tuple[int, int]:
@@ -370,6 +395,14 @@ class OpenAIProvider:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def answer_score(choice, answer: str | None, labels: Sequence[str] | None, structured: bool) -> float | None:
+    """The probability of the label answered, from the choice's log probabilities; None without them."""
+    if answer is None or not labels:
+        return None
+    logprobs = getattr(getattr(choice, "logprobs", None), "content", None)
+    return label_probability(choice.message.content, answer, labels, logprobs, LABEL_FIELD if structured else None)
 
 
 def served_model(completion) -> str | None:
