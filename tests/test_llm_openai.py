@@ -480,14 +480,17 @@ def test_a_label_whose_character_is_split_over_tokens_is_read_from_their_bytes()
     assert score == pytest.approx(chosen / (chosen + probability(-0.5, -2.4) + probability(-1.0)), rel=1e-12)
 
 
-def test_an_alternative_starting_several_labels_is_shared_among_them():
+def test_an_alternative_starting_several_labels_is_shared_evenly_among_them():
     labels = ("very positive", "very negative", "neutral")
-    completion = completion_with("neutral", [("neutral", -0.5, [("very", -1.0), ("Very", -3.0), ("ne", -4.0)])])
+    completion = completion_with("very positive", [
+        ("very", -0.2, [("ve", -2.0), ("neutral", -2.5), ("ne", -4.0)]),
+        (" positive", -0.3, [(" negative", -1.4)])])
     answer, score = score_of(completion, labels, structured=False)
-    chosen = probability(-0.5) + probability(-4.0)
-    others = probability(-1.0) + probability(-3.0)
-    assert answer == "neutral"
-    assert score == pytest.approx(chosen / (chosen + others), rel=1e-12)
+    positive = probability(-0.2, -0.3) + probability(-2.0) / 2
+    negative = probability(-0.2, -1.4) + probability(-2.0) / 2
+    neutral = probability(-2.5) + probability(-4.0)
+    assert answer == "very positive"
+    assert score == pytest.approx(positive / (positive + negative + neutral), rel=1e-12)
 
 
 @pytest.mark.parametrize("logprobs", ["null", "missing"])

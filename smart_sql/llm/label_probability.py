@@ -109,7 +109,8 @@ def _label_masses(tokens: list[Token], prefix: bytes, label: str, labels: Sequen
     path, written = 1.0, b""
     for position, token in enumerate(tokens):
         first = position == 0
-        chosen = _spelled(written + token.text[len(prefix):] if first else written + token.text, first)
+        own = token.text[len(prefix):] if first else token.text
+        before, chosen = _spelled(written, first), _spelled(written + own, first)
         step = math.exp(token.logprob)
         for alternative, logprob in token.alternatives:
             if alternative == token.text:
@@ -120,10 +121,10 @@ def _label_masses(tokens: list[Token], prefix: bytes, label: str, labels: Sequen
             spelled = _spelled(written + rest, first)
             if spelled.casefold() == chosen.casefold():
                 step += math.exp(logprob)
-            elif len(spelled) > len(_spelled(written, first)):
+            elif len(spelled) > len(before):
                 _credit(mass, spelled, labels, path * math.exp(logprob))
         path *= step
-        written += token.text[len(prefix):] if first else token.text
+        written += own
         if not any(_can_spell(chosen, other) for other in others):
             break
     mass[label] += path
