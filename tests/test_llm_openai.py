@@ -543,3 +543,16 @@ def test_a_model_refusing_logprobs_is_asked_without_them_from_then_on(server, ca
     assert [r.score for r in responses] == [None] * 60
     assert 2 <= server.log.by_status[400] <= 4 and server.log.by_status[200] == 60
     assert caplog.text.count("gives no log probabilities") == 2
+
+
+def test_answers_cached_without_scores_are_found_again_when_scores_are_asked_for(server, tmp_path):
+    server.faults.omit_logprobs = True
+    requests = batch(10, labels=LABELS)
+    first = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), requests[:6])
+    server.faults.omit_logprobs = False
+    again = complete(open_provider(config(server), tmp_path / "llm_cache.sqlite"), requests)
+    assert [r.cached for r in again] == [True] * 6 + [False] * 4
+    assert [r.answer for r in again[:6]] == [r.answer for r in first]
+    assert [r.score for r in again[:6]] == [None] * 6
+    assert [r.score for r in again[6:]] == pytest.approx(expected_scores(server, requests[6:]), abs=1e-9)
+    assert server.log.by_model == {"sim-small": 10}
