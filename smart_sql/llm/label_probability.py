@@ -41,32 +41,27 @@ def label_probability(content: str, label: str, labels: Sequence[str], token_log
     """The probability of `label`, the answer `content` names, among `labels`; `token_logprobs` are
     the completion's `choices[0].logprobs.content`, `field` the JSON field a structured answer holds
     the label in. None when the logprobs are missing or do not match the content."""
-    tokens = _tokens(token_logprobs)
-    if label not in labels or not tokens or b"".join(token.text for token in tokens) != content.encode("utf-8", "surrogatepass"):
+    items = list(token_logprobs or ())
+    texts = [_token_bytes(item) for item in items]
+    logprobs = [getattr(item, "logprob", None) for item in items]
+    if (label not in labels or not items or None in texts or not all(map(_is_number, logprobs))
+            or b"".join(texts) != content.encode("utf-8", "surrogatepass")):
         return None
     start = _label_start(content, label, field)
     if start is None:
         return None
-    first, prefix = _token_at(tokens, len(content[:start].encode("utf-8", "surrogatepass")))
-    mass = _label_masses(tokens[first:], prefix, label, labels)
+    first, prefix = _token_at(texts, len(content[:start].encode("utf-8", "surrogatepass")))
+    tokens = (Token(text, float(logprob), _alternatives(item))
+              for item, text, logprob in zip(items[first:], texts[first:], logprobs[first:]))
+    mass = _label_masses(tokens, prefix, label, labels)
     total = sum(mass.values())
     return mass[label] / total if total > 0 else None
 
 
-def _tokens(token_logprobs: Iterable | None) -> list[Token] | None:
-    if not token_logprobs:
-        return None
-    tokens = []
-    for item in token_logprobs:
-        text, logprob = _token_bytes(item), getattr(item, "logprob", None)
-        if text is None or not _is_number(logprob):
-            return None
-        alternatives = [(alternative, float(alternative_logprob))
-                        for entry in getattr(item, "top_logprobs", None) or ()
-                        if (alternative := _token_bytes(entry)) is not None
-                        and _is_number(alternative_logprob := getattr(entry, "logprob", None))]
-        tokens.append(Token(text, float(logprob), alternatives))
-    return tokens
+def _alternatives(item) -> list[tuple[bytes, float]]:
+    return [(alternative, float(logprob)) for entry in getattr(item, "top_logprobs", None) or ()
+            if (alternative := _token_bytes(entry)) is not None
+            and _is_number(logprob := getattr(entry, "logprob", None))]
 
 
 def _token_bytes(item) -> bytes | None:
@@ -92,17 +87,17 @@ def _label_start(content: str, label: str, field: str | None) -> int | None:
     return mention.start() if mention else None
 
 
-def _token_at(tokens: list[Token], offset: int) -> tuple[int, bytes]:
+def _token_at(texts: list[bytes], offset: int) -> tuple[int, bytes]:
     """The index of the token holding byte `offset`, and its bytes before that offset."""
     position = 0
-    for index, token in enumerate(tokens):
-        if position + len(token.text) > offset:
-            return index, token.text[:offset - position]
-        position += len(token.text)
+    for index, text in enumerate(texts):
+        if position + len(text) > offset:
+            return index, text[:offset - position]
+        position += len(text)
     raise ValueError("offset beyond the tokens")
 
 
-def _label_masses(tokens: list[Token], prefix: bytes, label: str, labels: Sequence[str]) -> dict[str, float]:
+def _label_masses(tokens: Iterable[Token], prefix: bytes, label: str, labels: Sequence[str]) -> dict[str, float]:
     """The probability credited to each label, walking the chosen tokens from the label's first."""
     mass = dict.fromkeys(labels, 0.0)
     others = [other for other in labels if other != label]
