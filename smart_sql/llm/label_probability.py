@@ -8,8 +8,9 @@ where the answer first names it), given the text before it:
 - Each label's probability is that of the tokens that set it apart from the other labels. The
   chosen label's is the product of the probabilities of its tokens, from its first to the first one
   after which no other label can still be spelled (for "very positive" against "very negative",
-  "very" and " pos"); so labels sharing their first tokens are told apart where they part, and
-  a multi-token label is the joint probability of the tokens it needs.
+  the tokens "very" and " positive"; for "unsubscribe" against "billing", the first token "uns"
+  alone); so labels sharing their first tokens are told apart where they part, and a label of
+  several tokens has the joint probability of the tokens it needs.
 - An alternative token at one of those positions is credited, times the probability of the chosen
   tokens before it, to the label it goes on to spell (its continuation counts as certain). One that
   spells a whole label belongs to that label; one that spells the start of several is shared evenly
@@ -19,8 +20,11 @@ where the answer first names it), given the text before it:
 - The result is normalized over the labels: probability mass on text that names no label, and on
   tokens beyond the `top_logprobs` listed, is left out.
 
-An answer whose tokens do not spell its text, or in which the label cannot be found, has no
-probability (None).
+This reduces to normalizing the first-token probabilities of the labels when their first tokens
+differ, and stays faithful where those alone cannot tell labels apart. A label that begins another
+("pos" against "positive") written at the very end of the answer, where no next token is listed,
+counts as certain against the longer one. An answer whose tokens do not spell its text, or in
+which the label cannot be found, has no probability (None).
 """
 
 from __future__ import annotations
