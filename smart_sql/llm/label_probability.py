@@ -23,7 +23,7 @@ where the answer first names it), given the text before it:
 This reduces to normalizing the first-token probabilities of the labels when their first tokens
 differ, and stays faithful where those alone cannot tell labels apart. A label that begins another
 ("pos" against "positive") written at the very end of the answer, where no next token is listed,
-counts as certain against the longer one. An answer whose tokens do not spell its text, or in
+misses the chance that the answer would have gone on to the longer one. An answer whose tokens do not spell its text, or in
 which the label cannot be found, has no probability (None).
 """
 
