@@ -172,3 +172,34 @@ def test_a_binder_error_is_placed_in_the_statement_before_any_call(conn):
         api.run(conn, "select id,\n  SMART_LLM('p', body) as s,\n  nope\nfrom notes", provider=provider)
     assert str(caught.value).startswith('<sql>:3:3: the SQL does not bind: Binder Error: Referenced column "nope"')
     assert provider.texts == []
+
+
+def test_the_engine_is_handed_each_answer_with_its_score(monkeypatch):
+    import numpy as np
+
+    import smart_sql.smart.engine as engine
+    from smart_sql.llm.simulated import Simulator
+
+    real_run_smart, batches = engine.run_smart, []
+
+    async def recording_run_smart(counts, ladder, answer, **options):
+        async def recorded(model, indices):
+            result = await answer(model, indices)
+            batch = result if isinstance(result, engine.ResponseBatch) else engine.ResponseBatch.from_responses(result)
+            batches.append((model, batch))
+            return result
+        return await real_run_smart(counts, ladder, recorded, **options)
+
+    monkeypatch.setattr(engine, "run_smart", recording_run_smart)
+    llm = {"provider": "simulated", "simulated": {"scores": {"sim-small": "sharp"}}}
+    connection = duckdb.connect()
+    connection.execute("create table tickets as select 'ticket ' || i as body from range(400) r(i)")
+    api.run(connection, "select SMART_LLM('Urgent?', body, labels => ['yes', 'no'], accuracy => 0.8) as urgent "
+                        "from tickets", llm)
+    scores = np.concatenate([batch.scores for model, batch in batches if model == "sim-small"])
+    simulator = Simulator.from_config(parse_llm_config(llm))
+    expected = sorted(simulator.score("sim-small", "Urgent?", f"ticket {i}",
+                                      simulator.answer("sim-small", "Urgent?", f"ticket {i}", ["yes", "no"]),
+                                      ["yes", "no"]) for i in range(400))
+    assert len(scores) > 0 and set(np.round(scores, 12)) <= set(np.round(expected, 12))
+    assert all(batch.scores is None for model, batch in batches if model != "sim-small")
