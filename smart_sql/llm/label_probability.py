@@ -23,8 +23,8 @@ where the answer first names it), given the text before it:
 This reduces to normalizing the first-token probabilities of the labels when their first tokens
 differ, and stays faithful where those alone cannot tell labels apart. A label that begins another
 ("pos" against "positive") written at the very end of the answer, where no next token is listed,
-misses the chance that the answer would have gone on to the longer one. An answer whose tokens do not spell its text, or in
-which the label cannot be found, has no probability (None).
+misses the chance that the answer would have gone on to the longer one. An answer whose tokens do
+not spell its text, or in which the label cannot be found, has no probability (None).
 """
 
 from __future__ import annotations

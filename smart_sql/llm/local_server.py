@@ -262,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
         if payload.get("logprobs") and faults.reject_logprobs:
             return self._error(400, "logprobs is not supported with this model.", "invalid_request_error")
         top_logprobs = payload.get("top_logprobs", 0)
-        if not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= 20 or (top_logprobs and not payload.get("logprobs")):
+        if (not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= 20
+                or (top_logprobs and not payload.get("logprobs"))):
             return self._error(400, f"top_logprobs must be an integer from 0 to 20, with logprobs true; got "
                                f"{top_logprobs!r}", "invalid_request_error")
         max_tokens = payload.get("max_tokens", payload.get("max_completion_tokens"))

@@ -68,12 +68,12 @@ class Simulator:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever the simulated answers would."""
+        """Changes whenever the simulated answers or their scores would (and without scores is what it
+        was before them, so that the cache keeps its answers)."""
         settings = [self.reference, sorted(self.agreement.items())]
         if self.scores:
             settings.append(sorted(self.scores.items()))
-        settings = json.dumps(settings)
-        return f"{_hash(settings):016x}"[:12]
+        return f"{_hash(json.dumps(settings)):016x}"[:12]
 
     def reference_answer(self, prompt: str, text: str, labels: Sequence[str] | None = None) -> str:
         pick = _hash("reference", prompt, text)
