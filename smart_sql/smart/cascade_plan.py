@@ -1,0 +1,109 @@
+"""Which cascade to run, and how many rows to sample per model: planned from the pilot alone.
+
+The pilot's rows, with every candidate's score and agreement, stand in for the table. For a
+ladder (cheapest model first) and a sample size per model, the rows are routed down the ladder
+as the certified thresholds would route them, with the threshold each model would reach estimated
+by the same test on the expected sample (a Wilson bound in place of the exact one). Only pilot data
+enters, so nothing here touches the guarantee; it steers the cost.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from smart_sql.smart.bounds import approximate_upper_rate
+
+SAMPLE_SHARES = (0.02, 0.05, 0.1, 0.2, 0.35)
+"""Sample sizes tried per model, as shares of the rows that reach it."""
+MIN_SAMPLE = 30
+PRIOR_DISAGREEMENT = 0.5
+"""Pseudo-rows of disagreement added to every estimated rate: a pilot that saw none is not proof of none."""
+
+
+@dataclass(frozen=True)
+class CascadePlan:
+    ladder: tuple[int, ...]
+    """Models in the order they answer, cheapest first (the reference is not in it: it answers last)."""
+    samples: tuple[int, ...]
+    """Rows to sample for each model's threshold."""
+    expected_cost: float
+    """Expected cost of answering the items left (the pilot excluded)."""
+
+
+@dataclass(frozen=True)
+class PilotEvidence:
+    """Per candidate, over the pilot's rows (with repeats): scores and agreement with the reference."""
+
+    scores: np.ndarray
+    agrees: np.ndarray
+
+
+def plan_cascade(costs: np.ndarray, reference: int, scored: list[int], pilot: PilotEvidence, *, items_left: int,
+                 rows_left: int, total_rows: int, accuracy: float, error: float) -> CascadePlan | None:
+    """The cheapest cascade over ordered subsets of the scored candidates cheaper than the
+    reference, with its sample sizes; None when no candidate is cheaper than the reference."""
+    usable = sorted((i for i in scored if costs[i] < costs[reference]), key=lambda i: costs[i])
+    if not usable or rows_left == 0:
+        return None
+    best: CascadePlan | None = None
+    for size in range(1, len(usable) + 1):
+        for ladder in itertools.combinations(usable, size):
+            level = error / len(ladder)
+            for shares in itertools.product(SAMPLE_SHARES, repeat=len(ladder)):
+                cost = _expected_cost(costs, reference, ladder, shares, pilot, items_left, rows_left,
+                                      total_rows, accuracy, level)
+                if best is None or cost < best.expected_cost:
+                    best = CascadePlan(ladder, shares, cost)
+    samples = tuple(_sample_rows(share, rows_left) for share in best.samples)
+    return CascadePlan(best.ladder, samples, best.expected_cost)
+
+
+def _sample_rows(share: float, region_rows: float) -> int:
+    return int(min(max(MIN_SAMPLE, round(share * region_rows)), region_rows // 2))
+
+
+def _expected_cost(costs, reference, ladder, shares, pilot: PilotEvidence, items_left, rows_left, total_rows,
+                   accuracy, level) -> float:
+    pilot_rows = pilot.scores.shape[1]
+    items_per_row = items_left / rows_left
+    reaching = np.ones(pilot_rows, dtype=bool)
+    budget = np.floor((1 - accuracy) * total_rows)
+    cost = 0.0
+    for step, (model, share) in enumerate(zip(ladder, shares)):
+        if not reaching.any():
+            break
+        region_rows = rows_left * reaching.mean()
+        sample = _sample_rows(share, region_rows)
+        cost += costs[model] * region_rows * items_per_row + costs[reference] * sample * items_per_row
+        last = step == len(ladder) - 1
+        accepted, used = _estimated_threshold(pilot.scores[model], pilot.agrees[model], reaching, region_rows,
+                                              sample, budget, None if last else 1 - accuracy, level)
+        budget -= used
+        reaching &= ~accepted
+    cost += costs[reference] * rows_left * reaching.mean() * items_per_row
+    return float(cost)
+
+
+def _estimated_threshold(scores, agrees, reaching, region_rows, sample, budget, reserve_rate, level):
+    """Pilot rows the model would keep, and the disagreements the test would certify for them."""
+    rows = np.flatnonzero(reaching)
+    order = rows[np.argsort(-scores[rows], kind="stable")]
+    kept = np.arange(1, len(order) + 1)
+    share = kept / len(rows)
+    population = share * region_rows
+    wrong = np.cumsum(~agrees[order])
+    rate = (wrong + PRIOR_DISAGREEMENT) / (kept + 2 * PRIOR_DISAGREEMENT)
+    draws = sample * share
+    bound = approximate_upper_rate(draws, draws * rate, level) * population
+    allowed = budget if reserve_rate is None else budget - reserve_rate * (region_rows - population)
+    passing = np.cumprod(bound <= allowed).astype(bool)
+    accepted = np.zeros(len(reaching), dtype=bool)
+    if not passing.any():
+        return accepted, 0.0
+    last = int(np.flatnonzero(passing)[-1])
+    accepted[order[:last + 1]] = True
+    allowed_there = allowed if np.ndim(allowed) == 0 else allowed[last]
+    return accepted, float(allowed_there - draws[last] * rate[last])
