@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from smart_sql.smart.account import CascadeLevel
-from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade
+from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade, sample_rows
 from smart_sql.smart.thresholds import fixed_sequence_threshold
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
     level = (1 - run.confidence) / len(plan.ladder)
     tie_breaks = run.tie_rng.random(len(plan.ladder))
     budget = float(np.floor((1 - run.accuracy) * run.rows + 1e-9))
-    reserve_rate = 1 - run.accuracy
     region = np.flatnonzero(~run.profiled)
     in_region = np.zeros(run.items, dtype=bool)
     certified_wrong = 0.0
@@ -81,7 +80,7 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
         in_region[region] = True
         order = order[in_region[order]]
         region_rows = int(counts[region].sum())
-        take = min(plan.samples[step], region_rows // 2)
+        take = sample_rows(plan.samples[step], region_rows)
         drawn = np.bincount(order[:take], minlength=run.items)
         order = order[take:]
         sampled = np.flatnonzero(drawn)
@@ -90,9 +89,7 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
         answer_of[region] = theirs
         agrees = (answer_of == run.answers) & np.not_equal(run.answers, None)
         run.profiled[sampled] = True
-        last = step == len(plan.ladder) - 1
-        allowed = ((lambda population: budget) if last else
-                   (lambda population: budget - reserve_rate * (region_rows - population)))
+        allowed = float(np.floor(budget * plan.budget_shares[step]))
         test = fixed_sequence_threshold(run.scores[model, region], counts[region], drawn[region],
                                         drawn[region] * ~agrees[region], allowed, level, float(tie_breaks[step]))
         above = np.nan_to_num(run.scores[model, region], nan=-np.inf) >= test.threshold

@@ -16,19 +16,24 @@ import numpy as np
 
 from smart_sql.smart.bounds import approximate_upper_rate
 
-SAMPLE_SHARES = (0.02, 0.05, 0.1, 0.2, 0.35)
-"""Sample sizes tried per model, as shares of the rows that reach it."""
+SAMPLE_SHARES = ((0.02, 0.05, 0.1, 0.2, 0.35), (0.03, 0.1, 0.25))
+"""Sample sizes tried per model, as shares of the rows that reach it: for one model, for several."""
+BUDGET_SHARES = (0.5, 0.7, 0.85, 0.95)
+"""Shares of the disagreements still allowed that a model other than the last may spend."""
 MIN_SAMPLE = 30
-PRIOR_DISAGREEMENT = 0.5
-"""Pseudo-rows of disagreement added to every estimated rate: a pilot that saw none is not proof of none."""
+PRIOR_ROWS = 1.0
+"""Pseudo-rows at the model's disagreement rate over the whole region, added to the rate estimated
+above each threshold: a pilot that saw no disagreement above it is not proof of none."""
 
 
 @dataclass(frozen=True)
 class CascadePlan:
     ladder: tuple[int, ...]
     """Models in the order they answer, cheapest first (the reference is not in it: it answers last)."""
-    samples: tuple[int, ...]
-    """Rows to sample for each model's threshold."""
+    samples: tuple[float, ...]
+    """Share of the rows reaching each model to sample for its threshold (see `sample_rows`)."""
+    budget_shares: tuple[float, ...]
+    """Share of the disagreements still allowed that each model may spend (the last one: all)."""
     expected_cost: float
     """Expected cost of answering the items left (the pilot excluded)."""
 
@@ -52,58 +57,59 @@ def plan_cascade(costs: np.ndarray, reference: int, scored: list[int], pilot: Pi
     for size in range(1, len(usable) + 1):
         for ladder in itertools.combinations(usable, size):
             level = error / len(ladder)
-            for shares in itertools.product(SAMPLE_SHARES, repeat=len(ladder)):
-                cost = _expected_cost(costs, reference, ladder, shares, pilot, items_left, rows_left,
-                                      total_rows, accuracy, level)
-                if best is None or cost < best.expected_cost:
-                    best = CascadePlan(ladder, shares, cost)
-    samples = tuple(_sample_rows(share, rows_left) for share in best.samples)
-    return CascadePlan(best.ladder, samples, best.expected_cost)
+            for shares in itertools.product(SAMPLE_SHARES[size > 1], repeat=size):
+                for spend in itertools.product(BUDGET_SHARES, repeat=size - 1):
+                    cost = _expected_cost(costs, reference, ladder, shares, (*spend, 1.0), pilot, items_left,
+                                          rows_left, total_rows, accuracy, level)
+                    if best is None or cost < best.expected_cost:
+                        best = CascadePlan(ladder, shares, (*spend, 1.0), cost)
+    return best
 
 
-def _sample_rows(share: float, region_rows: float) -> int:
+def sample_rows(share: float, region_rows: float) -> int:
+    """Rows to sample out of a model's region for a planned share."""
     return int(min(max(MIN_SAMPLE, round(share * region_rows)), region_rows // 2))
 
 
-def _expected_cost(costs, reference, ladder, shares, pilot: PilotEvidence, items_left, rows_left, total_rows,
-                   accuracy, level) -> float:
+def _expected_cost(costs, reference, ladder, shares, spend, pilot: PilotEvidence, items_left, rows_left,
+                   total_rows, accuracy, level) -> float:
     pilot_rows = pilot.scores.shape[1]
     items_per_row = items_left / rows_left
     reaching = np.ones(pilot_rows, dtype=bool)
     budget = np.floor((1 - accuracy) * total_rows)
     cost = 0.0
-    for step, (model, share) in enumerate(zip(ladder, shares)):
+    for model, share, budget_share in zip(ladder, shares, spend):
         if not reaching.any():
             break
         region_rows = rows_left * reaching.mean()
-        sample = _sample_rows(share, region_rows)
+        sample = sample_rows(share, region_rows)
         cost += costs[model] * region_rows * items_per_row + costs[reference] * sample * items_per_row
-        last = step == len(ladder) - 1
         accepted, used = _estimated_threshold(pilot.scores[model], pilot.agrees[model], reaching, region_rows,
-                                              sample, budget, None if last else 1 - accuracy, level)
+                                              sample, np.floor(budget * budget_share), level)
         budget -= used
         reaching &= ~accepted
     cost += costs[reference] * rows_left * reaching.mean() * items_per_row
     return float(cost)
 
 
-def _estimated_threshold(scores, agrees, reaching, region_rows, sample, budget, reserve_rate, level):
-    """Pilot rows the model would keep, and the disagreements the test would certify for them."""
+def _estimated_threshold(scores, agrees, reaching, region_rows, sample, allowed, level):
+    """Pilot rows the model would keep, and the disagreements the test would certify for them
+    (thresholds only between distinct scores, as the real grid has them)."""
     rows = np.flatnonzero(reaching)
     order = rows[np.argsort(-scores[rows], kind="stable")]
+    ranked = scores[order]
     kept = np.arange(1, len(order) + 1)
     share = kept / len(rows)
     population = share * region_rows
     wrong = np.cumsum(~agrees[order])
-    rate = (wrong + PRIOR_DISAGREEMENT) / (kept + 2 * PRIOR_DISAGREEMENT)
+    rate = (wrong + PRIOR_ROWS * wrong[-1] / len(rows)) / (kept + PRIOR_ROWS)
     draws = sample * share
     bound = approximate_upper_rate(draws, draws * rate, level) * population
-    allowed = budget if reserve_rate is None else budget - reserve_rate * (region_rows - population)
-    passing = np.cumprod(bound <= allowed).astype(bool)
+    boundary = np.append(ranked[1:] < ranked[:-1], True)
+    passing = np.cumprod((bound <= allowed)[boundary]).astype(bool)
     accepted = np.zeros(len(reaching), dtype=bool)
     if not passing.any():
         return accepted, 0.0
-    last = int(np.flatnonzero(passing)[-1])
+    last = int(np.flatnonzero(boundary)[np.flatnonzero(passing)[-1]])
     accepted[order[:last + 1]] = True
-    allowed_there = allowed if np.ndim(allowed) == 0 else allowed[last]
-    return accepted, float(allowed_there - draws[last] * rate[last])
+    return accepted, float(allowed - draws[last] * rate[last])

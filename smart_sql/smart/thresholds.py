@@ -5,7 +5,7 @@ Numbers in, decisions out. For one model of the cascade, the rows still to route
 whose score is at least t, K(t) the number of them on which the model disagrees with the reference
 (unknown, fixed). A uniform sample of the region's rows, drawn without replacement, puts a uniform
 sample of n_A(t) rows into A(t), of which d(t) disagree: given n_A(t), d(t) is hypergeometric
-(|A(t)|, K(t), n_A(t)). The null "K(t) > allowed(t)" is rejected when its exact p-value is at most
+(|A(t)|, K(t), n_A(t)). The null "K(t) > allowed" is rejected when its exact p-value is at most
 the level. Thresholds are tested from the most confident down and the first one not rejected ends
 the sequence, so one level covers every threshold tried (see docs/smart.md, "The cascade").
 """
@@ -69,14 +69,14 @@ def threshold_grid(scores: np.ndarray, weights: np.ndarray, points: int = GRID_P
 
 
 def fixed_sequence_threshold(scores: np.ndarray, weights: np.ndarray, sampled_rows: np.ndarray,
-                             sampled_disagreements: np.ndarray, allowed, level: float,
+                             sampled_disagreements: np.ndarray, allowed: float, level: float,
                              tie_break: float = 1.0, grid: np.ndarray | None = None) -> ThresholdTest:
-    """Walk the thresholds from the highest down; reject 'K(t) > allowed(t)' while the exact
+    """Walk the thresholds from the highest down; reject 'K(t) > allowed' while the exact
     p-value stays at or under `level`, and stop at the first threshold where it does not.
 
     Per region item: its score (NaN: never accepted), its rows (`weights`), how many of its rows the
-    sample drew and how many of those disagree. `allowed(population_at_t)` gives the disagreeing
-    rows allowed at or above a threshold; it must be fixed before the sample is seen.
+    sample drew and how many of those disagree. `allowed`, the disagreeing rows allowed at or above
+    the threshold, must be fixed before the sample is seen.
     With probability >= 1 - level the chosen threshold's rows hold at most its allowed disagreements."""
     scores = np.where(np.isfinite(scores), scores, -np.inf)
     grid = threshold_grid(scores, weights) if grid is None else grid
@@ -87,7 +87,7 @@ def fixed_sequence_threshold(scores: np.ndarray, weights: np.ndarray, sampled_ro
         population.append(int(weights[above].sum()))
         draws.append(int(sampled_rows[above].sum()))
         wrong.append(int(sampled_disagreements[above].sum()))
-        limits.append(int(np.floor(allowed(population[-1]) + 1e-9)))
+        limits.append(int(np.floor(allowed + 1e-9)))
         p_values.append(exceedance_p_value(population[-1], draws[-1], wrong[-1], limits[-1], tie_break))
         if p_values[-1] > level:
             break
