@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from smart_sql.smart.account import CascadeLevel
-from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade, sample_rows
+from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade, robust_cost, sample_rows
 from smart_sql.smart.thresholds import fixed_sequence_threshold
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 METHODS = ("cascade", "auto")
 LARGEST_PILOT = 100
+AUTO_MARGIN = 0.25
+"""With 'auto', the cascade must be expected this much cheaper than the mix: its estimate rests on
+the pilot's scores alone, and a wrong choice costs more than a missed one saves."""
 
 
 def pilot_rows(rows: int, method: str, first: int) -> int:
@@ -41,20 +44,26 @@ async def instead_of_mix(run: "_Run", draws_order: np.ndarray, verdict: "StopDec
         run.account.method_reason = "no candidate model gave confidence scores: item-blind mix"
         return False
     left = ~run.profiled
-    plan = plan_cascade(run._planning_costs(), run.reference, scored,
-                        PilotEvidence(run.scores[:, pilot], run.agrees[:, pilot]),
-                        items_left=int(left.sum()), rows_left=int(run.counts[left].sum()), total_rows=run.rows,
-                        accuracy=run.accuracy, error=1 - run.confidence)
-    mix_estimate = min(verdict.cost_now, verdict.best_future_cost)
-    if plan is None or (run.method == "auto" and plan.expected_cost >= mix_estimate):
+    evidence = PilotEvidence(run.scores[:, pilot], run.agrees[:, pilot])
+    sizes = dict(items_left=int(left.sum()), rows_left=int(run.counts[left].sum()), total_rows=run.rows,
+                 accuracy=run.accuracy, error=1 - run.confidence)
+    costs = run._planning_costs()
+    plan = plan_cascade(costs, run.reference, scored, evidence, **sizes)
+    if plan is None:
         run.account.method_used = "mix"
-        run.account.method_reason = (
-            "no scored candidate is cheaper than the reference" if plan is None else
-            f"mix expected cheaper (${mix_estimate:.4f} against the cascade's ${plan.expected_cost:.4f})")
+        run.account.method_reason = "no scored candidate is cheaper than the reference"
         return False
+    if run.method == "auto":
+        mix_estimate = min(verdict.cost_now, verdict.best_future_cost)
+        cascade_estimate = robust_cost(plan, costs, run.reference, evidence, run.plan_rng, **sizes)
+        compared = f"the cascade ${cascade_estimate:.4f} against the mix ${mix_estimate:.4f}"
+        if cascade_estimate * (1 + AUTO_MARGIN) >= mix_estimate:
+            run.account.method_used, run.account.method_reason = "mix", f"expected: {compared}"
+            return False
+        run.account.method_reason = f"expected: {compared}"
+    else:
+        run.account.method_reason = "requested"
     run.account.method_used = "cascade"
-    run.account.method_reason = (f"cascade expected ${plan.expected_cost:.4f}, the mix ${mix_estimate:.4f}"
-                                 if run.method == "auto" else "requested")
     run.account.profiling_cost = run.account.total_cost
     await run_cascade(run, draws_order[run.current_draws:], plan)
     return True

@@ -16,11 +16,14 @@ import numpy as np
 
 from smart_sql.smart.bounds import approximate_upper_rate
 
-SAMPLE_SHARES = ((0.02, 0.05, 0.1, 0.2, 0.35), (0.03, 0.1, 0.25))
+SAMPLE_SHARES = ((0.01, 0.02, 0.05, 0.1, 0.2, 0.35), (0.02, 0.05, 0.15))
 """Sample sizes tried per model, as shares of the rows that reach it: for one model, for several."""
 BUDGET_SHARES = (0.5, 0.7, 0.85, 0.95)
 """Shares of the disagreements still allowed that a model other than the last may spend."""
-MIN_SAMPLE = 30
+RESAMPLES = 32
+"""Bootstrap resamples of the pilot over which the chosen plan's cost is averaged (`robust_cost`)."""
+MIN_SAMPLE = 100
+"""Fewest rows sampled per model: with fewer, the thresholds follow the sample's noise more than the scores."""
 PRIOR_ROWS = 1.0
 """Pseudo-rows at the model's disagreement rate over the whole region, added to the rate estimated
 above each threshold: a pilot that saw no disagreement above it is not proof of none."""
@@ -35,7 +38,7 @@ class CascadePlan:
     budget_shares: tuple[float, ...]
     """Share of the disagreements still allowed that each model may spend (the last one: all)."""
     expected_cost: float
-    """Expected cost of answering the items left (the pilot excluded)."""
+    """Expected cost of answering the items left (the pilot excluded), on the pilot as it is."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,21 @@ def plan_cascade(costs: np.ndarray, reference: int, scored: list[int], pilot: Pi
     return best
 
 
+def robust_cost(plan: CascadePlan, costs: np.ndarray, reference: int, pilot: PilotEvidence, rng: np.random.Generator,
+                *, items_left: int, rows_left: int, total_rows: int, accuracy: float, error: float) -> float:
+    """The plan's expected cost averaged over bootstrap resamples of the pilot: what it may cost
+    when the rows it samples look worse than the pilot did (an unlucky pilot flatters a cascade)."""
+    rows = pilot.scores.shape[1]
+    level = error / len(plan.ladder)
+    total = 0.0
+    for _ in range(RESAMPLES):
+        picked = rng.integers(0, rows, rows)
+        resampled = PilotEvidence(pilot.scores[:, picked], pilot.agrees[:, picked])
+        total += _expected_cost(costs, reference, plan.ladder, plan.samples, plan.budget_shares, resampled,
+                                items_left, rows_left, total_rows, accuracy, level)
+    return total / RESAMPLES
+
+
 def sample_rows(share: float, region_rows: float) -> int:
     """Rows to sample out of a model's region for a planned share."""
     return int(min(max(MIN_SAMPLE, round(share * region_rows)), region_rows // 2))
@@ -77,18 +95,21 @@ def _expected_cost(costs, reference, ladder, shares, spend, pilot: PilotEvidence
     items_per_row = items_left / rows_left
     reaching = np.ones(pilot_rows, dtype=bool)
     budget = np.floor((1 - accuracy) * total_rows)
+    unsampled = 1.0
+    """Share of the rows under the thresholds so far that no sample drew (the drawn ones are the reference's)."""
     cost = 0.0
     for model, share, budget_share in zip(ladder, shares, spend):
         if not reaching.any():
             break
-        region_rows = rows_left * reaching.mean()
+        region_rows = rows_left * reaching.mean() * unsampled
         sample = sample_rows(share, region_rows)
         cost += costs[model] * region_rows * items_per_row + costs[reference] * sample * items_per_row
         accepted, used = _estimated_threshold(pilot.scores[model], pilot.agrees[model], reaching, region_rows,
                                               sample, np.floor(budget * budget_share), level)
         budget -= used
         reaching &= ~accepted
-    cost += costs[reference] * rows_left * reaching.mean() * items_per_row
+        unsampled *= 1 - sample / max(region_rows, 1.0)
+    cost += costs[reference] * rows_left * reaching.mean() * unsampled * items_per_row
     return float(cost)
 
 
