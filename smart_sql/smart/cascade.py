@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from smart_sql.smart.account import CascadeLevel
-from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade, robust_cost, sample_rows
+from smart_sql.smart.cascade_plan import CascadePlan, PilotEvidence, plan_cascade, sample_rows
 from smart_sql.smart.thresholds import fixed_sequence_threshold
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 METHODS = ("cascade", "auto")
 LARGEST_PILOT = 100
-AUTO_MARGIN = 0.25
+AUTO_MARGIN = 0.1
 """With 'auto', the cascade must be expected this much cheaper than the mix: its estimate rests on
 the pilot's scores alone, and a wrong choice costs more than a missed one saves."""
 
@@ -48,14 +48,14 @@ async def instead_of_mix(run: "_Run", draws_order: np.ndarray, verdict: "StopDec
     sizes = dict(items_left=int(left.sum()), rows_left=int(run.counts[left].sum()), total_rows=run.rows,
                  accuracy=run.accuracy, error=1 - run.confidence)
     costs = run._planning_costs()
-    plan = plan_cascade(costs, run.reference, scored, evidence, **sizes)
+    plan = plan_cascade(costs, run.reference, scored, evidence, **sizes, seed=int(run.plan_rng.integers(2**31)))
     if plan is None:
         run.account.method_used = "mix"
         run.account.method_reason = "no scored candidate is cheaper than the reference"
         return False
     if run.method == "auto":
         mix_estimate = min(verdict.cost_now, verdict.best_future_cost)
-        cascade_estimate = robust_cost(plan, costs, run.reference, evidence, run.plan_rng, **sizes)
+        cascade_estimate = plan.expected_cost
         compared = f"the cascade ${cascade_estimate:.4f} against the mix ${mix_estimate:.4f}"
         if cascade_estimate * (1 + AUTO_MARGIN) >= mix_estimate:
             run.account.method_used, run.account.method_reason = "mix", f"expected: {compared}"
@@ -89,7 +89,7 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
         in_region[region] = True
         order = order[in_region[order]]
         region_rows = int(counts[region].sum())
-        take = sample_rows(plan.samples[step], region_rows)
+        take = int(sample_rows(plan.samples[step], region_rows))
         drawn = np.bincount(order[:take], minlength=run.items)
         order = order[take:]
         sampled = np.flatnonzero(drawn)
