@@ -93,7 +93,8 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
         drawn = np.bincount(order[:take], minlength=run.items)
         order = order[take:]
         sampled = np.flatnonzero(drawn)
-        theirs, _ = await asyncio.gather(run._ask(model, region), run._answer_with(reference, sampled))
+        asked = [run._ask(model, region)] + ([run._answer_with(reference, sampled)] if len(sampled) else [])
+        theirs, *_ = await asyncio.gather(*asked)
         answer_of = np.full(run.items, None, dtype=object)
         answer_of[region] = theirs
         agrees = (answer_of == run.answers) & np.not_equal(run.answers, None)
