@@ -6,7 +6,10 @@ rows), run through the same `run_smart` code path as the SQL engine. The setting
 range of `accuracy` (0.01 to 0.999), tables of 1 to 100,000 rows (every size around the pilot and
 the first checkpoints), several candidates at and just below the target, a candidate that is always
 wrong (where a run without profiling used to credit unchecked rows), weighted rows and confidence
-from 0.5 to 0.99.
+from 0.5 to 0.99. The `cascade` group runs `method => 'cascade'` and `'auto'` with scores that
+mislead: uninformative, anti-informative (higher where the model is wrong), miscalibrated
+(a third of the wrong answers scored as high as right ones), informative on half the items and
+anti on the other (position) or anti on the longest texts (length).
 
 A trial fails twice over: when the realized share of rows agreeing with the reference falls below
 `accuracy`, and when it falls below the engine's own certified `lower_bound`. Both failure rates
@@ -52,21 +55,26 @@ class Setting:
     zipf: float | None = None
     exact: bool = True
     """Exactly the declared share of rows disagrees; otherwise each item disagrees at random."""
+    method: str = "mix"
+    scores: str | None = None
+    """The candidates' score distribution (`simulate.SCORES`), None for no scores."""
 
     @property
     def name(self) -> str:
         rates = "/".join("-" if r is None else f"{r:g}" for r in self.rates)
         weights = f" zipf {self.zipf:g} errors on {self.placement}" if self.zipf else ""
         draws = "" if self.exact else " bernoulli"
+        method = "" if self.method == "mix" else f" {self.method} {self.scores} scores"
         return (f"{self.group}: {self.rows} items{weights} acc {self.accuracy:g} conf {self.confidence:g} "
-                f"rates {rates}{draws}")
+                f"rates {rates}{draws}{method}")
 
     def ladder(self) -> list[ModelSpec]:
         return [LADDER[0]] + [m for m, r in zip(LADDER[1:], self.rates) if r is not None]
 
     def simulated_models(self) -> list[SimulatedModel]:
         return [SimulatedModel("reference", 1.0, 100, 1)] + [
-            SimulatedModel(name, rate, 100, 1) for name, rate in zip(CANDIDATES, self.rates) if rate is not None]
+            SimulatedModel(name, rate, 100, 1, self.scores) for name, rate in zip(CANDIDATES, self.rates)
+            if rate is not None]
 
     def counts(self, seed: int) -> np.ndarray:
         if self.zipf is None:
@@ -100,6 +108,19 @@ def settings() -> list[Setting]:
     found += [Setting("bernoulli", rows, 0.9, 0.95, at_and_below(0.9), exact=False) for rows in (3_000, 30_000)]
     found += [Setting("weighted", items, accuracy, 0.9, at_and_below(accuracy), placement, 2.0)
               for items in (1_000, 10_000) for accuracy in (0.9, 0.5) for placement in ("heaviest", "lightest")]
+    return found + cascade_settings()
+
+
+def cascade_settings() -> list[Setting]:
+    found = [Setting("cascade", 3_000, 0.9, 0.9, at_and_below(0.9), method="cascade", scores=scores)
+             for scores in ("uninformative", "anti", "miscalibrated", "position", "length", "informative")]
+    found += [Setting("cascade", rows, accuracy, 0.9, at_and_below(accuracy), method="cascade", scores=scores)
+              for rows, accuracy, scores in ((300, 0.9, "anti"), (1_000, 0.5, "miscalibrated"), (3_000, 0.99, "length"),
+                                             (3_000, 0.2, "anti"), (30_000, 0.9, "position"))]
+    found += [Setting("cascade", rows, 0.9, 0.9, at_and_below(0.9), method="auto", scores=scores)
+              for rows, scores in ((3_000, "position"), (10_000, "miscalibrated"), (1_000, "uninformative"))]
+    found += [Setting("cascade", 1_000, 0.9, 0.9, at_and_below(0.9), "heaviest", 2.0, method="cascade", scores="length"),
+              Setting("cascade", 3_000, 0.9, 0.8, at_and_below(0.9), method="cascade", scores="anti")]
     return found
 
 
@@ -128,7 +149,7 @@ def run_trials(setting: Setting, seeds: range) -> Tally:
             answers = SimulatedAnswers(setting.simulated_models(), setting.rows, seed=seed, exact=setting.exact,
                                        counts=counts, placement=setting.placement)
             result = await run_smart(counts, setting.ladder(), answers, accuracy=setting.accuracy,
-                                     confidence=setting.confidence, seed=seed)
+                                     confidence=setting.confidence, seed=seed, method=setting.method)
             realized = answers.realized_agreement(result.answers, counts)
             account = result.account
             tally += Tally(1, int(realized < setting.accuracy), int(realized < account.lower_bound - 1e-12),
@@ -171,7 +192,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="groups to run (audit, size, accuracy, confidence, candidates, "
-                                                  "bernoulli, weighted)")
+                                                  "bernoulli, weighted, cascade)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line, then a summary object")
     args = parser.parse_args()
     chosen = [s for s in settings() if not args.only or s.group in args.only]

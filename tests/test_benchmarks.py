@@ -112,3 +112,28 @@ def test_plan_accuracy_compares_the_plan_with_what_the_build_spends():
         assert task["spent"] > 0 and task["low"] <= task["expected"] <= task["high"] <= task["most"]
         assert task["within_worst_case"] is True
     assert summary["inside_share"] == sum(task["inside"] for task in tasks) / 2
+
+
+def test_cascade_benchmark_prints_every_method_per_setting():
+    rows = run_json("cascade.py", "--trials", "2", "--workers", "1", "--largest", "1000", "--only", "informative",
+                    "--no-bargain")
+    (row,) = rows
+    assert row["rows"] == 1000 and row["trials"] == 2
+    assert set(row["methods"]) == {"mix", "cascade", "auto", "oracle"}
+    for method in ("mix", "cascade", "auto"):
+        entry = row["methods"][method]
+        assert entry["failure_rate"] <= row["limit"]
+        assert abs(sum(entry["row_shares"].values()) - 1) < 1e-6
+    assert row["methods"]["oracle"]["mean_cost"] < row["methods"]["cascade"]["mean_cost"] < row["reference_only_cost"]
+    assert row["methods"]["cascade"]["row_shares"]["cheap"] > row["methods"]["mix"]["row_shares"]["cheap"]
+
+
+def test_guarantee_has_misleading_score_settings_for_the_cascade():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from guarantee import settings
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    cascade = [s for s in settings() if s.group == "cascade"]
+    assert {s.scores for s in cascade} >= {"uninformative", "anti", "miscalibrated", "position", "length"}
+    assert {s.method for s in cascade} == {"cascade", "auto"}

@@ -149,3 +149,18 @@ def test_a_failed_llm_model_leaves_nothing_behind_for_the_next_ones(make_project
     assert "already created" not in result.output
     assert query(root, "select count(mood) from b_llm") == [(4,)]
     assert query(root, "select temp_tables from c_after") == [(0,)]
+
+
+@pytest.mark.parametrize("method", ["cascade", "auto"])
+def test_a_cascade_or_auto_column_builds_and_its_account_names_the_method_used(make_project, cli, query, method):
+    root = make_project({"seeds/reviews.csv": "review_id,body\n" + "".join(f"{i},review {i % 150}\n" for i in range(600)),
+                         "models/review_moods.sql": (MODEL % ("table", "")).replace(
+                             "labels => ['yes', 'no'])", f"labels => ['yes', 'no'], method => '{method}')")})
+    result = cli("build", "--project-dir", root)
+    assert result.exit_code == 0, result.output
+    assert query(root, "select count(*) from review_moods where happy in ('yes', 'no')") == [(600,)]
+    (task,) = llm_extras(root)["tasks"]
+    account = task["account"]
+    assert account["method"] == method and account["method_used"] in ("mix", "cascade")
+    assert sum(account["row_shares"].values()) == pytest.approx(1.0)
+    assert account["lower_bound"] >= task["options"]["accuracy"]

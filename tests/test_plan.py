@@ -115,3 +115,18 @@ def test_a_budget_is_checked_against_the_plan(make_project, cli):
 
     assert result.exit_code == 0
     assert "Spending limit $0.0000 (--max-cost): the build is likely to stop" in result.output
+
+
+def test_the_plan_and_the_explain_show_a_cascade_method(make_project, cli):
+    files = dict(FILES)
+    files["models/kinds.sql"] = files["models/kinds.sql"].replace("accuracy => 0.8", "accuracy => 0.8, method => 'cascade'")
+    root = make_project(files)
+    kinds, = tasks_by_model(plan_json(cli, root))["kinds"]
+    assert kinds["options"]["method"] == "cascade"
+    assert any("method cascade: forecast as the item-blind mix" in note for note in kinds["notes"])
+    text = cli("plan", "--project-dir", root)
+    assert text.exit_code == 0, text.output
+    assert "SMART (cascade): expected" in text.output and "SMART (mix): expected" in text.output
+    explained = cli("compile", "--project-dir", root, "--explain")
+    assert explained.exit_code == 0, explained.output
+    assert "method cascade" in explained.output

@@ -14,7 +14,7 @@ from .score_distributions import PRESETS, ScoreDistribution
 PROVIDERS = ("simulated", "openai")
 LONG_INPUT = ("fail", "truncate")
 """What a task does with a text over `max_input_tokens`: fail before any request, or send it cut short."""
-METHODS = ("mix", "single", "reference")
+METHODS = ("mix", "single", "reference", "cascade", "auto")
 
 # Used when a `simulated` target names no models: prices of the SMART paper's GPT-4 ladder
 # (early 2024), under names that say they are not real models.

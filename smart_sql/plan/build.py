@@ -171,6 +171,9 @@ class _Planner:
         if not counts:
             plan.expected = plan.low = plan.high = 0.0
             return
+        if options.method in ("cascade", "auto"):
+            plan.notes.append(f"method {options.method}: forecast as the item-blind mix, since the confidence scores "
+                              "are only seen when the models answer; informative scores make the run cheaper")
         costs = forecast_costs(counts, ladder, expected_items, known.priors, accuracy=options.accuracy,
                                confidence=options.confidence, seed=task.seed, method=options.method,
                                runs=FORECAST_RUNS if profiles else 1)

@@ -33,7 +33,7 @@ def task_lines(task: TaskPlan) -> list[str]:
               f"answers already in the response cache (free): {cached}",
               f"  tokens: {task.input_tokens:,} input, about {task.output_tokens:,.0f} output (one answer each)",
               f"  reference model alone ({task.reference}): ${task.reference_only_cost:.4f}",
-              f"  SMART: expected ${task.expected:.4f} (range ${task.low:.4f} to ${task.high:.4f}; "
+              f"  SMART ({task.options.get('method', 'mix')}): expected ${task.expected:.4f} (range ${task.low:.4f} to ${task.high:.4f}; "
               f"at least ${task.least:.4f}, at most ${task.most:.4f})",
               f"  agreement: {task.prior}"]
     lines += [f"  note: {note}" for note in task.notes]

@@ -220,5 +220,7 @@ def _choice(values, name, choices, fail) -> str:
 def _method(value, fail) -> str:
     if value not in METHODS:
         raise fail(f"`method` must be one of {', '.join(METHODS)}, got {value!r}",
-                   "'mix' = cheapest guaranteed mix, 'single' = one cheaper model, 'reference' = no savings")
+                   "'mix' = cheapest guaranteed mix, 'single' = one cheaper model, 'reference' = no savings, "
+                   "'cascade' = route rows by the cheaper models' confidence scores, 'auto' = mix or cascade, "
+                   "whichever the pilot expects cheaper")
     return value

@@ -45,6 +45,25 @@ class Checkpoint:
 
 
 @dataclass
+class CascadeLevel:
+    """One model of a cascade: the score threshold certified for it and the rows it kept."""
+
+    model: str
+    threshold: float | None
+    """Its answers at or above this score were kept; None when no threshold was certified."""
+    rows_sampled: int
+    """Rows of the model's region answered by the reference to test the thresholds."""
+    rows_reaching: int
+    """Rows that reached this model (not kept by a cheaper one, not yet answered by the reference)."""
+    rows_kept: int
+    allowed_disagreements: float
+    """Disagreeing rows the test certified at most for the rows at or above the threshold."""
+    certified_disagreements: float
+    """Of those, the ones left in the output (the sampled rows got the reference's answer)."""
+    thresholds_tried: int
+
+
+@dataclass
 class SmartAccount:
     items: int
     rows: int
@@ -67,6 +86,12 @@ class SmartAccount:
     reference_invalid_rows: int = 0
     """Of those, the rows the reference itself answered: they count against the certified agreement."""
     method: str = "mix"
+    method_used: str = ""
+    """The method that answered the rows left: with 'auto' or 'cascade', 'mix' or 'cascade'."""
+    method_reason: str = ""
+    cascade_levels: list[CascadeLevel] = field(default_factory=list)
+    row_shares: dict[str, float] = field(default_factory=dict)
+    """Share of all rows whose answer came from each model (profiling included)."""
     stopped_because: str = ""
     checkpoints: list[Checkpoint] = field(default_factory=list)
 

@@ -13,16 +13,17 @@ from typing import Any, Awaitable, Callable, Sequence
 import numpy as np
 
 from smart_sql.llm.base import LLMResponse, ModelSpec
+from smart_sql.smart import cascade
 from smart_sql.smart.account import CandidateDecision, Checkpoint, ModelUsage, SmartAccount
 from smart_sql.smart.agreement import COMPARISONS, canonical
-from smart_sql.smart.bounds import (STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
+from smart_sql.smart.bounds import (FIRST_CHECKPOINT, STAGE_TWO_SHARE, ErrorAllocation, approximate_upper_rate,
                                     assigned_disagreement_bound, checkpoint_schedule, disagreement_upper_bound,
                                     weighted_assigned_disagreement_bound)
 from smart_sql.smart.mix import mix_cost, solve_mix
 from smart_sql.smart.stopping import (NOMINAL_BOUNDS, ProfileState, Remaining, Setting, decide, owed_rate,
                                       plan_allocation, remaining_agreement)
 
-METHODS = ("mix", "single", "reference")
+METHODS = ("mix", "single", "reference", *cascade.METHODS)
 ASSUMED_INPUT_TOKENS = 500
 """Tokens per item assumed for every model until profiling has measured real usage."""
 ASSUMED_OUTPUT_TOKENS = 5
@@ -142,6 +143,7 @@ class _Run:
         self.answered_by = np.full(self.items, -1, dtype=np.int64)
         self.profiled = np.zeros(self.items, dtype=bool)
         self.agrees = np.zeros((len(models), self.items), dtype=bool)
+        self.scores = np.full((len(models), self.items), np.nan)
         self.usage = {m.name: ModelUsage() for m in models}
         self.token_cost = np.zeros(len(models))
         self.token_calls = np.zeros(len(models))
@@ -163,6 +165,7 @@ class _Run:
             else:
                 await self._profile_and_mix()
             self._settle_invalid()
+            self._record_row_shares()
         self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
         self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
         names = np.array([m.name for m in self.models] + [""], dtype=object)
@@ -170,7 +173,7 @@ class _Run:
                            account=self.account)
 
     async def _profile_and_mix(self) -> None:
-        schedule = checkpoint_schedule(self.rows)
+        schedule = checkpoint_schedule(self.rows, first=cascade.pilot_rows(self.rows, self.method, FIRST_CHECKPOINT))
         size = len(self.models)
         candidates = np.zeros(size, dtype=bool)
         candidates[self.candidates] = True
@@ -201,6 +204,11 @@ class _Run:
             finish_now = self._finish_cost(upper - certified, allocation) if draws > 0 else None
             verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng,
                              finish_now=finish_now)
+            if position == 0 and self.method == "cascade":
+                verdict = replace(verdict, keep_profiling=True)
+            if position == 1 and self.method in cascade.METHODS and await cascade.instead_of_mix(
+                    self, draws_order, verdict):
+                return
             if not verdict.keep_profiling:
                 self.account.stopped_because = (
                     "no candidate left to profile" if not is_open.any() else
@@ -390,6 +398,8 @@ class _Run:
         if len(batch) != len(items):
             raise ValueError(f"the answer callback returned {len(batch)} answers for {len(items)} items "
                              f"of model {spec.name}")
+        if batch.scores is not None:
+            self.scores[model, items] = batch.scores
         usage = self.usage[spec.name]
         fresh = ~np.asarray(batch.cached, dtype=bool)
         usage.calls += len(items)
@@ -410,6 +420,11 @@ class _Run:
         if model == self.reference:
             self._check_invalid(final=False)
         return values
+
+    def _record_row_shares(self) -> None:
+        rows = np.bincount(self.answered_by, weights=self.counts, minlength=len(self.models))
+        self.account.row_shares = {m.name: float(rows[i] / self.rows) for i, m in enumerate(self.models) if rows[i]}
+        self.account.method_used = self.account.method_used or self.method
 
     def _check_invalid(self, final: bool) -> None:
         """Fail when more than `max_invalid_share` of the reference's answers are invalid: at the end
