@@ -290,8 +290,14 @@ class LLMRunner:
             prompts, texts = inputs.read(indices)
             return prompts, (texts if max_tokens is None else cut_inputs(prompts, texts, max_tokens))
 
+        complete_columns = getattr(provider, "complete_columns", None)
+
         async def answer(model: str, indices: Sequence[int]):
             prompts, sent = await inputs.on_thread(read, indices)
+            if complete_columns is not None:
+                batch = await complete_columns(model, prompts, sent, request_options, count(specs[model]))
+                served.add_versions(model, batch.served_models)
+                return batch
             responses = await provider.complete([LLMRequest(model, p, t, request_options)
                                                  for p, t in zip(prompts, sent)], on_response=count(specs[model]))
             served.add(model, responses)

@@ -56,6 +56,8 @@ class ResponseBatch:
     """What the server sent where the provider found an answer invalid (answer None), if it says."""
     scores: np.ndarray | None = None
     """Each answer's confidence in [0, 1], NaN where the provider gave none; None when it gave none at all."""
+    served_models: Sequence[str | None] | None = None
+    """The model version that served each answer, where the provider says."""
 
     @classmethod
     def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
@@ -64,7 +66,8 @@ class ResponseBatch:
                    np.array([r.output_tokens for r in responses], dtype=np.int64),
                    np.array([r.cached for r in responses], dtype=bool),
                    [r.invalid for r in responses],
-                   _scores([r.score for r in responses]))
+                   _scores([r.score for r in responses]),
+                   [r.served_model for r in responses])
 
     def sent(self, index: int) -> str | None:
         """What the model sent for item `index`: its answer, or the provider's excerpt of an invalid one."""
