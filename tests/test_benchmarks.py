@@ -112,3 +112,12 @@ def test_plan_accuracy_compares_the_plan_with_what_the_build_spends():
         assert task["spent"] > 0 and task["low"] <= task["expected"] <= task["high"] <= task["most"]
         assert task["within_worst_case"] is True
     assert summary["inside_share"] == sum(task["inside"] for task in tasks) / 2
+
+
+def test_scale_times_a_warm_build_after_a_cold_one_and_gives_its_peak_memory():
+    (row,) = run_json("scale.py", "--rows", "3000", "--distinct", "1000", "--cache", "warm")
+    assert row["rows_out"] == row["rows_answered"] == 3000 and row["distinct_inputs"] == 1000
+    assert row["provider_requests"] == 0 and row["cache_entries"] == 1000 and row["cache_mb"] > 0
+    assert row["seconds"] > 0 and row["seconds_cold_before"] > 0 and 0 < row["peak_rss_gb"] < 4
+    (off,) = run_json("scale.py", "--rows", "2000", "--distinct", "500", "--cache", "off", "--latency-ms", "1")
+    assert off["provider_requests"] == 500 and off["cache_entries"] == 0 and off["seconds_provider"] > 0
