@@ -7,7 +7,8 @@ over a table of ids, so that even 100M rows take little disk), and one query wit
 column over it, with one simulated model (every input goes to it), materialized with CREATE TABLE
 in a DuckDB file in a temporary folder (DuckDB's `memory_limit` set by `--duckdb-memory`, its
 temporary files beside it). `--cache`: `off` (no response cache), `cold` (an empty cache file) or
-`warm` (the same build run cold first, untimed, then timed again on its cache file). Each build runs
+`warm` (the same build run cold first, then again on its cache file: the `_cold_before` figures
+are the first build's, `warm_speedup` the ratio of their times). Each build runs
 in a process of its own, so `peak_rss_gb` (the process's peak resident memory: Python, DuckDB and
 the cache together) is that build's. Prints `seconds` (the whole build: input query, engine,
 provider, cache commits, result table), `processor_seconds` (the processor time of all the
@@ -160,8 +161,9 @@ def main() -> None:
               **measured, "seconds_making_table": round(table_seconds, 2), "load_average": round(os.getloadavg()[0], 2),
               "simulated": True}
     if filled is not None:
-        result["seconds_cold_before"] = filled["seconds"]
-        result["peak_rss_gb_cold_before"] = filled["peak_rss_gb"]
+        result.update({f"{key}_cold_before": value for key, value in filled.items()
+                       if key in ("seconds", "processor_seconds", "seconds_provider", "peak_rss_gb")})
+        result["warm_speedup"] = round(filled["seconds"] / measured["seconds"], 2)
     if args.json:
         print(json.dumps(result))
         return
