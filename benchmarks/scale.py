@@ -3,19 +3,19 @@
     python benchmarks/scale.py --rows 1000000 --distinct 1000000 --cache warm --json
 
 A table of `--rows` rows holding `--distinct` distinct texts of `--text-chars` characters (a view
-over a table of ids, so that even 100M rows take little disk), and one query with one SMART_LLM
-column over it, with one simulated model (every input goes to it), materialized with CREATE TABLE
-in a DuckDB file in a temporary folder (DuckDB's `memory_limit` set by `--duckdb-memory`, its
-temporary files beside it). `--cache`: `off` (no response cache), `cold` (an empty cache file) or
-`warm` (the same build run cold first, then again on its cache file: the `_cold_before` figures
-are the first build's, `warm_speedup` the ratio of their times). Each build runs
-in a process of its own, so `peak_rss_gb` (the process's peak resident memory: Python, DuckDB and
-the cache together) is that build's. Prints `seconds` (the whole build: input query, engine,
+joining a table of ids to a table of the distinct texts, so that even 100M rows take little disk),
+and one query with one SMART_LLM column over it, with one simulated model (every input goes to it),
+materialized with CREATE TABLE in a DuckDB file in a temporary folder (DuckDB's `memory_limit` set
+by `--duckdb-memory`, its temporary files beside it). `--cache`: `off` (no response cache), `cold`
+(an empty cache file) or `warm` (the same build run cold first, then again on its cache file: the
+`_cold_before` figures are the first build's, `warm_speedup` the ratio of their times). Each build
+runs in a process of its own, so `peak_rss_gb` (the process's peak resident memory: Python, DuckDB
+and the cache together) is that build's. Prints `seconds` (the whole build: input query, engine,
 provider, cache commits, result table), `processor_seconds` (the processor time of all the
-process's threads over the same span: less sensitive to a busy machine), `seconds_provider` (wall time during which a request to
-the simulated provider was being answered), `cache_entries` and `cache_mb` after the build.
-`--latency-ms` makes every simulated request take that long. Answers are simulated: no model is
-called.
+process's threads over the same span: less sensitive to a busy machine), `seconds_provider` (wall
+time during which a request to the simulated provider was being answered), `cache_entries` and
+`cache_mb` after the build. `--latency-ms` makes every simulated request take that long. Answers
+are simulated: no model is called.
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ class TimedProvider:
 
 
 def make_table(database: Path, rows: int, distinct: int, chars: int) -> None:
+    """`docs(id, body)`: a view joining `rows` ids to `distinct` stored texts."""
     import duckdb
 
     conn = duckdb.connect(str(database))
-    conn.execute(f"CREATE OR REPLACE TABLE ids AS SELECT i AS id, i % {distinct} AS k FROM range({rows}) r(i)")
     repeats = chars // 32 + 1
-    conn.execute(f"CREATE OR REPLACE VIEW docs AS SELECT id, left(repeat(md5(k::VARCHAR), {repeats}), {chars}) "
-                 f"AS body FROM ids")
+    conn.execute(f"CREATE OR REPLACE TABLE texts AS SELECT k, left(repeat(md5(k::VARCHAR), {repeats}), {chars}) "
+                 f"AS body FROM range({distinct}) r(k)")
+    conn.execute(f"CREATE OR REPLACE TABLE ids AS SELECT i AS id, i % {distinct} AS k FROM range({rows}) r(i)")
+    conn.execute("CREATE OR REPLACE VIEW docs AS SELECT id, body FROM ids JOIN texts USING (k)")
     conn.close()
 
 
