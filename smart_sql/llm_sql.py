@@ -1,17 +1,15 @@
 """Running a model's LLM tasks in DuckDB.
 
-Each task's input set goes, whole, through one Python function registered in DuckDB
-(`smart_llm_batch`, see `batch_function`): it receives every distinct (prompt, text) pair with its
-row count as three aligned lists, runs the SMART engine over them (profiling, then the cheapest
-guaranteed mix of models through the provider) and returns the answer and the model of each, which
-land with their inputs in a temporary table that the rewritten SQL reads.
+Each task's distinct (prompt, text) pairs, with their row counts, land in a temporary table
+(`llm_inputs`); the SMART engine runs over their counts (profiling, then the cheapest guaranteed mix
+of models through the provider), reading the inputs it asks about and writing the answers back a
+chunk at a time, and the answer and the model of each input land with it in a temporary table that
+the rewritten SQL reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
 import logging
 import re
 import threading
@@ -28,48 +26,20 @@ from .errors import LLMError, ModelError, SmartSqlError
 from .llm.base import LLMRequest, ModelSpec, Provider, RequestOptions
 from .llm.budget import Budget, BudgetReached, spend_within
 from .llm.config import LLMConfig
+from .llm.long_input import LongInputs, cut_inputs
 from .llm.stopping import AnyOf, RequestsStopped, stop_sending_when
-from .rewrite import ANSWER, MODEL, PROMPT, TEXT, mentions_smart_llm
+from .rewrite import mentions_smart_llm
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from .llm_inputs import TaskInputs
     from .rewrite.plan import LLMTask, RewrittenSQL
 
 log = logging.getLogger(__name__)
 
-BATCH_FUNCTION = "smart_llm_batch"
-_STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
-_COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
-_ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
 STOP_GRACE_SECONDS = 3.0
 """How long requests in flight may still bring their answers (to the cache) once a build is stopping."""
-
-_batches: dict[str, Callable[[list, list, list], dict]] = {}
-"""What each running task's call of the batch function does, by the key the call passes."""
-_batch_keys = itertools.count(1)
-
-
-def _run_batch(key: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
-    return _batches[key](prompts, texts, counts)
-
-
-def batch_function(conn: duckdb.DuckDBPyConnection) -> str:
-    """The name under which `conn` runs the batch function, registering it when needed.
-
-    It is registered once per connection and serves every runner. DuckDB undoes a registration made
-    inside a transaction that is rolled back (a failed model) yet keeps its name taken, and removing a
-    function inside a transaction crashes it at rollback; so a name lost that way is never reused.
-    """
-    for number in itertools.count(1):
-        name = BATCH_FUNCTION if number == 1 else f"{BATCH_FUNCTION}_{number}"
-        if conn.execute("select 1 from duckdb_functions() where function_name = ?", [name]).fetchall():
-            return name
-        try:
-            conn.create_function(name, _run_batch, [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS],
-                                 _ANSWERS, side_effects=True)
-            return name
-        except duckdb.NotImplementedException:
-            continue
-
 
 @dataclass
 class TaskReport:
@@ -164,7 +134,6 @@ class LLMRunner:
         self._loop: _LoopThread | None = None
         self._stopping = threading.Event()
         self.grace_seconds = grace_seconds
-        self._failure: BaseException | None = None
         self._result_tables: list[tuple[duckdb.DuckDBPyConnection, str]] = []
         self.reports: dict[str, list[TaskReport]] = {}
         from .progress.monitors import Monitor, PlainMonitor
@@ -233,17 +202,11 @@ class LLMRunner:
 
         self._result_tables.extend((conn, task.table) for task in rewritten.tasks)
         check_binds(conn, rewritten, path=path)
-        function = batch_function(conn)
         for task in rewritten.tasks:
             if self._stopping.is_set():
                 raise KeyboardInterrupt
             report = TaskReport(task)
-            key = str(next(_batch_keys))
-            _batches[key] = functools.partial(self._batch, task, report)
-            try:
-                self._fill(conn, task, function, key, path)
-            finally:
-                del _batches[key]
+            self._fill(conn, task, report, path)
             reports.append(report)
         return reports
 
@@ -255,54 +218,50 @@ class LLMRunner:
         if self._loop is not None:
             self._loop.cancel_after(0 if self.simulated else self.grace_seconds)
 
-    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, function: str, key: str, path) -> None:
-        self._failure = None
-        statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
-                     f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
-                     f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
-                     f"FROM (SELECT prompts, texts, {function}(?, prompts, texts, counts) AS result "
-                     f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
-                     f"list(n ORDER BY i) AS counts "
-                     f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
-        try:
-            conn.execute(statement, [key])
-        except duckdb.Error as error:
-            calls, failure = ", ".join(task.calls), self._failure
-            if self._stopping.is_set() or isinstance(failure, KeyboardInterrupt):
-                raise KeyboardInterrupt from None
-            if isinstance(failure, SmartSqlError):
-                raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
-            if failure is not None:
-                raise ModelError(f"{calls}: {type(failure).__name__}: {failure}", path=path) from failure
-            raise ModelError(f"{calls}: the input query failed: {error}", path=path,
-                             hint="check the columns the call reads; calls inside correlated subqueries "
-                                  "are not supported") from None
+    def _fill(self, conn: duckdb.DuckDBPyConnection, task: LLMTask, report: TaskReport, path) -> None:
+        """Answer the task's inputs into its result table (none is created when it fails)."""
+        from .llm_inputs import TaskInputs
 
-    def _batch(self, task: LLMTask, report: TaskReport, prompts: list[str], texts: list[str],
-               counts: list[int]) -> dict:
-        """What the batch function does for `task`: every distinct input in, one answer and model each out."""
+        calls = ", ".join(task.calls)
+        inputs = TaskInputs(conn, task.table)
+        try:
+            try:
+                inputs.materialize(task.input_sql)
+            except duckdb.Error as error:
+                raise ModelError(f"{calls}: the input query failed: {error}", path=path,
+                                 hint="check the columns the call reads; calls inside correlated subqueries "
+                                      "are not supported") from None
+            try:
+                if len(inputs):
+                    self._batch(task, report, inputs)
+                report.answers_by_model = inputs.finish()
+            except BaseException as failure:
+                if self._stopping.is_set() or isinstance(failure, KeyboardInterrupt):
+                    raise KeyboardInterrupt from None
+                if isinstance(failure, SmartSqlError):
+                    raise type(failure)(f"{calls}: {failure.message}", path=path, hint=failure.hint) from None
+                raise ModelError(f"{calls}: {type(failure).__name__}: {failure}", path=path) from failure
+        finally:
+            inputs.close()
+
+    def _batch(self, task: LLMTask, report: TaskReport, inputs: TaskInputs) -> None:
+        """Run the SMART engine over the task's inputs, their answers written back as they come."""
         from .progress import TaskProgress
 
-        progress = TaskProgress(_task_name(task), len(prompts), sum(counts), task.options.reference,
+        rows = int(inputs.counts.sum())
+        progress = TaskProgress(_task_name(task), len(inputs), rows, task.options.reference,
                                 budget=self._budget(task))
         self.monitor.task_started(progress)
         account = None
         try:
-            answers, models, account = self._loop_thread().run(self._answer(task, progress, prompts, texts, counts))
-        except BaseException as error:
-            self._failure = error
-            raise
+            account = self._loop_thread().run(self._answer(task, progress, inputs))
         finally:
             self.monitor.task_finished(progress, account)
-        report.rows = sum(counts)
-        report.distinct_inputs = len(prompts)
+        report.rows = rows
+        report.distinct_inputs = len(inputs)
         report.account = account
-        report.answers_by_model = dict(Counter(model for model in models if model is not None))
-        return {"answers": answers, "models": models}
 
-    async def _answer(self, task: LLMTask, progress, prompts: Sequence[str], texts: Sequence[str],
-                      counts: Sequence[int]):
-        from .llm.long_input import limit_inputs
+    async def _answer(self, task: LLMTask, progress, inputs: TaskInputs) -> dict:
         from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
 
@@ -319,19 +278,33 @@ class LLMRunner:
         ladder = self._ladder(task)
         specs = {spec.name: spec for spec in ladder}
         count = self._counter(progress, provider)
-        sent, warning = limit_inputs(prompts, texts, self.config.max_input_tokens, self.config.on_long_input,
-                                     ", ".join(task.calls))
-        self._warn(task, progress, warning)
+        counts, keys = inputs.counts, inputs.keys
+        max_tokens = self.config.max_input_tokens
+        self._warn(task, progress, await inputs.on_thread(self._survey_lengths, task, inputs))
         budget = self._task_budget(task)
         if budget is not None:
-            await self._check_can_start(task, budget, provider, prompts, sent, counts)
+            await self._check_can_start(task, budget, provider, inputs)
         spend_within(budget)
 
+        def read(indices: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+            prompts, texts = inputs.read(indices)
+            return prompts, (texts if max_tokens is None else cut_inputs(prompts, texts, max_tokens))
+
+        complete_columns = getattr(provider, "complete_columns", None)
+
         async def answer(model: str, indices: Sequence[int]):
-            responses = await provider.complete([LLMRequest(model, prompts[i], sent[i], request_options)
-                                                 for i in indices], on_response=count(specs[model]))
+            prompts, sent = await inputs.on_thread(read, indices)
+            if complete_columns is not None:
+                batch = await complete_columns(model, prompts, sent, request_options, count(specs[model]))
+                served.add_versions(model, batch.served_models)
+                return batch
+            responses = await provider.complete([LLMRequest(model, p, t, request_options)
+                                                 for p, t in zip(prompts, sent)], on_response=count(specs[model]))
             served.add(model, responses)
             return responses
+
+        async def write(items: np.ndarray, values: np.ndarray, model: str) -> None:
+            await inputs.on_thread(inputs.write, items, values, model)
 
         try:
             result = await run_smart(counts, ladder, answer,
@@ -339,7 +312,7 @@ class LLMRunner:
                                      seed=task.seed,
                                      method=options.method, labels=list(options.labels) if options.labels else None,
                                      compare=options.compare, max_invalid_share=options.max_invalid_share,
-                                     progress=self._phases(progress))
+                                     progress=self._phases(progress), on_answers=write)
         except (RequestsStopped, BudgetReached):
             await _others_done()
             raise
@@ -352,7 +325,17 @@ class LLMRunner:
                                                 "accept more NULL answers") from None
             raise
         self._warn(task, progress, served.warning())
-        return result.answers, list(result.models), result.account.to_dict()
+        return result.account.to_dict()
+
+    def _survey_lengths(self, task: LLMTask, inputs: TaskInputs) -> str | None:
+        """Before any request: fail on inputs over `max_input_tokens` (with `on_long_input: fail`),
+        else the warning that some will be cut."""
+        if self.config.max_input_tokens is None:
+            return None
+        long = LongInputs(self.config.max_input_tokens)
+        for prompts, texts in inputs.in_order():
+            long.survey(prompts, texts)
+        return long.verdict(self.config.on_long_input, ", ".join(task.calls))
 
     def _task_budget(self, task: LLMTask) -> Budget | None:
         """The build's budget, or within it the call's own `max_cost`."""
@@ -361,26 +344,37 @@ class LLMRunner:
         return Budget(task.options.max_cost, {m.name: m for m in self.config.models},
                       source=f"max_cost => {task.options.max_cost:g} on {', '.join(task.calls)}", parent=self.budget)
 
-    async def _check_can_start(self, task: LLMTask, budget: Budget, provider: Provider, prompts, texts,
-                               counts) -> None:
+    async def _check_can_start(self, task: LLMTask, budget: Budget, provider: Provider, inputs: TaskInputs) -> None:
         """Fail before the first request when the task's worst case (its uncached requests, tokens
         counted, answers at their bound) exceeds what the budget has left."""
-        from .plan.items import cached_mask, item_costs
         from .smart.spend import spend_bounds
 
         ladder = self._ladder(task)
-        cache = getattr(provider, "cache", None)
-        lookup = cache.get_many if cache is not None else None
-        cached = await asyncio.get_running_loop().run_in_executor(
-            None, cached_mask, lookup, provider.endpoint, ladder, task.options, prompts, texts)
-        dollars = item_costs(task.options, ladder, prompts, texts, cached, output="worst").dollars(ladder)
+        dollars = await inputs.on_thread(self._worst_dollars, task, ladder, provider, inputs)
         reference = next(i for i, m in enumerate(ladder) if m.reference)
         profiles = (task.options.method != "reference" and task.options.accuracy < 1.0 and len(ladder) > 1)
-        _, most = spend_bounds(dollars, counts, reference, profiles=profiles)
+        _, most = spend_bounds(dollars, inputs.counts, reference, profiles=profiles)
         if any(b.refused for b in budget.chain) or most > budget.left + 1e-12:
             error = budget.reached(most)
             budget.refuse_beyond(most, f"task {task.table.removeprefix('__smart_llm_')} ({', '.join(task.calls)})")
             raise error
+
+    def _worst_dollars(self, task: LLMTask, ladder: list[ModelSpec], provider: Provider,
+                       inputs: TaskInputs) -> np.ndarray:
+        """(models, inputs) what each request costs at worst (nothing when cached), a chunk at a time."""
+        import numpy as np
+
+        from .plan.items import cached_mask, item_costs
+
+        cache = getattr(provider, "cache", None)
+        lookup = cache.get_many if cache is not None else None
+        max_tokens = self.config.max_input_tokens
+        columns = [np.zeros((len(ladder), 0))]
+        for prompts, texts in inputs.in_order():
+            sent = texts if max_tokens is None else cut_inputs(prompts, texts, max_tokens)
+            cached = cached_mask(lookup, provider.endpoint, ladder, task.options, prompts, sent)
+            columns.append(item_costs(task.options, ladder, prompts, sent, cached, output="worst").dollars(ladder))
+        return np.concatenate(columns, axis=1)
 
     def _warn(self, task: LLMTask, progress, warning: str | None) -> None:
         if warning is None:

@@ -137,3 +137,12 @@ def test_guarantee_has_misleading_score_settings_for_the_cascade():
     cascade = [s for s in settings() if s.group == "cascade"]
     assert {s.scores for s in cascade} >= {"uninformative", "anti", "miscalibrated", "position", "length"}
     assert {s.method for s in cascade} == {"cascade", "auto"}
+
+
+def test_scale_times_a_warm_build_after_a_cold_one_and_gives_its_peak_memory():
+    (row,) = run_json("scale.py", "--rows", "3000", "--distinct", "1000", "--cache", "warm")
+    assert row["rows_out"] == row["rows_answered"] == 3000 and row["distinct_inputs"] == 1000
+    assert row["provider_requests"] == 0 and row["cache_entries"] == 1000 and row["cache_mb"] > 0
+    assert row["seconds"] > 0 and row["seconds_cold_before"] > 0 and 0 < row["peak_rss_gb"] < 4
+    (off,) = run_json("scale.py", "--rows", "2000", "--distinct", "500", "--cache", "off", "--latency-ms", "1")
+    assert off["provider_requests"] == 500 and off["cache_entries"] == 0 and off["seconds_provider"] > 0

@@ -140,3 +140,21 @@ def test_failure_rate_on_adversarial_scores_stays_within_the_error(scores, metho
         certificate_failures += realized < result.account.lower_bound - 1e-12
     limit = binom.ppf(0.999, TRIALS, 1 - confidence)
     assert failures <= limit and certificate_failures <= limit
+
+
+def test_a_cascade_hands_every_final_answer_to_the_sink_once():
+    received: dict[int, tuple[str, str]] = {}
+
+    async def sink(items, values, model):
+        for item, value in zip(items.tolist(), values):
+            assert item not in received
+            received[item] = (value, model)
+
+    def run(**sink_option):
+        return asyncio.run(run_smart(np.ones(3000, dtype=np.int64), LADDER, HandMade(), accuracy=0.95,
+                                     confidence=0.9, method="cascade", **sink_option))
+
+    streamed, kept = run(on_answers=sink), run()
+    assert streamed.account.method_used == kept.account.method_used == "cascade"
+    assert [received[i] for i in range(3000)] == list(zip(kept.answers, kept.models))
+    assert streamed.account.to_dict() == kept.account.to_dict()

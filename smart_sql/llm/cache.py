@@ -23,13 +23,18 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
 
 from ..errors import LLMError
 from . import cache_journal, cache_legacy
 from .base import LLMRequest, LLMResponse, OnResponse, Provider, RequestOptions
 from .cache_store import Entry, NotACache, Store, cause
 from .cache_writer import Writer
+
+if TYPE_CHECKING:
+    from ..smart.engine import ResponseBatch
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,25 @@ def request_keys(endpoint: str, requests: Sequence[LLMRequest]) -> list[bytes]:
         digest = head.copy()
         text = request.text.encode("utf-8", "surrogatepass")
         digest.update(len(text).to_bytes(8, "big") + text + options_field)
+        keys.append(digest.digest())
+    return keys
+
+
+def column_keys(endpoint: str, model: str, prompts: Sequence[str], texts: Sequence[str],
+                options: RequestOptions) -> list[bytes]:
+    """`request_keys` of the requests (model, prompt, text, options) of one model and options."""
+    heads: dict[str, hashlib.blake2b] = {}
+    options_field = _options_field(options)
+    keys = []
+    for prompt, text in zip(prompts, texts):
+        head = heads.get(prompt)
+        if head is None:
+            head = heads[prompt] = hashlib.blake2b(digest_size=20)
+            for part in (endpoint, model, prompt):
+                head.update(_field(part))
+        digest = head.copy()
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big") + data + options_field)
         keys.append(digest.digest())
     return keys
 
@@ -156,18 +180,26 @@ class ResponseCache:
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, LLMResponse]:
         """The cached answer of each key that has one; safe to call from any thread."""
-        found, missing = {}, []
+        return {key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid, score)
+                for key, answer, input_tokens, output_tokens, served_model, invalid, score in self.get_rows(keys)}
+
+    def get_rows(self, keys: Sequence[bytes]) -> list[tuple]:
+        """(key, answer, input_tokens, output_tokens, served_model, invalid, score) of each key that has a
+        cached answer, in no particular order; safe to call from any thread."""
+        found, missing = [], keys
         unwritten = self._writer.unwritten
-        for key in keys:
-            entry = unwritten.get(key)
-            if entry is None:
-                missing.append(key)
-            else:
-                found[key] = LLMResponse(entry.answer, entry.input_tokens, entry.output_tokens, True,
-                                         entry.served_model, entry.invalid, entry.score)
+        if unwritten:
+            missing = []
+            for key in keys:
+                entry = unwritten.get(key)
+                if entry is None:
+                    missing.append(key)
+                else:
+                    found.append((key, entry.answer, entry.input_tokens, entry.output_tokens, entry.served_model,
+                                  entry.invalid, entry.score))
         if missing and self._store is not None:
             with self._lock:
-                found.update(self._store.get_many(missing))
+                found.extend(self._store.get_rows(missing))
         return found
 
     def put(self, key: bytes, model: str, response: LLMResponse) -> None:
@@ -325,6 +357,42 @@ class CachedProvider:
         await self.provider.complete([requests[waiting[key][0]] for key in to_send], received)
         return responses  # type: ignore[return-value]
 
+    async def complete_columns(self, model: str, prompts: Sequence[str], texts: Sequence[str], options: RequestOptions,
+                               on_response: OnResponse | None = None) -> "ResponseBatch":
+        """`complete` for the distinct requests of one model and options, in columns: cached answers go
+        from the file into the batch without a response object each (the warm rebuild's path)."""
+        from ..smart.engine import ResponseBatch
+
+        keys, rows = await asyncio.get_running_loop().run_in_executor(
+            None, self._look_up_columns, model, prompts, texts, options)
+        position = dict(zip(keys, range(len(keys))))
+        if len(position) < len(keys):
+            requests = [LLMRequest(model, p, t, options) for p, t in zip(prompts, texts)]
+            return ResponseBatch.from_responses(await self.complete(requests, on_response))
+        batch = _Columns(len(keys))
+        batch.fill_cached([position[row[0]] for row in rows], rows)
+        if on_response is not None:
+            for index in np.flatnonzero(batch.cached):
+                on_response(int(index), batch.response(index))
+        missing = np.flatnonzero(~batch.cached)
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+
+        def received(number: int, response: LLMResponse) -> None:
+            index = int(missing[number])
+            self.cache.put(keys[index], model, response)
+            batch.fill(index, response)
+            if on_response is not None:
+                on_response(index, response)
+
+        if len(missing):
+            await self.provider.complete([LLMRequest(model, prompts[i], texts[i], options) for i in missing], received)
+        return batch.to_batch()
+
+    def _look_up_columns(self, model: str, prompts, texts, options) -> tuple[list[bytes], list[tuple]]:
+        keys = column_keys(self.endpoint, model, prompts, texts, options)
+        return keys, self.cache.get_rows(keys)
+
     def _look_up(self, requests: Sequence[LLMRequest]) -> tuple[list[bytes], dict[bytes, LLMResponse]]:
         keys = request_keys(self.endpoint, requests)
         return keys, self.cache.get_many(keys)
@@ -342,3 +410,51 @@ class CachedProvider:
             await self.provider.aclose()
         finally:
             await asyncio.get_running_loop().run_in_executor(None, self.cache.close)
+
+
+class _Columns:
+    """A batch's answers being gathered, column by column."""
+
+    def __init__(self, size: int):
+        self.answers = np.full(size, None, dtype=object)
+        self.input_tokens = np.zeros(size, dtype=np.int64)
+        self.output_tokens = np.zeros(size, dtype=np.int64)
+        self.cached = np.zeros(size, dtype=bool)
+        self.served_models = np.full(size, None, dtype=object)
+        self.invalid = np.full(size, None, dtype=object)
+        self.scores = np.full(size, np.nan)
+
+    def fill_cached(self, indexes: list[int], rows: list[tuple]) -> None:
+        """Rows as `ResponseCache.get_rows` gives them, for the items at `indexes`."""
+        if not rows:
+            return
+        _, answers, input_tokens, output_tokens, served_models, invalid, scores = zip(*rows)
+        self.answers[indexes] = answers
+        self.input_tokens[indexes] = input_tokens
+        self.output_tokens[indexes] = output_tokens
+        self.served_models[indexes] = served_models
+        self.invalid[indexes] = invalid
+        self.scores[indexes] = np.array(scores, dtype=float)
+        self.cached[indexes] = True
+
+    def fill(self, index: int, response: LLMResponse) -> None:
+        self.answers[index] = response.answer
+        self.input_tokens[index] = response.input_tokens
+        self.output_tokens[index] = response.output_tokens
+        self.cached[index] = response.cached
+        self.served_models[index] = response.served_model
+        self.invalid[index] = response.invalid
+        if response.score is not None:
+            self.scores[index] = response.score
+
+    def response(self, index: int) -> LLMResponse:
+        return LLMResponse(self.answers[index], int(self.input_tokens[index]), int(self.output_tokens[index]),
+                           bool(self.cached[index]), self.served_models[index], self.invalid[index],
+                           None if np.isnan(self.scores[index]) else float(self.scores[index]))
+
+    def to_batch(self) -> "ResponseBatch":
+        from ..smart.engine import ResponseBatch
+
+        scores = None if np.isnan(self.scores).all() else self.scores
+        return ResponseBatch(self.answers, self.input_tokens, self.output_tokens, self.cached, self.invalid, scores,
+                             self.served_models)

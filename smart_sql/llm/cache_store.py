@@ -124,20 +124,25 @@ class Store:
         return _Transaction(self._connection)
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, LLMResponse]:
-        """The cached response of each key found, looked up a chunk at a time in key order (so that
-        neighbouring lookups share pages, twice as fast as in any other order). When the keys asked
-        for are most of the keys in their range (a rebuild asking again for what it stored), each
-        chunk is read as one range instead, a third faster."""
+        """The cached response of each key found."""
+        return {key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid, score)
+                for key, answer, input_tokens, output_tokens, served_model, invalid, score in self.get_rows(keys)}
+
+    def get_rows(self, keys: Sequence[bytes]) -> list[tuple]:
+        """(key, answer, input_tokens, output_tokens, served_model, invalid, score) of each key found, looked
+        up a chunk at a time in key order (so that neighbouring lookups share pages, twice as fast as
+        in any other order). When the keys asked for are most of the keys in their range (a rebuild
+        asking again for what it stored), each chunk is read as one range instead, a third faster."""
         keys = sorted(keys)
         dense = len(keys) >= LOOKUP_CHUNK and self._is_dense(keys[:LOOKUP_CHUNK])
-        found: dict[bytes, LLMResponse] = {}
+        found: list[tuple] = []
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start:start + LOOKUP_CHUNK]
-            wanted = set(chunk) if dense else None
-            rows = self._range(chunk) if dense else self._each(chunk)
-            found.update({key: LLMResponse(answer, input_tokens, output_tokens, True, served_model, invalid, score)
-                          for key, answer, input_tokens, output_tokens, served_model, invalid, score in rows
-                          if wanted is None or key in wanted})
+            if dense:
+                wanted = set(chunk)
+                found.extend(row for row in self._range(chunk) if row[0] in wanted)
+            else:
+                found.extend(self._each(chunk))
         return found
 
     def _is_dense(self, chunk: list[bytes]) -> bool:

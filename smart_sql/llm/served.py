@@ -15,9 +15,12 @@ class ServedVersions:
         self.by_model: dict[str, set[str]] = {}
 
     def add(self, model: str, responses: Iterable[LLMResponse]) -> None:
-        versions = {response.served_model for response in responses if response.served_model}
-        if versions:
-            self.by_model.setdefault(model, set()).update(versions)
+        self.add_versions(model, (response.served_model for response in responses))
+
+    def add_versions(self, model: str, versions: Iterable[str | None]) -> None:
+        named = set(versions) - {None, ""}
+        if named:
+            self.by_model.setdefault(model, set()).update(named)
 
     def warning(self) -> str | None:
         """One line naming each model whose answers come from more than one version, else None."""

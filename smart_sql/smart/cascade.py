@@ -93,7 +93,7 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
         drawn = np.bincount(order[:take], minlength=run.items)
         order = order[take:]
         sampled = np.flatnonzero(drawn)
-        asked = [run._ask(model, region)] + ([run._answer_with(reference, sampled)] if len(sampled) else [])
+        asked = [run._ask(model, region)] + ([_answer_sample(run, sampled)] if len(sampled) else [])
         theirs, *_ = await asyncio.gather(*asked)
         answer_of = np.full(run.items, None, dtype=object)
         answer_of[region] = theirs
@@ -104,8 +104,7 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
                                         drawn[region] * ~agrees[region], allowed, level, float(tie_breaks[step]))
         above = np.nan_to_num(run.scores[model, region], nan=-np.inf) >= test.threshold
         keep = region[above & (drawn[region] == 0)]
-        run.answers[keep] = answer_of[keep]
-        run.answered_by[keep] = model
+        await run._settle_answers(model, keep, answer_of[keep])
         corrected = int(counts[region[above & (drawn[region] > 0) & ~agrees[region]]].sum())
         used = float(test.allowed[test.chosen]) - corrected if test.chosen >= 0 else 0.0
         budget -= used
@@ -121,3 +120,11 @@ async def run_cascade(run: "_Run", order: np.ndarray, plan: CascadePlan) -> None
     run.account.items_profiled = int(run.profiled.sum())
     run.account.rows_profiled = int(counts[run.profiled].sum())
     run.account.stopped_because = "cascade after the pilot"
+
+
+async def _answer_sample(run, sampled: np.ndarray) -> None:
+    """The reference's answers to a step's sample: final, and kept to compare (sent with the profiled items)."""
+    values = await run._ask(run.reference, sampled)
+    run.answers[sampled] = values
+    run.answered_by[sampled] = run.reference
+    run.invalid[sampled] = np.equal(values, None)

@@ -34,6 +34,11 @@ MAX_INVALID_SHARE = 0.05
 INVALID_EVIDENCE = 1e-3
 """Before every answer is in, the run fails only when a share this far above the limit is this unlikely."""
 INVALID_EXAMPLES = 3
+ASK_CHUNK = 4096
+"""Items per call of the answer callback: its inputs and answers are held a chunk at a time."""
+CHUNKS_IN_FLIGHT = 4
+"""Calls of the answer callback per model at once: enough to keep a provider's requests in flight
+while a chunk's slowest answers arrive."""
 
 
 class InvalidAnswers(Exception):
@@ -52,6 +57,8 @@ class ResponseBatch:
     """What the server sent where the provider found an answer invalid (answer None), if it says."""
     scores: np.ndarray | None = None
     """Each answer's confidence in [0, 1], NaN where the provider gave none; None when it gave none at all."""
+    served_models: Sequence[str | None] | None = None
+    """The model version that served each answer, where the provider says."""
 
     @classmethod
     def from_responses(cls, responses: Sequence[LLMResponse]) -> "ResponseBatch":
@@ -60,7 +67,8 @@ class ResponseBatch:
                    np.array([r.output_tokens for r in responses], dtype=np.int64),
                    np.array([r.cached for r in responses], dtype=bool),
                    [r.invalid for r in responses],
-                   _scores([r.score for r in responses]))
+                   _scores([r.score for r in responses]),
+                   [r.served_model for r in responses])
 
     def sent(self, index: int) -> str | None:
         """What the model sent for item `index`: its answer, or the provider's excerpt of an invalid one."""
@@ -79,6 +87,8 @@ def _scores(scores: Sequence[float | None]) -> np.ndarray | None:
 
 
 AnswerBatch = Callable[[str, Sequence[int]], Awaitable[Sequence[LLMResponse] | ResponseBatch]]
+AnswerSink = Callable[[np.ndarray, np.ndarray, str], Awaitable[None]]
+"""Takes final answers as they arrive: (item indices, their values, the model that gave them)."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +104,12 @@ class SmartProgress:
 
 @dataclass
 class SmartResult:
-    answers: list[str | None]
+    answers: list[str | None] | None
     """The value of each item's answer (see `agreement.canonical`): what was compared with the
-    reference's, and what the column stores; None where the answer was invalid."""
-    models: list[str]
-    """Which model gave each answer."""
+    reference's, and what the column stores; None where the answer was invalid. The whole list is
+    None when the answers went to `on_answers`."""
+    models: list[str] | None
+    """Which model gave each answer (None when the answers went to `on_answers`)."""
     account: SmartAccount
 
 
@@ -106,14 +117,20 @@ async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *,
                     confidence: float = 0.95, seed: int = 0, method: str = "mix",
                     labels: Sequence[str] | None = None, compare: str = "normalized",
                     max_invalid_share: float = MAX_INVALID_SHARE,
-                    progress: Callable[[SmartProgress], Any] | None = None) -> SmartResult:
+                    progress: Callable[[SmartProgress], Any] | None = None,
+                    on_answers: AnswerSink | None = None) -> SmartResult:
     """Answer every item so that, with probability >= confidence, the rows (items weighted by
     `counts`) whose value equals the reference model's are at least `accuracy` of all rows, less
     the rows the reference itself answered invalidly (counted exactly in the account). Raises
-    InvalidAnswers when more than `max_invalid_share` of the reference's answers are invalid."""
+    InvalidAnswers when more than `max_invalid_share` of the reference's answers are invalid.
+
+    `answer` is called with at most ASK_CHUNK items at a time. With `on_answers`, each final answer
+    goes there as its chunk arrives (the profiled items' at the end) instead of into the result, so
+    the run holds no more answers than the profiled ones and the chunks in flight."""
     run = _Run(np.asarray(counts, dtype=np.int64), list(models), answer, accuracy=accuracy,
                confidence=confidence, seed=seed, method=method, labels=labels, compare=compare,
                max_invalid_share=max_invalid_share, progress=progress)
+    run.sink = on_answers
     return await run.execute()
 
 
@@ -141,6 +158,9 @@ class _Run:
         self.rows = int(counts.sum())
         self.answers = np.full(self.items, None, dtype=object)
         self.answered_by = np.full(self.items, -1, dtype=np.int64)
+        self.invalid = np.zeros(self.items, dtype=bool)
+        """Whether each item's final answer is invalid (None)."""
+        self.sink: AnswerSink | None = None
         self.profiled = np.zeros(self.items, dtype=bool)
         self.agrees = np.zeros((len(models), self.items), dtype=bool)
         self.scores = np.full((len(models), self.items), np.nan)
@@ -166,11 +186,23 @@ class _Run:
                 await self._profile_and_mix()
             self._settle_invalid()
             self._record_row_shares()
+            await self._send_profiled()
         self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
         self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
+        if self.sink is not None:
+            return SmartResult(answers=None, models=None, account=self.account)
         names = np.array([m.name for m in self.models] + [""], dtype=object)
         return SmartResult(answers=self.answers.tolist(), models=names[self.answered_by].tolist(),
                            account=self.account)
+
+    async def _send_profiled(self) -> None:
+        """Hand the profiled items' answers (the reference's, kept to compare) to the sink."""
+        if self.sink is None:
+            return
+        profiled = np.flatnonzero(self.profiled)
+        for start in range(0, len(profiled), ASK_CHUNK):
+            chunk = profiled[start:start + ASK_CHUNK]
+            await self.sink(chunk, self.answers[chunk], self.models[self.reference].name)
 
     async def _profile_and_mix(self) -> None:
         schedule = checkpoint_schedule(self.rows, first=cascade.pilot_rows(self.rows, self.method, FIRST_CHECKPOINT))
@@ -313,6 +345,7 @@ class _Run:
         values = await asyncio.gather(*(self._ask(i, new) for i in [self.reference, *open_models]))
         ours = values[0]
         self.answers[new] = ours
+        self.invalid[new] = np.equal(ours, None)
         self.answered_by[new] = self.reference
         for i, theirs in zip(open_models, values[1:]):
             self.agrees[i, new] = (theirs == ours) & np.not_equal(ours, None)
@@ -387,11 +420,62 @@ class _Run:
         return self.rows - at_risk
 
     async def _answer_with(self, model: int, items: np.ndarray) -> None:
-        self.answers[items] = await self._ask(model, items)
+        """Final answers of `model` to `items`, asked in item order (so that a caller reading its
+        inputs from a table reads neighbouring rows), kept or handed to the sink chunk by chunk."""
+        items = np.sort(items)
+
+        async def take(start: int, chunk: np.ndarray, values: np.ndarray) -> None:
+            await self._settle_answers(model, chunk, values)
+
+        await self._ask_in_chunks(model, items, take)
+
+    async def _settle_answers(self, model: int, items: np.ndarray, values: np.ndarray) -> None:
+        """Make `values` the final answers of `items`, given by `model`: kept, or handed to the sink."""
         self.answered_by[items] = model
+        self.invalid[items] = np.equal(values, None)
+        if self.sink is None:
+            self.answers[items] = values
+            return
+        for start in range(0, len(items), ASK_CHUNK):
+            await self.sink(items[start:start + ASK_CHUNK], values[start:start + ASK_CHUNK], self.models[model].name)
 
     async def _ask(self, model: int, items: np.ndarray) -> np.ndarray:
         """The values of one model's answers to `items`, with their usage and invalid answers counted."""
+        values = np.full(len(items), None, dtype=object)
+
+        async def take(start: int, chunk: np.ndarray, chunk_values: np.ndarray) -> None:
+            values[start:start + len(chunk)] = chunk_values
+
+        await self._ask_in_chunks(model, items, take)
+        return values
+
+    async def _ask_in_chunks(self, model: int, items: np.ndarray,
+                             take: Callable[[int, np.ndarray, np.ndarray], Awaitable[None]]) -> None:
+        """Ask the callback for `items` a chunk at a time, CHUNKS_IN_FLIGHT chunks at once, and hand
+        each chunk's values to `take`. After a failure no chunk is started; those in flight finish
+        (their answers are paid for) before it is raised. Costs are added once for all the chunks,
+        from their token totals, so the account is the same however the items were split."""
+        chunks = ((start, items[start:start + ASK_CHUNK]) for start in range(0, len(items), ASK_CHUNK))
+        tokens = _Tokens()
+        failures: list[BaseException] = []
+
+        async def worker() -> None:
+            for start, chunk in chunks:
+                if failures:
+                    return
+                try:
+                    await take(start, chunk, await self._ask_chunk(model, chunk, tokens))
+                except BaseException as error:
+                    failures.append(error)
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(min(CHUNKS_IN_FLIGHT, -(-len(items) // ASK_CHUNK)))))
+        self._add_cost(model, tokens, len(items))
+        if failures:
+            raise failures[0]
+
+    async def _ask_chunk(self, model: int, items: np.ndarray, tokens: "_Tokens") -> np.ndarray:
+        """The values of one call's answers, with its calls, tokens and invalid answers counted."""
         spec = self.models[model]
         result = await self.callback(spec.name, items.tolist())
         batch = result if isinstance(result, ResponseBatch) else ResponseBatch.from_responses(result)
@@ -404,14 +488,10 @@ class _Run:
         fresh = ~np.asarray(batch.cached, dtype=bool)
         usage.calls += len(items)
         usage.cached_calls += int((~fresh).sum())
-        fresh_input, fresh_output = float(batch.input_tokens[fresh].sum()), float(batch.output_tokens[fresh].sum())
-        usage.input_tokens += round(fresh_input)
-        usage.output_tokens += round(fresh_output)
-        usage.cost += spec.cost(fresh_input, fresh_output)
-        full_cost = spec.cost(float(batch.input_tokens.sum()), float(batch.output_tokens.sum()))
-        usage.cached_cost += full_cost - spec.cost(fresh_input, fresh_output)
-        self.token_cost[model] += full_cost
-        self.token_calls[model] += len(items)
+        fresh_input, fresh_output = int(batch.input_tokens[fresh].sum()), int(batch.output_tokens[fresh].sum())
+        usage.input_tokens += fresh_input
+        usage.output_tokens += fresh_output
+        tokens.add(fresh_input, fresh_output, int(batch.input_tokens.sum()), int(batch.output_tokens.sum()))
         values = self._values(batch.answers)
         invalid = np.flatnonzero(np.equal(values, None))
         usage.invalid_answers += len(invalid)
@@ -425,6 +505,16 @@ class _Run:
         rows = np.bincount(self.answered_by, weights=self.counts, minlength=len(self.models))
         self.account.row_shares = {m.name: float(rows[i] / self.rows) for i, m in enumerate(self.models) if rows[i]}
         self.account.method_used = self.account.method_used or self.method
+
+    def _add_cost(self, model: int, tokens: "_Tokens", calls: int) -> None:
+        spec = self.models[model]
+        usage = self.usage[spec.name]
+        fresh_cost = spec.cost(float(tokens.fresh_input), float(tokens.fresh_output))
+        full_cost = spec.cost(float(tokens.all_input), float(tokens.all_output))
+        usage.cost += fresh_cost
+        usage.cached_cost += full_cost - fresh_cost
+        self.token_cost[model] += full_cost
+        self.token_calls[model] += calls
 
     def _check_invalid(self, final: bool) -> None:
         """Fail when more than `max_invalid_share` of the reference's answers are invalid: at the end
@@ -447,10 +537,10 @@ class _Run:
         """Check the reference's invalid answers once all are in, and take the rows it answered
         invalidly out of the certified agreement: nothing is certified on answers that are not there."""
         self._check_invalid(final=True)
-        missing = (self.answered_by == self.reference) & np.equal(self.answers, None)
+        missing = (self.answered_by == self.reference) & self.invalid
         rows = int(self.counts[missing].sum())
         self.account.reference_invalid_rows = rows
-        self.account.null_rows = int(self.counts[np.equal(self.answers, None)].sum())
+        self.account.null_rows = int(self.counts[self.invalid].sum())
         self.account.lower_bound = max(0.0, self.account.lower_bound - rows / max(self.rows, 1))
 
     def _per_item_cost(self, model: int) -> float:
@@ -485,6 +575,22 @@ class _Run:
     def _emit(self, phase: str, done: int, total: int, message: str, checkpoint: Checkpoint | None = None) -> None:
         if self.progress is not None:
             self.progress(SmartProgress(phase, done, total, message, checkpoint))
+
+
+@dataclass
+class _Tokens:
+    """Token totals of one model's chunks: those of fresh answers, and of all."""
+
+    fresh_input: int = 0
+    fresh_output: int = 0
+    all_input: int = 0
+    all_output: int = 0
+
+    def add(self, fresh_input: int, fresh_output: int, all_input: int, all_output: int) -> None:
+        self.fresh_input += fresh_input
+        self.fresh_output += fresh_output
+        self.all_input += all_input
+        self.all_output += all_output
 
 
 def _excerpt(answer: str | None, width: int = 60) -> str:
