@@ -47,3 +47,16 @@ def test_columns_hold_what_complete_gives_for_hits_and_misses(tmp_path):
     again = asyncio.run(rerun.complete_columns("sim-large", PROMPTS, TEXTS, OPTIONS))
     asyncio.run(rerun.aclose())
     assert bool(np.all(again.cached)) and list(again.answers) == list(batch.answers), "every miss was cached"
+
+
+def test_columns_carry_the_scores_of_cached_answers(tmp_path):
+    config = parse_llm_config({"provider": "simulated", "simulated": {"scores": "informative"}})
+    path = tmp_path / "cache.sqlite"
+    first = CachedProvider(SimulatedProvider(config), ResponseCache(path))
+    fresh = asyncio.run(first.complete_columns("sim-large", PROMPTS, TEXTS, OPTIONS))
+    asyncio.run(first.aclose())
+    warm = CachedProvider(SimulatedProvider(config), ResponseCache(path))
+    again = asyncio.run(warm.complete_columns("sim-large", PROMPTS, TEXTS, OPTIONS))
+    asyncio.run(warm.aclose())
+    assert bool(np.all(again.cached)) and np.isfinite(fresh.scores).all()
+    assert again.scores.tolist() == fresh.scores.tolist()
