@@ -1,0 +1,122 @@
+"""SMART_LLM columns over an engine adapter: the rewrite's task input queries run in the engine, their
+distinct inputs come to the driver in chunks, the same SMART engine, provider, response cache and
+account as on DuckDB answer them (smart_sql.llm_sql.LLMRunner), and the answers go back to the engine
+as a table in chunks, which the rewritten statement joins (its call sites are lookups into it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from ..errors import ModelError, SmartSqlError
+from ..llm_check import NOTHING_PAID
+from ..llm_sql import LLMRunner, TaskReport, _node_name, _node_path, result_table_prefix
+from ..rewrite import mentions_smart_llm
+from .base import CHUNK_ROWS, Answers, EngineAdapter
+
+if TYPE_CHECKING:
+    from ..rewrite.plan import LLMTask, RewrittenSQL
+
+
+class AdapterLLMRunner(LLMRunner):
+    """An LLMRunner whose tasks run on an EngineAdapter instead of a DuckDB batch function."""
+
+    def transform(self, adapter: EngineAdapter, node, sql: str) -> str:
+        """The model's SQL in the engine's dialect, its LLM tasks done and their answer tables written."""
+        name, path = _node_name(node), _node_path(node)
+        checked = adapter.translate(sql, path=path, model=name)
+        if not mentions_smart_llm(sql):
+            return checked
+        from ..rewrite.plan import rewrite_sql
+
+        rewritten = rewrite_sql(sql, self.config, path=path, table_prefix=result_table_prefix(name), model=name)
+        if rewritten.tasks and getattr(node, "materialized", None) == "view":
+            raise ModelError("a view cannot hold SMART_LLM columns: their answers are computed at build time",
+                             path=path, hint="set materialized='table' (or 'incremental') in the model's config")
+        self.reports[name] = []
+        try:
+            self.run_on(adapter, rewritten, path=path, model=name, reports=self.reports[name])
+        finally:
+            self.close_provider()
+        return adapter.translate(rewritten.sql, path=path, model=name)
+
+    def run_on(self, adapter: EngineAdapter, rewritten: RewrittenSQL, *, path: str | None = None,
+               model: str | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
+        """Fill every task's answer table in order; before any call, each input query and the rewritten
+        statement must bind over empty answer tables."""
+        reports = [] if reports is None else reports
+        self._adapter_tables = getattr(self, "_adapter_tables", [])
+        self._adapter_tables += [(adapter, task.table) for task in rewritten.tasks]
+        inputs = {task.id: adapter.translate(task.input_sql, path=path, model=model) for task in rewritten.tasks}
+        self._bind(adapter, rewritten, inputs, path, model)
+        for task in rewritten.tasks:
+            if self._stopping.is_set():
+                raise KeyboardInterrupt
+            report = TaskReport(task)
+            prompts, texts, counts = _read_all(adapter, inputs[task.id])
+            result = self._answered(task, report, prompts, texts, counts, path)
+            adapter.write_answers(task.table, _chunks(prompts, texts, result["answers"], result["models"]))
+            reports.append(report)
+        return reports
+
+    def _bind(self, adapter: EngineAdapter, rewritten: RewrittenSQL, inputs: dict[str, str], path, model) -> None:
+        for task in rewritten.tasks:
+            adapter.write_answers(task.table, [])
+        for task in rewritten.tasks:
+            try:
+                adapter.bind(inputs[task.id])
+            except Exception as error:
+                raise ModelError(f"{', '.join(task.calls)}: the input query does not bind on {adapter.name}: "
+                                 f"{_first_line(error)}", path=path, hint=NOTHING_PAID) from None
+        try:
+            adapter.bind(adapter.translate(rewritten.sql, path=path, model=model))
+        except Exception as error:
+            raise ModelError(f"the SQL with its SMART_LLM calls rewritten does not bind on {adapter.name}: "
+                             f"{_first_line(error)}", path=path,
+                             hint=f"`smart-sql compile` shows the rewritten SQL; {NOTHING_PAID}") from None
+
+    def _answered(self, task: LLMTask, report: TaskReport, prompts, texts, counts, path) -> dict:
+        self._failure = None
+        try:
+            return self._batch(task, report, prompts, texts, counts)
+        except KeyboardInterrupt:
+            raise
+        except SmartSqlError as failure:
+            if self._stopping.is_set():
+                raise KeyboardInterrupt from None
+            raise type(failure)(f"{', '.join(task.calls)}: {failure.message}", path=path, hint=failure.hint) from None
+        except Exception as failure:
+            if self._stopping.is_set():
+                raise KeyboardInterrupt from None
+            raise ModelError(f"{', '.join(task.calls)}: {type(failure).__name__}: {failure}", path=path) from failure
+
+    def drop_results(self) -> None:
+        for adapter, table in getattr(self, "_adapter_tables", []):
+            try:
+                adapter.drop_temporary(table)
+            except Exception:
+                pass
+        self._adapter_tables = []
+        super().drop_results()
+
+
+def _read_all(adapter: EngineAdapter, sql: str) -> tuple[list[str], list[str], list[int]]:
+    """The SMART engine plans over the whole input set, so the chunks are gathered (as plain lists)."""
+    prompts: list[str] = []
+    texts: list[str] = []
+    counts: list[int] = []
+    for chunk_prompts, chunk_texts, chunk_counts in adapter.read_inputs(sql):
+        prompts += chunk_prompts
+        texts += chunk_texts
+        counts += chunk_counts
+    return prompts, texts, counts
+
+
+def _chunks(prompts: Sequence[str], texts: Sequence[str], answers: Sequence, models: Sequence,
+            size: int = CHUNK_ROWS) -> Iterator[Answers]:
+    for start in range(0, len(prompts), size):
+        stop = start + size
+        yield prompts[start:stop], texts[start:stop], list(answers[start:stop]), list(models[start:stop])
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
