@@ -37,6 +37,11 @@ class EngineAdapter(ABC):
         """A statement written in DuckDB's dialect (as models are), in the engine's own."""
         return sql
 
+    def lookups_elsewise(self, sql: str) -> str | None:
+        """A rewritten statement whose answer lookups do not bind, with its lookups in another form the
+        engine may accept; None when there is none."""
+        return None
+
     @abstractmethod
     def fetch(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:
         """A small result: its column names and (at most `limit`) rows."""

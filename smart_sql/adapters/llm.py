@@ -34,20 +34,20 @@ class AdapterLLMRunner(LLMRunner):
                              path=path, hint="set materialized='table' (or 'incremental') in the model's config")
         self.reports[name] = []
         try:
-            self.run_on(adapter, rewritten, path=path, model=name, reports=self.reports[name])
+            return self.run_on(adapter, rewritten, path=path, model=name, reports=self.reports[name])
         finally:
             self.close_provider()
-        return adapter.translate(rewritten.sql, path=path, model=name)
 
     def run_on(self, adapter: EngineAdapter, rewritten: RewrittenSQL, *, path: str | None = None,
-               model: str | None = None, reports: list[TaskReport] | None = None) -> list[TaskReport]:
-        """Fill every task's answer table in order; before any call, each input query and the rewritten
+               model: str | None = None, reports: list[TaskReport] | None = None) -> str:
+        """Fill every task's answer table in order, appending each task's report to `reports`, and return
+        the rewritten statement in the engine's dialect. Before any call, each input query and the
         statement must bind over empty answer tables."""
         reports = [] if reports is None else reports
         self._adapter_tables = getattr(self, "_adapter_tables", [])
         self._adapter_tables += [(adapter, task.table) for task in rewritten.tasks]
         inputs = {task.id: adapter.translate(task.input_sql, path=path, model=model) for task in rewritten.tasks}
-        self._bind(adapter, rewritten, inputs, path, model)
+        statement = self._bind(adapter, rewritten, inputs, path, model)
         for task in rewritten.tasks:
             if self._stopping.is_set():
                 raise KeyboardInterrupt
@@ -56,9 +56,10 @@ class AdapterLLMRunner(LLMRunner):
             result = self._answered(task, report, prompts, texts, counts, path)
             adapter.write_answers(task.table, _chunks(prompts, texts, result["answers"], result["models"]))
             reports.append(report)
-        return reports
+        return statement
 
-    def _bind(self, adapter: EngineAdapter, rewritten: RewrittenSQL, inputs: dict[str, str], path, model) -> None:
+    def _bind(self, adapter: EngineAdapter, rewritten: RewrittenSQL, inputs: dict[str, str], path, model) -> str:
+        """The statement to run, once it and every input query bind (see EngineAdapter.lookups_elsewise)."""
         for task in rewritten.tasks:
             adapter.write_answers(task.table, [])
         for task in rewritten.tasks:
@@ -67,9 +68,14 @@ class AdapterLLMRunner(LLMRunner):
             except Exception as error:
                 raise ModelError(f"{', '.join(task.calls)}: the input query does not bind on {adapter.name}: "
                                  f"{_first_line(error)}", path=path, hint=NOTHING_PAID) from None
+        statement = adapter.translate(rewritten.sql, path=path, model=model)
         try:
-            adapter.bind(adapter.translate(rewritten.sql, path=path, model=model))
+            adapter.bind(statement)
+            return statement
         except Exception as error:
+            fallback = adapter.lookups_elsewise(statement)
+            if fallback is not None and _binds(adapter, fallback):
+                return fallback
             raise ModelError(f"the SQL with its SMART_LLM calls rewritten does not bind on {adapter.name}: "
                              f"{_first_line(error)}", path=path,
                              hint=f"`smart-sql compile` shows the rewritten SQL; {NOTHING_PAID}") from None
@@ -99,6 +105,14 @@ class AdapterLLMRunner(LLMRunner):
         super().drop_results()
 
 
+def _binds(adapter: EngineAdapter, sql: str) -> bool:
+    try:
+        adapter.bind(sql)
+    except Exception:
+        return False
+    return True
+
+
 def _read_all(adapter: EngineAdapter, sql: str) -> tuple[list[str], list[str], list[int]]:
     """The SMART engine plans over the whole input set, so the chunks are gathered (as plain lists)."""
     prompts: list[str] = []
@@ -120,3 +134,22 @@ def _chunks(prompts: Sequence[str], texts: Sequence[str], answers: Sequence, mod
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def run_query(adapter: EngineAdapter, query: str, llm, *, provider=None, cache_path=None,
+              use_cache: bool = True, table_prefix: str = "__smart_llm_q") -> tuple[str, list[TaskReport]]:
+    """One SELECT in DuckDB's dialect with SMART_LLM calls, run on `adapter`: the statement in the engine's
+    dialect that reads the answer tables it leaves (drop them with `adapter.drop_temporary`), and the
+    reports of its tasks."""
+    from ..llm.config import LLMConfig, parse_llm_config
+    from ..rewrite.plan import rewrite_sql
+
+    config = llm if isinstance(llm, LLMConfig) else parse_llm_config(llm, source="the llm argument")
+    rewritten = rewrite_sql(query, config, path="<sql>", table_prefix=table_prefix)
+    runner = AdapterLLMRunner(config, cache_path=cache_path, use_cache=use_cache, provider=provider)
+    reports: list[TaskReport] = []
+    try:
+        statement = runner.run_on(adapter, rewritten, path="<sql>", reports=reports)
+    finally:
+        runner.close_provider()
+    return statement, reports

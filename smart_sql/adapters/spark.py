@@ -71,6 +71,11 @@ class SparkAdapter(EngineAdapter):
 
         return to_spark(sql, path=path, model=model)
 
+    def lookups_elsewise(self, sql: str) -> str | None:
+        from .transpile import lookups_as_maps
+
+        return lookups_as_maps(sql)
+
     def fetch(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple]]:
         frame = self.spark.sql(sql)
         rows = frame.collect() if limit is None else frame.take(limit)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError
+from ..rewrite import ANSWER, PROMPT, TEXT
 from ..positions import CompiledSQL
 from ..sql_errors import placed_error
 
@@ -125,3 +126,51 @@ def _error(message: str, sql: str, offset: int | None, path, model, hint: str | 
     source = sql if isinstance(sql, CompiledSQL) else CompiledSQL(sql)
     place = source.place(offset) if offset is not None else None
     return placed_error(f"{what}{message}", place, path=str(path) if path else None, hint=hint)
+
+
+def lookups_as_maps(spark_sql: str) -> str:
+    """`spark_sql` with each answer lookup (a scalar subquery correlated on the prompt and the text) made a
+    lookup into a map of the answer table, read once by an uncorrelated subquery. Spark refuses a
+    correlated subquery whose correlation holds an aggregate, reaches two scopes out or names a lateral
+    alias; the map form stands anywhere, at the price of carrying the task's answers in the plan."""
+    import sqlglot
+    from sqlglot import exp
+
+    def replaced(node: exp.Expression) -> exp.Expression:
+        found = _lookup_parts(node)
+        if found is None:
+            return node
+        table, prompt, text = found
+        answers = sqlglot.parse_one(
+            f"SELECT map_from_arrays(collect_list(named_struct('p', {PROMPT}, 't', {TEXT})), "
+            f"collect_list({ANSWER})) FROM {table} WHERE {ANSWER} IS NOT NULL", read=WRITE)
+        key = exp.func("named_struct", exp.Literal.string("p"), prompt, exp.Literal.string("t"), text)
+        return exp.func("try_element_at", answers.subquery(), key)
+
+    tree = sqlglot.parse_one(spark_sql, read=WRITE)
+    return tree.transform(replaced).sql(dialect=WRITE)
+
+
+def _lookup_parts(node: exp.Expression):
+    """(answer table, prompt, text) of a lookup made by the rewrite (smart_sql.rewrite.plan._lookup)."""
+    from sqlglot import exp
+
+    select = node.this if isinstance(node, exp.Subquery) else None
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    source = select.args.get("from_") or select.args.get("from")
+    answer = select.expressions[0]
+    where = select.args.get("where")
+    if source is None or not isinstance(answer, exp.Column) or answer.name != ANSWER or where is None:
+        return None
+    condition = where.this
+    if not (isinstance(condition, exp.And) and isinstance(condition.this, exp.EQ)
+            and isinstance(condition.expression, exp.EQ)):
+        return None
+    prompt, text = condition.this, condition.expression
+    if not (isinstance(prompt.this, exp.Column) and prompt.this.name == PROMPT
+            and isinstance(text.this, exp.Column) and text.this.name == TEXT):
+        return None
+    table = source.this.copy()
+    table.set("alias", None)
+    return table, prompt.expression.copy(), text.expression.copy()
