@@ -75,8 +75,7 @@ class DuckDBAdapter(EngineAdapter):
             return materialize.load_seed(self.conn, seed)
 
     def read_inputs(self, sql: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Inputs]:
-        cursor = self.conn.cursor()
-        cursor.execute(f"SELECT prompt, text, n FROM ({sql}) ORDER BY prompt, text")
+        cursor = self.conn.execute(f"SELECT prompt, text, n FROM ({sql}) ORDER BY prompt, text")
         while rows := cursor.fetchmany(chunk_rows):
             prompts, texts, counts = zip(*rows)
             yield list(prompts), list(texts), list(counts)
