@@ -90,6 +90,9 @@ class EngineAdapter(ABC):
     def drop_temporary(self, table: str) -> None:
         """Drop an answer table or leftover, ignoring one that is gone."""
 
+    def interrupt(self) -> None:
+        """Stop the running statement, from any thread (a build being stopped)."""
+
     def close(self) -> None:
         """Release what the adapter opened."""
 

@@ -49,7 +49,7 @@ def build(project: Project, select: Iterable[str] = (), exclude: Iterable[str] =
     started = time.perf_counter()
     runner = _Runner(project, full_refresh, debug, llm_runner or _default_runner(project, reporter))
     try:
-        with _opened(project, adapter) as engine, stop.calling(runner.stop):
+        with _opened(project, adapter) as engine, stop.calling(runner.stop, engine.interrupt):
             reporter.info(f"smart-sql: project {project.name}, target {project.target.name} ({engine.name}, "
                           f"schema {project.target.schema}), llm provider {project.target.llm.provider}")
             if not order:

@@ -90,6 +90,9 @@ class DuckDBAdapter(EngineAdapter):
     def drop_temporary(self, table: str) -> None:
         self.conn.execute(f"DROP TABLE IF EXISTS {table}")
 
+    def interrupt(self) -> None:
+        self.conn.interrupt()
+
     def close(self) -> None:
         if self._owned:
             self.conn.close()

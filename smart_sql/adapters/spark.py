@@ -180,6 +180,12 @@ class SparkAdapter(EngineAdapter):
     def drop_temporary(self, table: str) -> None:
         self.spark.sql(f"DROP TABLE IF EXISTS {table}")
 
+    def interrupt(self) -> None:
+        try:
+            self.spark.sparkContext.cancelAllJobs()
+        except Exception:
+            self.spark.interruptAll()  # Spark Connect has no SparkContext
+
     def close(self) -> None:
         if self._owned:
             self.spark.stop()
