@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 class AdapterLLMRunner(LLMRunner):
     """An LLMRunner whose tasks run on an EngineAdapter instead of a DuckDB batch function."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._adapter_tables: list[tuple[EngineAdapter, str]] = []
+        """The answer tables written, dropped when the model is done (`finished`) or the runner closes."""
+
     def transform(self, adapter: EngineAdapter, node, sql: str) -> str:
         """The model's SQL in the engine's dialect, its LLM tasks done and their answer tables written."""
         name, path = _node_name(node), _node_path(node)
@@ -44,7 +49,6 @@ class AdapterLLMRunner(LLMRunner):
         the rewritten statement in the engine's dialect. Before any call, each input query and the
         statement must bind over empty answer tables."""
         reports = [] if reports is None else reports
-        self._adapter_tables = getattr(self, "_adapter_tables", [])
         self._adapter_tables += [(adapter, task.table) for task in rewritten.tasks]
         inputs = {task.id: adapter.translate(task.input_sql, path=path, model=model) for task in rewritten.tasks}
         statement = self._bind(adapter, rewritten, inputs, path, model)
@@ -96,7 +100,7 @@ class AdapterLLMRunner(LLMRunner):
             raise ModelError(f"{', '.join(task.calls)}: {type(failure).__name__}: {failure}", path=path) from failure
 
     def drop_results(self) -> None:
-        for adapter, table in getattr(self, "_adapter_tables", []):
+        for adapter, table in self._adapter_tables:
             try:
                 adapter.drop_temporary(table)
             except Exception:
