@@ -51,7 +51,8 @@ def open_session(target: Target) -> tuple[SparkSession, bool]:
                .config("spark.sql.warehouse.dir", settings.warehouse_dir)
                .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                        f"jdbc:derby:;databaseName={settings.metastore_dir};create=true")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.extraJavaOptions", f"-Dderby.stream.error.file={settings.metastore_dir}.log"))
     for key, value in settings.config:
         builder = builder.config(key, value)
     try:
