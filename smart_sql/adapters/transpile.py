@@ -107,10 +107,9 @@ def _deepest_unsupported(tree: exp.Expression) -> exp.Expression | None:
 
 
 def _start(node: exp.Expression) -> int | None:
-    for part in node.walk():
-        if "start" in part.meta:
-            return part.meta["start"]
-    return None
+    """Where the construct begins in the SQL: the earliest position sqlglot kept of any of its parts."""
+    starts = [part.meta["start"] for part in node.walk() if "start" in part.meta]
+    return min(starts) if starts else None
 
 
 def _offset(sql: str, line: int | None, column: int | None) -> int | None:
