@@ -27,6 +27,7 @@ def test_an_ordered_array_agg_is_refused_rather_than_losing_its_order():
 
 def test_duckdb_functions_spark_names_otherwise_are_rewritten():
     spark_sql = to_spark(r"select regexp_full_match(t, '\s*') as blank, md5_number_lower(t) as k from x")
+    assert r"t RLIKE '^(?:\\s*)$'" in spark_sql
     assert "MD5_NUMBER_LOWER" not in spark_sql.upper() and "CONV(" in spark_sql
 
 
