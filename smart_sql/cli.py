@@ -107,6 +107,11 @@ def sql_transform_for(project, reporter, use_cache=True, monitor=None, max_cost=
     """The step between rendering and materializing each model: fills its SMART_LLM columns."""
     from .llm_transform import LazyLLMRunner
 
+    return LazyLLMRunner(llm_runner_for(project, reporter, use_cache, monitor, max_cost))
+
+
+def llm_runner_for(project, reporter, use_cache=True, monitor=None, max_cost=None, kind=None):
+    """What makes the build's SMART_LLM runner (an LLMRunner, or `kind`), with the CLI's options."""
     def runner():
         from dataclasses import replace
 
@@ -115,9 +120,20 @@ def sql_transform_for(project, reporter, use_cache=True, monitor=None, max_cost=
         config, source = project.target.llm, "llm.max_cost in profiles.yml"
         if max_cost is not None:
             config, source = replace(config, max_cost=max_cost), "--max-cost"
-        return LLMRunner(config, cache_path=project.llm_cache_path, use_cache=use_cache,
-                         progress=reporter.info, monitor=monitor, budget_source=source)
-    return LazyLLMRunner(runner)
+        return (kind or LLMRunner)(config, cache_path=project.llm_cache_path, use_cache=use_cache,
+                                   progress=reporter.info, monitor=monitor, budget_source=source)
+    return runner
+
+
+def _build_on_adapter(project, select, exclude, full_refresh, reporter, monitor, use_cache, max_cost,
+                      resource_types, name, debug, stop):
+    """A build on a target other than DuckDB (`type: spark`), through its engine adapter."""
+    from .adapters.build import build
+    from .adapters.llm import AdapterLLMRunner
+
+    return build(project, select, exclude, full_refresh=full_refresh, reporter=reporter,
+                 resource_types=resource_types, command=name, debug=debug, stop=stop,
+                 llm_runner=llm_runner_for(project, reporter, use_cache, monitor, max_cost, AdapterLLMRunner))
 
 
 def _output_options(command):
@@ -177,6 +193,10 @@ def _run_command(name: str, help_text: str, resource_types: tuple[str, ...], ref
         check_before_build(project, reporter, select, exclude, resource_types)
         try:
             with stop_on_signals() as stop:
+                if project.target.type != "duckdb":
+                    results = _build_on_adapter(project, select, exclude, full_refresh, reporter, monitor,
+                                                not no_cache, max_cost, resource_types, name, debug, stop)
+                    sys.exit(results.exit_code)
                 results = build(project, select, exclude, full_refresh=full_refresh,
                                 sql_transform=sql_transform_for(project, reporter, not no_cache, monitor, max_cost),
                                 reporter=reporter,

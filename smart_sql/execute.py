@@ -307,6 +307,10 @@ def run_header(project: Project) -> str:
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
     """The target's database, with its extensions, attached databases and settings (smart_sql.connection)."""
+    if project.target.type != "duckdb":
+        raise ConfigError(f"target {project.target.name!r} is `type: {project.target.type}`, and this command runs "
+                          f"on DuckDB targets only", path=project.target.profiles_path,
+                          hint="build, run, seed and test run on Spark targets; use a DuckDB target for the others")
     database = project.database
     if database != MEMORY:
         Path(database).parent.mkdir(parents=True, exist_ok=True)

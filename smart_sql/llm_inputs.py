@@ -12,6 +12,7 @@ loop never waits for DuckDB.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -121,3 +122,44 @@ def _append_answers(conn: duckdb.DuckDBPyConnection, table: str, items: np.ndarr
                     model: str) -> None:
     smart_sql_answers = {"i": items, "answer": answers}  # noqa: F841 (read by the statement)
     conn.execute(f"INSERT INTO {table} SELECT i, answer, ? FROM smart_sql_answers", [model])
+
+
+def input_key(prompt: str, text: str) -> int:
+    """An input's key as DuckDB computes it: md5_number_lower(prompt || chr(0) || text)."""
+    return int.from_bytes(hashlib.md5(f"{prompt}\0{text}".encode()).digest()[8:], "little")
+
+
+class MemoryInputs:
+    """A task's inputs already on hand as lists (an engine adapter read them), with the interface of
+    TaskInputs: the answers are kept in position order for the caller to write back."""
+
+    def __init__(self, prompts: Sequence[str], texts: Sequence[str], counts: Sequence[int]):
+        self.prompts = np.asarray(prompts, dtype=object)
+        self.texts = np.asarray(texts, dtype=object)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.keys = np.fromiter((input_key(p, t) for p, t in zip(prompts, texts)), dtype=np.uint64,
+                                count=len(self.counts))
+        self.answers = np.full(len(self.counts), None, dtype=object)
+        self.models = np.full(len(self.counts), None, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    async def on_thread(self, action: Callable[..., T], *args) -> T:
+        return action(*args)
+
+    def read(self, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        wanted = np.asarray(positions, dtype=np.int64)
+        return self.prompts[wanted], self.texts[wanted]
+
+    def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start in range(0, len(self), FETCH_CHUNK):
+            yield self.prompts[start:start + FETCH_CHUNK], self.texts[start:start + FETCH_CHUNK]
+
+    def write(self, items: np.ndarray, answers: np.ndarray, model: str) -> None:
+        self.answers[items] = answers
+        self.models[items] = model
+
+    def finish(self) -> dict[str, int]:
+        models, counts = np.unique(self.models[np.not_equal(self.models, None)].astype(str), return_counts=True)
+        return dict(zip(models.tolist(), counts.tolist()))

@@ -90,6 +90,11 @@ def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, catalog: LiveCata
         delimiter = literal(seed.config.get("delimiter", ","))
         return conn.execute(f"copy {seed.relation} from {literal(str(seed.path))} "
                             f"(format csv, header true, delimiter {delimiter})").fetchone()[0]
+    return create_table(conn, seed.relation, seed_select(seed), catalog)
+
+
+def seed_select(seed: SeedNode) -> str:
+    """The seed's file read by DuckDB, with its delimiter and column types."""
     options = ["header = true"]
     if "delimiter" in seed.config:
         options.append(f"delim = {literal(seed.config['delimiter'])}")
@@ -97,8 +102,7 @@ def load_seed(conn: duckdb.DuckDBPyConnection, seed: SeedNode, catalog: LiveCata
     if column_types:
         types = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in column_types.items())
         options.append(f"types = {{{types}}}")
-    return create_table(conn, seed.relation,
-                        f"select * from read_csv({literal(str(seed.path))}, {', '.join(options)})", catalog)
+    return f"select * from read_csv({literal(str(seed.path))}, {', '.join(options)})"
 
 
 def _fresh_tmp(conn: duckdb.DuckDBPyConnection, relation: Relation, catalog: LiveCatalog) -> Relation:

@@ -11,6 +11,7 @@ import jinja2
 import yaml
 
 from . import connection
+from .adapters.spark_profile import SparkSettings, spark_target
 from .connection import MEMORY, Attachment, Extension
 from .dbt.profiles import dbt_profiles_dirs
 from .errors import ConfigError
@@ -43,6 +44,8 @@ class Target:
     attachments: tuple[Attachment, ...] = ()
     external_root: str = "."
     """Where `external` models write their files by default (dbt-duckdb's), relative to the project."""
+    spark: SparkSettings | None = None
+    """How to reach Spark, for `type: spark` (smart_sql.adapters.spark_profile)."""
 
     @property
     def file_catalog(self) -> str:
@@ -152,8 +155,10 @@ def _parse_output(output: Any, profile_name: str, target_name: str, project_dir:
     if not isinstance(output, Mapping):
         raise ConfigError(f"{where} must be a mapping", path=path)
     kind = output.get("type")
+    if kind == "spark":
+        return spark_target(output, profile_name, target_name, project_dir, path)
     if kind != "duckdb":
-        raise ConfigError(f"{where}: unsupported type {kind!r}", path=path, hint="use `type: duckdb`")
+        raise ConfigError(f"{where}: unsupported type {kind!r}", path=path, hint="use `type: duckdb` or `type: spark`")
     unknown = sorted(set(output) - set(OUTPUT_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}", path=path,

@@ -136,3 +136,26 @@ def relations(database: Path) -> dict[str, tuple[str, list[tuple[str, str]], lis
             rows = conn.execute(f'select * from "{catalog}"."{schema}"."{name}" order by all').fetchall()
             found[f"{catalog}.{schema}.{name}"] = (kind, columns, rows)
         return found
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local[2] SparkSession for the whole run (skips, saying why, without pyspark or Java); builds on a
+    `type: spark` target use it, as they use any session already active."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'smart-sql[spark]')")
+    from smart_sql.adapters.spark_session import java_missing, quiet_query_errors
+
+    if java_missing():
+        pytest.skip("Spark needs Java: apt-get install openjdk-17-jre-headless")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("smart-sql-tests")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.catalogImplementation", "in-memory")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    quiet_query_errors()
+    yield session
+    session.stop()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -146,3 +148,20 @@ def test_scale_times_a_warm_build_after_a_cold_one_and_gives_its_peak_memory():
     assert row["seconds"] > 0 and row["seconds_cold_before"] > 0 and 0 < row["peak_rss_gb"] < 4
     (off,) = run_json("scale.py", "--rows", "2000", "--distinct", "500", "--cache", "off", "--latency-ms", "1")
     assert off["provider_requests"] == 500 and off["cache_entries"] == 0 and off["seconds_provider"] > 0
+
+
+def test_spark_scale_times_duckdb_and_says_where_the_time_goes():
+    (row,) = run_json("spark_scale.py", "--engine", "duckdb", "--rows", "2000", "--distinct", "200")
+    assert row["result_rows"] == 2000 and row["distinct_inputs"] == 200 and row["total_cost"] > 0
+    assert {"session_start", "read_inputs", "smart_engine", "write_answers", "final_join"} <= set(row["parts_seconds"])
+    assert row["peak_python_mb"] > 0
+
+
+def test_spark_scale_gives_the_same_account_on_spark():
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'smart-sql[spark]')")
+    from smart_sql.adapters.spark_session import java_missing
+
+    if java_missing():
+        pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
+    *_, summary = run_json("spark_scale.py", "--rows", "2000", "--distinct", "200")
+    assert summary["same_account"] is True
