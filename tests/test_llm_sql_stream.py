@@ -107,3 +107,16 @@ def test_a_task_that_fails_half_way_leaves_no_result_table_and_no_inputs():
         assert conn.execute("SELECT count(*) FROM __smart_llm_model_x_t1").fetchone() == (0,), \
             "the result table is still the empty one the statement was checked against"
     assert provider.calls > 2
+
+
+def test_inputs_held_in_memory_have_the_keys_duckdb_gives():
+    import duckdb
+
+    from smart_sql.llm_inputs import MemoryInputs
+
+    prompts, texts = ["Is it urgent?", "Résumé", ""], ["note ü", "", "x\0y"]
+    inputs = MemoryInputs(prompts, texts, [1, 2, 3])
+    conn = duckdb.connect()
+    expected = [conn.execute("SELECT md5_number_lower(? || chr(0) || ?)", [p, t]).fetchone()[0]
+                for p, t in zip(prompts, texts)]
+    assert inputs.keys.tolist() == expected
