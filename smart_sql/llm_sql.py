@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 BATCH_FUNCTION = "smart_llm_batch"
 _STRINGS = duckdb.list_type(duckdb.sqltypes.VARCHAR)
 _COUNTS = duckdb.list_type(duckdb.sqltypes.BIGINT)
+_KEYS = duckdb.list_type(duckdb.sqltypes.UBIGINT)
 _ANSWERS = duckdb.struct_type({"answers": _STRINGS, "models": _STRINGS})
 STOP_GRACE_SECONDS = 3.0
 """How long requests in flight may still bring their answers (to the cache) once a build is stopping."""
@@ -48,8 +49,8 @@ _batches: dict[str, Callable[[list, list, list], dict]] = {}
 _batch_keys = itertools.count(1)
 
 
-def _run_batch(key: str, prompts: list[str], texts: list[str], counts: list[int]) -> dict:
-    return _batches[key](prompts, texts, counts)
+def _run_batch(key: str, prompts: list[str], texts: list[str], counts: list[int], keys: list[int]) -> dict:
+    return _batches[key](prompts, texts, counts, keys)
 
 
 def batch_function(conn: duckdb.DuckDBPyConnection) -> str:
@@ -64,7 +65,7 @@ def batch_function(conn: duckdb.DuckDBPyConnection) -> str:
         if conn.execute("select 1 from duckdb_functions() where function_name = ?", [name]).fetchall():
             return name
         try:
-            conn.create_function(name, _run_batch, [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS],
+            conn.create_function(name, _run_batch, [duckdb.sqltypes.VARCHAR, _STRINGS, _STRINGS, _COUNTS, _KEYS],
                                  _ANSWERS, side_effects=True)
             return name
         except duckdb.NotImplementedException:
@@ -260,9 +261,10 @@ class LLMRunner:
         statement = (f"CREATE OR REPLACE TEMP TABLE {task.table} AS "
                      f"SELECT unnest(prompts) AS {PROMPT}, unnest(texts) AS {TEXT}, "
                      f"unnest(result.answers) AS {ANSWER}, unnest(result.models) AS {MODEL} "
-                     f"FROM (SELECT prompts, texts, {function}(?, prompts, texts, counts) AS result "
+                     f"FROM (SELECT prompts, texts, {function}(?, prompts, texts, counts, keys) AS result "
                      f"FROM (SELECT list(prompt ORDER BY i) AS prompts, list(text ORDER BY i) AS texts, "
-                     f"list(n ORDER BY i) AS counts "
+                     f"list(n ORDER BY i) AS counts, "
+                     f"list(md5_number_lower(prompt || chr(0) || text) ORDER BY i) AS keys "
                      f"FROM (SELECT *, row_number() OVER (ORDER BY prompt, text) AS i FROM ({task.input_sql}))))")
         try:
             conn.execute(statement, [key])
@@ -279,7 +281,7 @@ class LLMRunner:
                                   "are not supported") from None
 
     def _batch(self, task: LLMTask, report: TaskReport, prompts: list[str], texts: list[str],
-               counts: list[int]) -> dict:
+               counts: list[int], keys: list[int]) -> dict:
         """What the batch function does for `task`: every distinct input in, one answer and model each out."""
         from .progress import TaskProgress
 
@@ -288,7 +290,8 @@ class LLMRunner:
         self.monitor.task_started(progress)
         account = None
         try:
-            answers, models, account = self._loop_thread().run(self._answer(task, progress, prompts, texts, counts))
+            answers, models, account = self._loop_thread().run(self._answer(task, progress, prompts, texts, counts,
+                                                                                 keys))
         except BaseException as error:
             self._failure = error
             raise
@@ -301,7 +304,7 @@ class LLMRunner:
         return {"answers": answers, "models": models}
 
     async def _answer(self, task: LLMTask, progress, prompts: Sequence[str], texts: Sequence[str],
-                      counts: Sequence[int]):
+                      counts: Sequence[int], keys: Sequence[int] | None = None):
         from .llm.long_input import limit_inputs
         from .llm.served import ServedVersions
         from .smart.engine import InvalidAnswers, run_smart
@@ -333,8 +336,9 @@ class LLMRunner:
             served.add(model, responses)
             return responses
 
+        known = await _known_answers(provider, ladder, prompts, sent, request_options)
         try:
-            result = await run_smart(counts, ladder, answer,
+            result = await run_smart(counts, ladder, answer, keys=keys, known=known,
                                      accuracy=options.accuracy, confidence=options.confidence,
                                      seed=task.seed,
                                      method=options.method, labels=list(options.labels) if options.labels else None,
@@ -471,6 +475,19 @@ class LLMRunner:
         self.close()
 
 
+async def _known_answers(provider: Provider, ladder: Sequence[ModelSpec], prompts, texts,
+                         options: RequestOptions) -> dict[str, list[bool]] | None:
+    """Per model, which inputs the response cache already answers (free), looked up off the loop
+    without reading the answers; None without a cache."""
+    if not hasattr(provider, "known"):
+        return None
+
+    def look_up() -> dict[str, list[bool]]:
+        return {m.name: provider.known([LLMRequest(m.name, p, t, options) for p, t in zip(prompts, texts)])
+                for m in ladder}
+    return await asyncio.get_running_loop().run_in_executor(None, look_up)
+
+
 def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     """One line per model: rows, distinct inputs, cost against the reference model alone, bound."""
     from .llm_report.spend import totals
@@ -481,8 +498,9 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {spent['rows']} rows, "
             f"{spent['distinct_inputs']} distinct inputs, cost ${cost:.4f} (reference model alone: "
             f"${reference_cost:.4f}; saved ${spent['saved_by_smart']:.4f} by SMART")
-    if without_cache > 0 and reference_cost >= 1.05 * without_cache:
-        text += f", {reference_cost / without_cache:.1f}x cheaper"
+    full_price = spent["reference_only_cost_without_cache"]
+    if without_cache > 0 and full_price >= 1.05 * without_cache:
+        text += f", {full_price / without_cache:.1f}x cheaper"
     text += f", and ${spent['saved_by_cache']:.4f} by the cache)"
     bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
     if bounds:

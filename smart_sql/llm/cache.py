@@ -170,6 +170,16 @@ class ResponseCache:
                 found.update(self._store.get_many(missing))
         return found
 
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        """The keys that have a cached answer, without reading the answers; safe from any thread."""
+        unwritten = self._writer.unwritten
+        found = {key for key in keys if key in unwritten}
+        missing = [key for key in keys if key not in found]
+        if missing and self._store is not None:
+            with self._lock:
+                found |= self._store.contains_many(missing)
+        return found
+
     def put(self, key: bytes, model: str, response: LLMResponse) -> None:
         self._writer.put(Entry(key, model, response.answer, response.input_tokens, response.output_tokens,
                                response.served_model, time.time(), response.invalid))
@@ -324,6 +334,12 @@ class CachedProvider:
 
         await self.provider.complete([requests[waiting[key][0]] for key in to_send], received)
         return responses  # type: ignore[return-value]
+
+    def known(self, requests: Sequence[LLMRequest]) -> list[bool]:
+        """Whether each request would be answered from the cache (free); blocking, run it off the loop."""
+        keys = request_keys(self.endpoint, requests)
+        held = self.cache.known(keys)
+        return [key in held for key in keys]
 
     def _look_up(self, requests: Sequence[LLMRequest]) -> tuple[list[bytes], dict[bytes, LLMResponse]]:
         keys = request_keys(self.endpoint, requests)
