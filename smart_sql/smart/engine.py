@@ -151,6 +151,9 @@ class _Run:
         """Where each item falls in the mix's fixed-order intervals: independent of the order."""
         self.known = _known_matrix(known, models, self.items)
         """known[model, item]: the model's answer to the item is free (cached)."""
+        self.stop_points = 1
+        """Over how many places where profiling may stop the stage-2 error is split: all of them
+        when stopping looks at free answers (docs/smart.md, "Free answers")."""
         self.rows = int(counts.sum())
         self.answers = np.full(self.items, None, dtype=object)
         self.answered_by = np.full(self.items, -1, dtype=np.int64)
@@ -196,6 +199,7 @@ class _Run:
         nominal = error * (1 - STAGE_TWO_SHARE) / NOMINAL_BOUNDS
         allocation = ErrorAllocation.uniform(error, candidates, len(schedule) - 1)
         errors = np.full((len(schedule), size), nominal)
+        self.stop_points = len(schedule) + 1 if self.known.any() else 1
         setting = Setting(self._planning_costs(), self.reference, self.accuracy, self.rows, pilot,
                           self._remaining, single=self.method == "single")
         tie_breaks = self.tie_rng.random((len(schedule), size))
@@ -406,7 +410,7 @@ class _Run:
             wrong = np.zeros(len(self.models))
             needs_bound = (sizes > 0) & (bounds > 0) & (bounds < rows)
             needs_bound[self.reference] = False
-            levels = allocation.stage_two_levels(needs_bound)
+            levels = allocation.stage_two_levels(needs_bound) / self.stop_points
             for i in np.flatnonzero(sizes):
                 if i == self.reference:
                     continue
