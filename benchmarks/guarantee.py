@@ -10,6 +10,10 @@ from 0.5 to 0.99. The `cascade` group runs `method => 'cascade'` and `'auto'` wi
 mislead: uninformative, anti-informative (higher where the model is wrong), miscalibrated
 (a third of the wrong answers scored as high as right ones), informative on half the items and
 anti on the other (position) or anti on the longest texts (length).
+The incremental settings run twice: first on a table A, then on A plus new rows B
+with every answer of the first run free (as the response cache serves it), the disagreements placed
+only in A, only in B or on the heaviest items; the failure is measured over the second run's whole
+output, and `known_paid` counts the answers the second run paid again for A's inputs.
 
 A trial fails twice over: when the realized share of rows agreeing with the reference falls below
 `accuracy`, and when it falls below the engine's own certified `lower_bound`. Both failure rates
@@ -26,12 +30,12 @@ import asyncio
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from smart_sql.llm.base import ModelSpec
-from smart_sql.smart.engine import run_smart
+from smart_sql.smart.engine import ResponseBatch, run_smart
 from smart_sql.smart.simulate import SimulatedAnswers, SimulatedModel
 
 LADDER = [ModelSpec("reference", 30.0, 60.0, reference=True), ModelSpec("cheap", 1.0, 2.0),
@@ -58,6 +62,10 @@ class Setting:
     method: str = "mix"
     scores: str | None = None
     """The candidates' score distribution (`simulate.SCORES`), None for no scores."""
+    first_run: int | None = None
+    """Incremental: items of the table A of the first run (the first ones); the rest are B."""
+    grown: bool = False
+    """Incremental: B also adds rows to A's items (their counts grow), not only new items."""
 
     @property
     def name(self) -> str:
@@ -65,6 +73,9 @@ class Setting:
         weights = f" zipf {self.zipf:g} errors on {self.placement}" if self.zipf else ""
         draws = "" if self.exact else " bernoulli"
         method = "" if self.method == "mix" else f" {self.method} {self.scores} scores"
+        if self.first_run is not None:
+            weights = (f" zipf {self.zipf:g}" if self.zipf else "") + (
+                f" after {self.first_run}{' grown' if self.grown else ''} errors on {self.placement}")
         return (f"{self.group}: {self.rows} items{weights} acc {self.accuracy:g} conf {self.confidence:g} "
                 f"rates {rates}{draws}{method}")
 
@@ -108,6 +119,11 @@ def settings() -> list[Setting]:
     found += [Setting("bernoulli", rows, 0.9, 0.95, at_and_below(0.9), exact=False) for rows in (3_000, 30_000)]
     found += [Setting("weighted", items, accuracy, 0.9, at_and_below(accuracy), placement, 2.0)
               for items in (1_000, 10_000) for accuracy in (0.9, 0.5) for placement in ("heaviest", "lightest")]
+    found += [Setting("incremental", rows, accuracy, 0.9, at_and_below(accuracy), placement, first_run=first)
+              for rows, first in ((4_000, 2_000), (4_000, 1_000)) for accuracy in (0.9, 0.5)
+              for placement in ("A", "B")]
+    found += [Setting("incremental", 2_000, 0.9, 0.9, at_and_below(0.9), placement, 2.0, first_run=1_000,
+                      grown=grown) for placement, grown in (("heaviest", False), ("A", True), ("B", True))]
     return found + cascade_settings()
 
 
@@ -134,17 +150,22 @@ class Tally:
     cost_share: float = 0.0
     profiled_items: float = 0.0
     seconds: float = 0.0
+    known_paid: int = 0
 
     def __add__(self, other: "Tally") -> "Tally":
         return Tally(self.trials + other.trials, self.under_accuracy + other.under_accuracy,
                      self.under_certificate + other.under_certificate, self.cost_share + other.cost_share,
-                     self.profiled_items + other.profiled_items, self.seconds + other.seconds)
+                     self.profiled_items + other.profiled_items, self.seconds + other.seconds,
+                     self.known_paid + other.known_paid)
 
 
 def run_trials(setting: Setting, seeds: range) -> Tally:
     async def outcomes() -> Tally:
         tally = Tally()
         for seed in seeds:
+            if setting.first_run is not None:
+                tally += await incremental_trial(setting, seed)
+                continue
             counts = setting.counts(seed)
             answers = SimulatedAnswers(setting.simulated_models(), setting.rows, seed=seed, exact=setting.exact,
                                        counts=counts, placement=setting.placement)
@@ -162,6 +183,71 @@ def run_trials(setting: Setting, seeds: range) -> Tally:
     return tally
 
 
+class CachedAnswers:
+    """Simulated answers served as the response cache would: an answer once given is free after."""
+
+    def __init__(self, answers: SimulatedAnswers, items: int):
+        self.answers = answers
+        self.given = {name: np.zeros(items, dtype=bool) for name in answers.models}
+        self.paid = {name: np.zeros(items, dtype=bool) for name in answers.models}
+
+    async def __call__(self, model: str, items) -> ResponseBatch:
+        picked = np.asarray(items, dtype=np.int64)
+        batch = await self.answers(model, picked)
+        cached = self.given[model][picked].copy()
+        self.paid[model][picked[~cached]] = True
+        self.given[model][picked] = True
+        return replace(batch, cached=cached)
+
+    def known(self, items: int) -> dict[str, np.ndarray]:
+        return {name: given[:items].copy() for name, given in self.given.items()}
+
+
+def incremental_agreement(rate: float, counts: np.ndarray, first_run: int, placement: str,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Items that agree: as many rows as fit under (1 - rate) of all rows disagree, all of them on
+    A's items, on B's, or on the heaviest items."""
+    eligible = {"A": np.arange(first_run), "B": np.arange(first_run, len(counts)),
+                "heaviest": np.arange(len(counts))}[placement]
+    order = rng.permutation(eligible)
+    if placement == "heaviest":
+        order = order[np.argsort(-counts[order], kind="stable")]
+    budget = int(np.floor((1 - rate) * counts.sum() + 1e-9))
+    agrees = np.ones(len(counts), dtype=bool)
+    for item in order:
+        if counts[item] <= budget:
+            agrees[item] = False
+            budget -= int(counts[item])
+    return agrees
+
+
+async def incremental_trial(setting: Setting, seed: int) -> Tally:
+    """Run 1 on A, run 2 on A and B with run 1's answers free; the failure is over run 2's output."""
+    counts = setting.counts(seed)
+    first = setting.first_run
+    first_counts = counts[:first]
+    if setting.grown:
+        first_counts = np.maximum(1, counts[:first] // 2)
+    answers = SimulatedAnswers(setting.simulated_models(), setting.rows, seed=seed)
+    rng = np.random.default_rng([seed, 2])
+    for model in setting.simulated_models()[1:]:
+        answers.agrees[model.name] = incremental_agreement(model.agreement, counts, first, setting.placement, rng)
+    cache = CachedAnswers(answers, setting.rows)
+    keys = np.arange(setting.rows, dtype=np.uint64)
+    await run_smart(first_counts, setting.ladder(), cache, accuracy=setting.accuracy,
+                    confidence=setting.confidence, seed=seed, keys=keys[:first], known=cache.known(first))
+    for paid in cache.paid.values():
+        paid[:] = False
+    result = await run_smart(counts, setting.ladder(), cache, accuracy=setting.accuracy,
+                             confidence=setting.confidence, seed=seed, keys=keys, known=cache.known(setting.rows))
+    realized = answers.realized_agreement(result.answers, counts)
+    account = result.account
+    known_paid = int(sum(paid[:first].sum() for paid in cache.paid.values()))
+    return Tally(1, int(realized < setting.accuracy), int(realized < account.lower_bound - 1e-12),
+                 account.total_cost / account.reference_only_cost_without_cache, account.items_profiled,
+                 known_paid=known_paid)
+
+
 def summary(setting: Setting, tally: Tally) -> dict:
     allowed = round(1 - setting.confidence, 10)
     limit = sampling_limit(allowed, tally.trials)
@@ -171,6 +257,8 @@ def summary(setting: Setting, tally: Tally) -> dict:
            "allowed": allowed, "limit": limit,
            "cost_vs_reference": round(tally.cost_share / tally.trials, 4),
            "mean_profiled_items": tally.profiled_items / tally.trials, "seconds": round(tally.seconds, 1)}
+    if setting.first_run is not None:
+        row["mean_known_paid"] = tally.known_paid / tally.trials
     row["ok"] = row["failure_rate"] <= limit and row["certificate_failure_rate"] <= limit
     return row
 
@@ -192,7 +280,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="groups to run (audit, size, accuracy, confidence, candidates, "
-                                                  "bernoulli, weighted, cascade)")
+                                                  "bernoulli, weighted, cascade, incremental)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line, then a summary object")
     args = parser.parse_args()
     chosen = [s for s in settings() if not args.only or s.group in args.only]
@@ -215,7 +303,8 @@ def main() -> None:
                 print(f"{row['setting']:<78} {row['trials']:>6} {row['failure_rate']:>6.3f} "
                       f"{row['certificate_failure_rate']:>6.3f} {row['allowed']:>7.2f} {row['limit']:>6.3f} "
                       f"{row['cost_vs_reference']:>8.3f} {row['mean_profiled_items']:>8.0f}  "
-                      f"{'yes' if row['ok'] else 'NO'}", flush=True)
+                      f"{'yes' if row['ok'] else 'NO'}"
+                      + (f"  known paid {row['mean_known_paid']:.1f}" if "mean_known_paid" in row else ""), flush=True)
     total = {"settings": len(rows), "held": sum(r["ok"] for r in rows),
              "worst_failure_over_allowed": max(max(r["failure_rate"], r["certificate_failure_rate"]) / r["allowed"]
                                                for r in rows),

@@ -306,8 +306,9 @@ class LLMRunner:
         async def write(items: np.ndarray, values: np.ndarray, model: str) -> None:
             await inputs.on_thread(inputs.write, items, values, model)
 
+        known = await inputs.on_thread(_known_answers, provider, ladder, inputs, request_options, max_tokens)
         try:
-            result = await run_smart(counts, ladder, answer,
+            result = await run_smart(counts, ladder, answer, keys=keys, known=known,
                                      accuracy=options.accuracy, confidence=options.confidence,
                                      seed=task.seed,
                                      method=options.method, labels=list(options.labels) if options.labels else None,
@@ -465,6 +466,23 @@ class LLMRunner:
         self.close()
 
 
+def _known_answers(provider: Provider, ladder: Sequence[ModelSpec], inputs: TaskInputs, options: RequestOptions,
+                   max_tokens: int | None) -> dict[str, np.ndarray] | None:
+    """Per model, which inputs the response cache already answers (free), read a chunk at a time
+    without reading the answers; None without a cache. Blocking: run it off the loop."""
+    import numpy as np
+
+    known_columns = getattr(provider, "known_columns", None)
+    if known_columns is None:
+        return None
+    found: dict[str, list[np.ndarray]] = {m.name: [] for m in ladder}
+    for prompts, texts in inputs.in_order():
+        sent = texts if max_tokens is None else cut_inputs(prompts, texts, max_tokens)
+        for model in ladder:
+            found[model.name].append(known_columns(model.name, prompts, sent, options))
+    return {name: np.concatenate(parts) if parts else np.zeros(0, dtype=bool) for name, parts in found.items()}
+
+
 def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     """One line per model: rows, distinct inputs, cost against the reference model alone, bound."""
     from .llm_report.spend import totals
@@ -475,8 +493,9 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {spent['rows']} rows, "
             f"{spent['distinct_inputs']} distinct inputs, cost ${cost:.4f} (reference model alone: "
             f"${reference_cost:.4f}; saved ${spent['saved_by_smart']:.4f} by SMART")
-    if without_cache > 0 and reference_cost >= 1.05 * without_cache:
-        text += f", {reference_cost / without_cache:.1f}x cheaper"
+    full_price = spent["reference_only_cost_without_cache"]
+    if without_cache > 0 and full_price >= 1.05 * without_cache:
+        text += f", {full_price / without_cache:.1f}x cheaper"
     text += f", and ${spent['saved_by_cache']:.4f} by the cache)"
     bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
     if bounds:

@@ -55,8 +55,21 @@ def test_guarantee_covers_the_whole_range_of_settings():
     sizes = {s.rows for s in found}
     assert {1, 19, 20, 21, 39, 40, 41, 59, 60, 61, 89, 90, 91, 100_000} <= sizes
     assert {s.confidence for s in found} >= {0.5, 0.9, 0.99}
-    assert {s.placement for s in found if s.zipf} == {"heaviest", "lightest"}
+    assert {s.placement for s in found if s.zipf and s.first_run is None} == {"heaviest", "lightest"}
     assert any(s.rates[:2] == (s.accuracy, s.accuracy - 0.01) for s in found)
+    assert len([s for s in found if s.first_run is None and s.group != "cascade"]) == 71
+    assert {s.placement for s in found if s.first_run is not None} == {"A", "B", "heaviest"}
+
+
+def test_an_incremental_guarantee_trial_scores_the_second_run():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from guarantee import Setting, run_trials
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    tally = run_trials(Setting("incremental", 600, 0.9, 0.9, (0.9, 0.89, 0.0), "A", first_run=300), range(2))
+    assert tally.trials == 2 and tally.under_accuracy == tally.under_certificate == 0
+    assert tally.known_paid >= 0 and tally.cost_share > 0
 
 
 def test_guarantee_finds_no_failure_where_a_run_without_profiling_used_to_credit_unchecked_rows():

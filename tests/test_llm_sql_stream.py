@@ -29,8 +29,9 @@ def make_docs(conn, rows: int, distinct: int, chars: int = 40) -> None:
 
 def in_memory(conn, config, task):
     """The task run as the engine is given it all at once: every input, in (prompt, text) order."""
-    prompts, texts, counts = zip(*conn.execute(f"SELECT prompt, text, n FROM ({task.input_sql}) "
-                                               f"ORDER BY prompt, text").fetchall())
+    prompts, texts, counts, keys = zip(*conn.execute(
+        f"SELECT prompt, text, n, md5_number_lower(prompt || chr(0) || text) FROM ({task.input_sql}) "
+        f"ORDER BY prompt, text").fetchall())
     ladder = [replace(m, reference=m.name == task.options.reference) for m in config.models
               if m.name in task.options.models]
     provider, sent = SimulatedProvider(config), request_options(task.options)
@@ -40,7 +41,8 @@ def in_memory(conn, config, task):
 
     options = task.options
     result = asyncio.run(run_smart(counts, ladder, answer, accuracy=options.accuracy, confidence=options.confidence,
-                                   seed=task.seed, method=options.method, compare=options.compare,
+                                   seed=task.seed, keys=np.array(keys, dtype=np.uint64), method=options.method,
+                                   compare=options.compare,
                                    max_invalid_share=options.max_invalid_share))
     return dict(zip(texts, zip(result.answers, result.models))), result.account.to_dict()
 

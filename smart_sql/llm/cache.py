@@ -202,6 +202,16 @@ class ResponseCache:
                 found.extend(self._store.get_rows(missing))
         return found
 
+    def known(self, keys: Sequence[bytes]) -> set[bytes]:
+        """The keys that have a cached answer, without reading the answers; safe from any thread."""
+        unwritten = self._writer.unwritten
+        found = {key for key in keys if key in unwritten}
+        missing = [key for key in keys if key not in found]
+        if missing and self._store is not None:
+            with self._lock:
+                found |= self._store.contains_many(missing)
+        return found
+
     def put(self, key: bytes, model: str, response: LLMResponse) -> None:
         self._writer.put(Entry(key, model, response.answer, response.input_tokens, response.output_tokens,
                                response.served_model, time.time(), response.invalid, response.score))
@@ -392,6 +402,19 @@ class CachedProvider:
     def _look_up_columns(self, model: str, prompts, texts, options) -> tuple[list[bytes], list[tuple]]:
         keys = column_keys(self.endpoint, model, prompts, texts, options)
         return keys, self.cache.get_rows(keys)
+
+    def known(self, requests: Sequence[LLMRequest]) -> list[bool]:
+        """Whether each request would be answered from the cache (free); blocking, run it off the loop."""
+        keys = request_keys(self.endpoint, requests)
+        held = self.cache.known(keys)
+        return [key in held for key in keys]
+
+    def known_columns(self, model: str, prompts: Sequence[str], texts: Sequence[str],
+                      options: RequestOptions) -> np.ndarray:
+        """`known` for the distinct requests of one model and options, as one flag each."""
+        keys = column_keys(self.endpoint, model, prompts, texts, options)
+        held = self.cache.known(keys)
+        return np.fromiter((key in held for key in keys), dtype=bool, count=len(keys))
 
     def _look_up(self, requests: Sequence[LLMRequest]) -> tuple[list[bytes], dict[bytes, LLMResponse]]:
         keys = request_keys(self.endpoint, requests)

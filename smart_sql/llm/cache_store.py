@@ -145,6 +145,16 @@ class Store:
                 found.extend(self._each(chunk))
         return found
 
+    def contains_many(self, keys: Sequence[bytes]) -> set[bytes]:
+        """The keys of `keys` that the file holds an answer for (read from the index alone)."""
+        keys = sorted(keys)
+        held: set[bytes] = set()
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start:start + LOOKUP_CHUNK]
+            held.update(key for (key,) in self._connection.execute(
+                f"select key from responses where key in ({','.join('?' * len(chunk))})", chunk))
+        return held
+
     def _is_dense(self, chunk: list[bytes]) -> bool:
         """Whether the file holds fewer than two entries per key of `chunk` in its range (keys are
         uniform hashes, so the first chunk tells for all)."""

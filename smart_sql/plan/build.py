@@ -136,16 +136,17 @@ class _Planner:
             plan.upper_bound = True
         try:
             rows = self.scratch.conn.execute(
-                f"SELECT prompt, text, n FROM ({input_sql}) ORDER BY prompt, text").fetchall()
+                f"SELECT prompt, text, n, md5_number_lower(prompt || chr(0) || text) "
+                f"FROM ({input_sql}) ORDER BY prompt, text").fetchall()
         except duckdb.Error as error:
             plan.error = f"cannot count the inputs: {str(error).splitlines()[0]}"
             return plan
         prompts, texts, counts = [r[0] for r in rows], [r[1] for r in rows], [int(r[2]) for r in rows]
-        self._estimate(plan, node, task, ladder, prompts, texts, counts)
+        self._estimate(plan, node, task, ladder, prompts, texts, counts, keys=[r[3] for r in rows])
         return plan
 
     def _estimate(self, plan: TaskPlan, node: ModelNode, task: LLMTask, ladder: list[ModelSpec], prompts, texts,
-                  counts) -> None:
+                  counts, keys=None) -> None:
         options = task.options
         reference = _reference(ladder)
         cached, answers = cached_answers(self.lookup, self.endpoint, ladder, options, prompts, texts)
@@ -176,7 +177,7 @@ class _Planner:
                               "are only seen when the models answer; informative scores make the run cheaper")
         costs = forecast_costs(counts, ladder, expected_items, known.priors, accuracy=options.accuracy,
                                confidence=options.confidence, seed=task.seed, method=options.method,
-                               runs=FORECAST_RUNS if profiles else 1)
+                               runs=FORECAST_RUNS if profiles else 1, keys=keys)
         plan.set_forecast(costs, *scale)
 
 

@@ -74,6 +74,11 @@ class SmartAccount:
     usage: dict[str, ModelUsage] = field(default_factory=dict)
     reference_model: str = ""
     reference_only_cost: float = 0.0
+    """What the reference model alone would cost on every item, its answers in the cache free."""
+    reference_only_cost_without_cache: float = 0.0
+    """The same at full price, as if nothing were cached."""
+    free_answers_used: int = 0
+    """Items of the mix answered by a model whose answer was already in the cache."""
     candidates: list[CandidateDecision] = field(default_factory=list)
     mix_shares: dict[str, float] = field(default_factory=dict)
     """Share of the items left after profiling given to each model."""

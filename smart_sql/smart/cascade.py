@@ -35,9 +35,9 @@ def pilot_rows(rows: int, method: str, first: int) -> int:
     return int(np.clip(rows // 100, first, LARGEST_PILOT)) if method in METHODS else first
 
 
-async def instead_of_mix(run: "_Run", draws_order: np.ndarray, verdict: "StopDecision") -> bool:
-    """After the pilot: answer the rest with a cascade (True) or leave it to the mix (False)."""
-    pilot = draws_order[:run.current_draws]
+async def instead_of_mix(run: "_Run", pilot: np.ndarray, verdict: "StopDecision") -> bool:
+    """After the pilot (the items of its rows, in the order drawn): answer the rest with a cascade
+    (True) or leave it to the mix (False)."""
     scored = [i for i in run.candidates if np.isfinite(run.scores[i, pilot]).all()]
     if not scored:
         run.account.method_used = "mix"
@@ -65,7 +65,7 @@ async def instead_of_mix(run: "_Run", draws_order: np.ndarray, verdict: "StopDec
         run.account.method_reason = "requested"
     run.account.method_used = "cascade"
     run.account.profiling_cost = run.account.total_cost
-    await run_cascade(run, draws_order[run.current_draws:], plan)
+    await run_cascade(run, run.order.take(run.rows - run.current_draws), plan)
     return True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from smart_sql.smart.bounds import (FIRST_CHECKPOINT, STAGE_TWO_SHARE, ErrorAllo
                                     assigned_disagreement_bound, checkpoint_schedule, disagreement_upper_bound,
                                     weighted_assigned_disagreement_bound)
 from smart_sql.smart.mix import mix_cost, solve_mix
+from smart_sql.smart.randomness import MIX_STREAM, RowOrder, position_keys, uniforms
 from smart_sql.smart.stopping import (NOMINAL_BOUNDS, ProfileState, Remaining, Setting, decide, owed_rate,
                                       plan_allocation, remaining_agreement)
 
@@ -118,7 +119,8 @@ async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *,
                     labels: Sequence[str] | None = None, compare: str = "normalized",
                     max_invalid_share: float = MAX_INVALID_SHARE,
                     progress: Callable[[SmartProgress], Any] | None = None,
-                    on_answers: AnswerSink | None = None) -> SmartResult:
+                    on_answers: AnswerSink | None = None, keys=None,
+                    known: Mapping[str, Any] | None = None) -> SmartResult:
     """Answer every item so that, with probability >= confidence, the rows (items weighted by
     `counts`) whose value equals the reference model's are at least `accuracy` of all rows, less
     the rows the reference itself answered invalidly (counted exactly in the account). Raises
@@ -126,10 +128,15 @@ async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *,
 
     `answer` is called with at most ASK_CHUNK items at a time. With `on_answers`, each final answer
     goes there as its chunk arrives (the profiled items' at the end) instead of into the result, so
-    the run holds no more answers than the profiled ones and the chunks in flight."""
+    the run holds no more answers than the profiled ones and the chunks in flight.
+
+    keys: a uint64 per item (a hash of its input) from which, with the seed, the item's randomness is
+    drawn, so that an input is treated alike in every run whatever else the table holds; without
+    them, the items' positions. known: per model name, which items it already has a free (cached)
+    answer for; those answers are used where the guarantee permits (docs/smart.md)."""
     run = _Run(np.asarray(counts, dtype=np.int64), list(models), answer, accuracy=accuracy,
                confidence=confidence, seed=seed, method=method, labels=labels, compare=compare,
-               max_invalid_share=max_invalid_share, progress=progress)
+               max_invalid_share=max_invalid_share, progress=progress, keys=keys, known=known)
     run.sink = on_answers
     return await run.execute()
 
@@ -137,7 +144,7 @@ async def run_smart(counts, models: Sequence[ModelSpec], answer: AnswerBatch, *,
 class _Run:
     def __init__(self, counts: np.ndarray, models: list[ModelSpec], answer: AnswerBatch, *, accuracy: float,
                  confidence: float, seed: int, method: str, labels, compare: str, max_invalid_share: float,
-                 progress):
+                 progress, keys=None, known: Mapping[str, Any] | None = None):
         _validate(counts, models, accuracy, confidence, method, compare, max_invalid_share)
         self.counts = counts
         self.models = models
@@ -152,9 +159,19 @@ class _Run:
         self.progress = progress
         self.reference = next(i for i, m in enumerate(models) if m.reference)
         self.candidates = [i for i in range(len(models)) if i != self.reference]
-        self.order_rng, self.plan_rng, self.assign_rng, self.tie_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+        _, self.plan_rng, _, self.tie_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
         self.items = len(counts)
+        keys = position_keys(self.items) if keys is None else np.asarray(keys, dtype=np.uint64)
+        if keys.shape != counts.shape:
+            raise ValueError(f"keys must hold one key per item: {len(keys)} keys for {self.items} items")
+        self.order = RowOrder(seed, keys, counts)
+        self.mix_uniforms = uniforms(seed, keys, MIX_STREAM)
+        """Where each item falls in the mix's fixed-order intervals: independent of the order."""
+        self.known = _known_matrix(known, models, self.items)
+        """known[model, item]: the model's answer to the item is free (cached)."""
+        self.stop_points = 1
+        """Over how many places where profiling may stop the stage-2 error is split: all of them
+        when stopping looks at free answers (docs/smart.md, "Free answers")."""
         self.rows = int(counts.sum())
         self.answers = np.full(self.items, None, dtype=object)
         self.answered_by = np.full(self.items, -1, dtype=np.int64)
@@ -187,7 +204,9 @@ class _Run:
             self._settle_invalid()
             self._record_row_shares()
             await self._send_profiled()
-        self.account.reference_only_cost = self._per_item_cost(self.reference) * self.items
+        per_item = self._per_item_cost(self.reference)
+        self.account.reference_only_cost = per_item * int((~self.known[self.reference]).sum())
+        self.account.reference_only_cost_without_cache = per_item * self.items
         self._emit("done", self.items, self.items, f"total cost ${self.account.total_cost:.4f}")
         if self.sink is not None:
             return SmartResult(answers=None, models=None, account=self.account)
@@ -215,9 +234,9 @@ class _Run:
         nominal = error * (1 - STAGE_TWO_SHARE) / NOMINAL_BOUNDS
         allocation = ErrorAllocation.uniform(error, candidates, len(schedule) - 1)
         errors = np.full((len(schedule), size), nominal)
+        self.stop_points = len(schedule) + 1 if self.known.any() else 1
         setting = Setting(self._planning_costs(), self.reference, self.accuracy, self.rows, pilot,
                           self._remaining, single=self.method == "single")
-        draws_order = self.order_rng.permutation(np.repeat(np.arange(self.items), self.counts))
         tie_breaks = self.tie_rng.random((len(schedule), size))
         """One uniform per (checkpoint, model) bound, drawn apart from the sample: exact-level bounds."""
         agreeing, disagreeing, certified = (np.zeros(size, dtype=np.int64) for _ in range(3))
@@ -229,17 +248,18 @@ class _Run:
         decision = {i: "open" for i in self.candidates}
         last_draws = np.zeros(size, dtype=np.int64)
         draws = 0
+        pilot_draws = np.zeros(0, dtype=np.int64)
         self.account.stopped_because = "table too small to profile"
         for position in range(len(schedule) + 1 if len(schedule) else 0):
             setting = replace(setting, costs=self._planning_costs())
             state = ProfileState(draws, agreeing, disagreeing, is_open, certified, upper)
             finish_now = self._finish_cost(upper - certified, allocation) if draws > 0 else None
-            verdict = decide(state, setting, schedule[position:], errors[position:], self.plan_rng,
-                             finish_now=finish_now)
+            verdict = decide(state, replace(setting, costs=self._free_priced_costs()), schedule[position:],
+                             errors[position:], self.plan_rng, finish_now=finish_now)
             if position == 0 and self.method == "cascade":
                 verdict = replace(verdict, keep_profiling=True)
             if position == 1 and self.method in cascade.METHODS and await cascade.instead_of_mix(
-                    self, draws_order, verdict):
+                    self, pilot_draws, verdict):
                 return
             if not verdict.keep_profiling:
                 self.account.stopped_because = (
@@ -251,9 +271,12 @@ class _Run:
                 break
             target = int(schedule[position])
             opened = np.flatnonzero(is_open)
-            await self._profile(draws_order[draws:target], opened)
+            drawn = self.order.take(target - draws)
+            if position == 0:
+                pilot_draws = drawn
+            await self._profile(drawn, opened)
             for i in opened:
-                bits = self.agrees[i, draws_order[draws:target]]
+                bits = self.agrees[i, drawn]
                 agreeing[i] += int(bits.sum())
                 disagreeing[i] += len(bits) - int(bits.sum())
                 if position > 0:
@@ -299,17 +322,14 @@ class _Run:
 
     def _finish_cost(self, remaining_disagreements: np.ndarray, allocation: ErrorAllocation) -> float:
         """What the items not profiled would cost if profiling stopped now: the mix as `_mix_rest`
-        would assign it, stage-2 bounds and the heavy-item rule included (no randomness is drawn)."""
+        would assign it, stage-2 bounds, the heavy-item rule and free answers included."""
         rest = np.flatnonzero(~self.profiled)
         if len(rest) == 0:
             return 0.0
-        light = rest[self.counts[rest] <= HEAVY_ITEM_FACTOR * self.counts[rest].mean()]
-        costs = self._planning_costs()
-        rows_left = int(self.counts[light].sum())
-        bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
-        bounds[self.reference] = 0
-        sizes, _ = self._plan_assignment(light, bounds, allocation, certain_rows=self.rows - rows_left)
-        return float(np.dot(sizes, costs) + (len(rest) - len(light)) * costs[self.reference])
+        items, assigned, wrong = self._assignment(rest, remaining_disagreements, allocation)
+        final, _ = self._resolve(items, assigned, wrong, remaining_disagreements)
+        paid = ~self.known[final, items]
+        return float(self._planning_costs()[final[paid]].sum())
 
     def _update_decisions(self, opened, highest_rate, remaining_disagreements, decision, is_open) -> None:
         """Accept a candidate whose certified rate reaches the target; reject one that could not
@@ -356,30 +376,71 @@ class _Run:
         if len(rest) == 0:
             self.account.lower_bound = 1.0
             return
-        heavy = self.counts[rest] > HEAVY_ITEM_FACTOR * self.counts[rest].mean()
-        to_reference, rest = rest[heavy], rest[~heavy]
-        rows_left = int(self.counts[rest].sum())
-        bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
-        bounds[self.reference] = 0
-        sizes, certified_wrong = self._plan_assignment(rest, bounds, allocation,
-                                                       certain_rows=self.rows - rows_left)
-        groups = np.split(self.assign_rng.permutation(rest), np.cumsum(sizes)[:-1])
-        groups[self.reference] = np.concatenate([groups[self.reference], to_reference])
-        self.account.mix_shares = {self.models[i].name: len(g) / (len(rest) + len(to_reference))
-                                   for i, g in enumerate(groups) if len(g)}
-        self.account.lower_bound = float(self._certified_rows(groups, certified_wrong) / self.rows)
-        total = len(rest) + len(to_reference)
-        self._emit("answering", 0, total, "answering the remaining items: " + ", ".join(
+        items, assigned, wrong = self._assignment(rest, remaining_disagreements, allocation)
+        final, at_risk = self._resolve(items, assigned, wrong, remaining_disagreements)
+        groups = [items[final == i] for i in range(len(self.models))]
+        self.account.mix_shares = {self.models[i].name: float(np.mean(assigned == i))
+                                   for i in range(len(self.models)) if np.any(assigned == i)}
+        self.account.free_answers_used = int(self.known[final, items].sum())
+        self.account.lower_bound = float((self.rows - at_risk.sum()) / self.rows)
+        self._emit("answering", 0, len(items), "answering the remaining items: " + ", ".join(
             f"{name} {share:.1%}" for name, share in self.account.mix_shares.items()))
         await asyncio.gather(*(self._answer_with(i, g) for i, g in enumerate(groups) if len(g)))
 
-    def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, allocation: ErrorAllocation, certain_rows: int):
-        """Group sizes per model and the certified disagreeing rows of each group (stage 2).
+    def _assignment(self, rest: np.ndarray, remaining_disagreements: np.ndarray, allocation: ErrorAllocation):
+        """The items left, the model each is assigned (heavy items to the reference, the others by
+        their uniform in the mix's intervals) and each candidate group's certified disagreeing rows.
+        Nothing here looks at which answers are free: see docs/smart.md."""
+        heavy = self.counts[rest] > HEAVY_ITEM_FACTOR * self.counts[rest].mean()
+        to_reference, light = rest[heavy], rest[~heavy]
+        rows_left = int(self.counts[light].sum())
+        bounds = np.clip(remaining_disagreements, 0, rows_left).astype(np.int64)
+        bounds[self.reference] = 0
+        assigned, wrong = self._plan_assignment(light, bounds, allocation, certain_rows=self.rows - rows_left)
+        items = np.concatenate([light, to_reference])
+        return items, np.concatenate([assigned, np.full(len(to_reference), self.reference)]), wrong
 
-        The LP works with rates; its shares are then checked with the stage-2 bounds, which hold
-        for a random group of that many items whatever rows it ends up holding, and the owed
-        rate is raised until the certified agreement reaches the target."""
+    def _resolve(self, items: np.ndarray, assigned: np.ndarray, wrong: np.ndarray,
+                 remaining_disagreements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which model answers each item, using free answers where the guarantee permits, and the
+        certified disagreeing rows per model (at risk).
+
+        A free reference answer is taken (it agrees). An item keeps its assigned model's answer,
+        which its group's bound covers. An item whose only free answers are other candidates' keeps
+        one of them counted at its worst (all its rows disagree, but a candidate never disagrees on
+        more rows than its stage-1 bound), and only while the certificate stays at the target."""
+        final = assigned.copy()
+        final[self.known[self.reference, items]] = self.reference
+        rows = self.counts[items]
+        at_risk = np.zeros(len(self.models))
+        for i in self.candidates:
+            mine = final == i
+            at_risk[i] = min(float(wrong[i]), float(rows[mine].sum())) if mine.any() else 0.0
+        slack = self.rows - at_risk.sum() - self.accuracy * self.rows
+        for i in sorted(self.candidates, key=self._per_item_cost):
+            movable = (final != self.reference) & (final != i) & ~self.known[final, items] & self.known[i, items]
+            chosen = np.flatnonzero(movable)
+            if len(chosen) == 0 or slack <= 0:
+                continue
+            chosen = chosen[np.argsort(rows[chosen], kind="stable")]
+            limit = max(float(remaining_disagreements[i]), at_risk[i])
+            risk = np.minimum(limit, at_risk[i] + np.cumsum(rows[chosen]))
+            keep = int(np.searchsorted(risk - at_risk[i], slack, side="right"))
+            if keep:
+                final[chosen[:keep]] = i
+                slack -= risk[keep - 1] - at_risk[i]
+                at_risk[i] = risk[keep - 1]
+        return final, at_risk
+
+    def _plan_assignment(self, rest: np.ndarray, bounds: np.ndarray, allocation: ErrorAllocation, certain_rows: int):
+        """The model assigned to each item of `rest` and the certified disagreeing rows of each group (stage 2).
+
+        The LP works with rates; its shares become fixed-order intervals of [0, 1) in which each
+        item's uniform falls, and the realized groups are checked with the stage-2 bounds at their
+        sizes; the owed rate is raised until the certified agreement reaches the target."""
         items, rows = len(rest), int(self.counts[rest].sum())
+        if items == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(len(self.models))
         largest = int(self.counts[rest].max())
         costs = self._planning_costs()
         agreement = 1 - bounds / rows
@@ -388,12 +449,12 @@ class _Run:
         for _ in range(50):
             mix = solve_mix(costs, agreement, min(owed, 1.0), reference=self.reference,
                             single=self.method == "single")
-            sizes = np.floor(mix.shares * items).astype(np.int64)
-            sizes[self.reference] += items - sizes.sum()
+            assigned = self._intervals(rest, mix.shares)
+            sizes = np.bincount(assigned, minlength=len(self.models))
             wrong = np.zeros(len(self.models))
             needs_bound = (sizes > 0) & (bounds > 0) & (bounds < rows)
             needs_bound[self.reference] = False
-            levels = allocation.stage_two_levels(needs_bound)
+            levels = allocation.stage_two_levels(needs_bound) / self.stop_points
             for i in np.flatnonzero(sizes):
                 if i == self.reference:
                     continue
@@ -404,20 +465,18 @@ class _Run:
                                                                     largest, levels[i])
             shortfall = self.accuracy * self.rows - (self.rows - float(np.sum(wrong)))
             if shortfall <= 0:
-                return sizes, wrong
+                return assigned, wrong
             if owed >= 1.0:
                 break
             owed += (shortfall + 1) / rows
-        sizes = np.zeros(len(self.models), dtype=np.int64)
-        sizes[self.reference] = items
-        return sizes, np.zeros(len(self.models))
+        return np.full(items, self.reference, dtype=np.int64), np.zeros(len(self.models))
 
-    def _certified_rows(self, groups: list[np.ndarray], wrong: np.ndarray) -> float:
-        """Rows certain to agree: profiled and reference rows, plus each candidate group's rows
-        minus its certified bound on disagreeing rows."""
-        at_risk = sum(min(float(wrong[i]), float(self.counts[g].sum()))
-                      for i, g in enumerate(groups) if i != self.reference and len(g))
-        return self.rows - at_risk
+    def _intervals(self, rest: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        """The model whose interval holds each item's uniform: [0, 1) cut in the candidates' order,
+        the reference last, each model's width its share."""
+        order = np.array([*self.candidates, self.reference])
+        edges = np.cumsum(np.asarray(shares, dtype=float)[order])[:-1]
+        return order[np.searchsorted(edges, self.mix_uniforms[rest], side="right")]
 
     async def _answer_with(self, model: int, items: np.ndarray) -> None:
         """Final answers of `model` to `items`, asked in item order (so that a caller reading its
@@ -553,6 +612,14 @@ class _Run:
     def _planning_costs(self) -> np.ndarray:
         return np.array([self._per_item_cost(i) for i in range(len(self.models))])
 
+    def _free_priced_costs(self) -> np.ndarray:
+        """Expected cost per item not profiled yet, free answers at 0: what stopping decisions use
+        (never the bounds' error levels nor the mix's shares)."""
+        left = ~self.profiled
+        if not left.any():
+            return self._planning_costs()
+        return self._planning_costs() * (1 - self.known[:, left].mean(axis=1))
+
     def _remaining(self, draws: int) -> Remaining:
         """Items and rows not yet profiled after `draws` sampled rows: exact for the draws made,
         expected (each row sampled with probability draws/rows) for future ones."""
@@ -591,6 +658,17 @@ class _Tokens:
         self.fresh_output += fresh_output
         self.all_input += all_input
         self.all_output += all_output
+
+
+def _known_matrix(known: Mapping[str, Any] | None, models: list[ModelSpec], items: int) -> np.ndarray:
+    matrix = np.zeros((len(models), items), dtype=bool)
+    for row, model in enumerate(models):
+        if known is not None and model.name in known:
+            free = np.asarray(known[model.name], dtype=bool)
+            if free.shape != (items,):
+                raise ValueError(f"known[{model.name!r}] must hold one flag per item: {free.shape} for {items} items")
+            matrix[row] = free
+    return matrix
 
 
 def _excerpt(answer: str | None, width: int = 60) -> str:

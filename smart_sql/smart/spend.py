@@ -83,15 +83,16 @@ class AgreementPrior:
 
 def forecast_costs(counts: Sequence[int], models: Sequence[ModelSpec], items: ItemCosts,
                    priors: Mapping[str, AgreementPrior], *, accuracy: float, confidence: float, seed: int,
-                   method: str = "mix", runs: int = 16, draw_seed: int = 0) -> np.ndarray:
+                   method: str = "mix", runs: int = 16, draw_seed: int = 0, keys=None) -> np.ndarray:
     """What `runs` runs of the engine would spend, each on answers drawn afresh (each candidate's
     rate from its prior, then whether it agrees on each item) except the cached ones, which are
     replayed as they are. The engine's own seed is the task's, as in the build; only the draws vary,
-    so a rerun whose answers are all cached is forecast at exactly what it costs: nothing."""
+    so a rerun whose answers are all cached is forecast at exactly what it costs: nothing. `keys` are
+    the inputs' keys, as the build passes them, and the engine is told which answers are cached."""
     rng = np.random.default_rng(draw_seed)
     counts = np.asarray(counts, dtype=np.int64)
     return np.array([_one_run(counts, models, items, _answers(models, priors, items, rng),
-                              accuracy, confidence, seed, method) for _ in range(runs)])
+                              accuracy, confidence, seed, method, keys) for _ in range(runs)])
 
 
 def _answers(models: Sequence[ModelSpec], priors: Mapping[str, AgreementPrior], items: ItemCosts,
@@ -118,7 +119,8 @@ def _answers(models: Sequence[ModelSpec], priors: Mapping[str, AgreementPrior], 
     return answers
 
 
-def _one_run(counts, models, items: ItemCosts, answers: np.ndarray, accuracy, confidence, seed, method) -> float:
+def _one_run(counts, models, items: ItemCosts, answers: np.ndarray, accuracy, confidence, seed, method,
+             keys=None) -> float:
     index = {m.name: i for i, m in enumerate(models)}
 
     async def answer(model: str, indices: Sequence[int]) -> ResponseBatch:
@@ -127,5 +129,6 @@ def _one_run(counts, models, items: ItemCosts, answers: np.ndarray, accuracy, co
                              items.output_tokens[row, chosen], items.cached[row, chosen])
 
     result = asyncio.run(run_smart(counts, list(models), answer, accuracy=accuracy, confidence=confidence,
-                                   seed=seed, method=method, compare="exact"))
+                                   seed=seed, method=method, compare="exact", keys=keys,
+                                   known={m.name: items.cached[i] for i, m in enumerate(models)}))
     return result.account.total_cost
