@@ -493,9 +493,8 @@ def summary_line(reports: Sequence[TaskReport], simulated: bool) -> str:
     text = (f"SMART_LLM: {len(reports)} task{'s' * (len(reports) != 1)}, {spent['rows']} rows, "
             f"{spent['distinct_inputs']} distinct inputs, cost ${cost:.4f} (reference model alone: "
             f"${reference_cost:.4f}; saved ${spent['saved_by_smart']:.4f} by SMART")
-    full_price = spent["reference_only_cost_without_cache"]
-    if without_cache > 0 and full_price >= 1.05 * without_cache:
-        text += f", {full_price / without_cache:.1f}x cheaper"
+    if without_cache > 0 and reference_cost >= 1.05 * without_cache:
+        text += f", {reference_cost / without_cache:.1f}x cheaper"
     text += f", and ${spent['saved_by_cache']:.4f} by the cache)"
     bounds = [(a.get("lower_bound"), a.get("confidence")) for a in accounts if a.get("lower_bound") is not None]
     if bounds:

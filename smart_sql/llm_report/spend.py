@@ -1,12 +1,13 @@
 """One task's spend as plain numbers, from its SMART account: the row the console, run_results.json,
 the history table and the HTML report all show, so that they cannot disagree.
 
-Savings are split honestly. `reference_only_cost` is the reference model on every distinct input with
-the answers the cache already held for it free; `reference_only_cost_without_cache` the same at full
-price. `saved_by_cache` is the difference between the two (what the cache saves the reference alone),
-`saved_by_smart` what SMART saves on top of that (negative when profiling cost more than the mix
-saved). The three add up: cost + saved_by_cache + saved_by_smart = reference_only_cost_without_cache.
-`cost_without_cache` is what SMART's own calls would cost with nothing cached.
+Savings are split honestly. `reference_only_cost` is the reference model on every distinct input at
+full price; `reference_alone_with_cache` the same with the answers the cache already held for it
+free (what the reference alone would have cost this run). What SMART's own calls would cost without
+the cache (`cost_without_cache`) is what was paid plus what the cached answers would have cost;
+`saved_by_cache` is that difference and `saved_by_smart` the rest of the gap to the reference alone
+(negative when profiling cost more than the mix saved). The three add up: cost + saved_by_cache +
+saved_by_smart = reference_only_cost.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def task_spend(task_id: str, rows: int, distinct_inputs: int, account: dict | No
     models = {name: _model_spend(u, answers_by_model.get(name, 0)) for name, u in usage.items()}
     cost = sum(m["cost"] for m in models.values())
     cached_cost = sum(m["cached_cost"] for m in models.values())
-    reference_only = float(account.get("reference_only_cost") or 0.0)
-    reference_full = float(account.get("reference_only_cost_without_cache", reference_only) or 0.0)
+    with_cache = float(account.get("reference_only_cost") or 0.0)
+    reference_only = float(account.get("reference_only_cost_without_cache", with_cache) or 0.0)
     without_cache = cost + cached_cost
     return {
         "task": task_id, "rows": rows, "distinct_inputs": distinct_inputs,
@@ -33,10 +34,10 @@ def task_spend(task_id: str, rows: int, distinct_inputs: int, account: dict | No
         "requests": sum(m["requests"] for m in models.values()),
         "input_tokens": sum(m["input_tokens"] for m in models.values()),
         "output_tokens": sum(m["output_tokens"] for m in models.values()),
-        "cost": cost, "reference_only_cost": reference_only, "reference_only_cost_without_cache": reference_full,
+        "cost": cost, "reference_only_cost": reference_only, "reference_alone_with_cache": with_cache,
         "cost_without_cache": without_cache,
-        "saved_by_cache": reference_full - reference_only, "saved_by_smart": reference_only - cost,
-        "smart_factor": reference_full / without_cache if without_cache > 0 else None,
+        "saved_by_cache": cached_cost, "saved_by_smart": reference_only - without_cache,
+        "smart_factor": reference_only / without_cache if without_cache > 0 else None,
         "mix": dict(account.get("mix_shares", {})),
         "accuracy": account.get("accuracy"), "confidence": account.get("confidence"),
         "lower_bound": account.get("lower_bound"),
@@ -59,6 +60,7 @@ def _model_spend(usage: dict, answers: int) -> dict:
 def totals(spends: list[dict]) -> dict:
     """Sums over tasks of the additive numbers."""
     keys = ("rows", "distinct_inputs", "answers_from_cache", "calls", "requests", "input_tokens", "output_tokens",
-            "cost", "reference_only_cost", "reference_only_cost_without_cache", "cost_without_cache", "saved_by_cache", "saved_by_smart",
+            "cost", "reference_only_cost", "reference_alone_with_cache", "cost_without_cache", "saved_by_cache",
+            "saved_by_smart",
             "null_rows", "invalid_answers")
     return {key: sum(spend[key] for spend in spends) for key in keys}
