@@ -185,6 +185,19 @@ def status(test: DataTest, should_warn: bool, should_error: bool) -> str:
     return "warn" if should_warn else "pass"
 
 
+def judged(test: DataTest, outcome: tuple, warn_error: bool, path: str) -> tuple[str, int]:
+    """The test's status and failures from the row `outcome_sql` gives (warn as fail under --warn-error)."""
+    failures, should_warn, should_error = outcome
+    if failures is None:
+        raise ConfigError(f"test {test.name!r}: fail_calc {test.config.get('fail_calc', 'count(*)')!r} gave "
+                          f"NULL, not a number of failures", path=path,
+                          hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
+    result = status(test, bool(should_warn), bool(should_error))
+    if result == "warn" and warn_error:
+        result = "fail"
+    return result, 0 if result == "pass" else int(failures)
+
+
 def where_subquery(test: DataTest) -> str:
     where = test.config.get("where")
     return f"(select * from {test.relation} where {where}) dbt_subquery" if where else str(test.relation)

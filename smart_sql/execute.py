@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Protocol
 import duckdb
 
 from . import connection, contracts, external, materialize, persist_docs, unit_tests, versions
-from .datatests import DataTest, limited, outcome_sql, status
+from .datatests import DataTest, judged, limited, outcome_sql
 from .relation_catalog import Catalog, LiveCatalog
 from .failures import PREVIEW_ROWS, failures_relation, format_rows, store_failures
 from .singular_tests import failing_rows_sql
@@ -598,15 +598,8 @@ class _Runner:
                     stored = store_failures(self.conn, self.project, test, limited(test, sql), self.catalog)
                 failing = f"select * from {stored}"
                 result.relation = stored.display
-            failures, should_warn, should_error = self.conn.execute(outcome_sql(test, failing)).fetchone()
-            if failures is None:
-                raise ConfigError(f"test {test.name!r}: fail_calc {test.config.get('fail_calc', 'count(*)')!r} gave "
-                                  f"NULL, not a number of failures", path=self.project.display(test.path),
-                                  hint="make fail_calc return a number when no row fails, e.g. coalesce(sum(x), 0)")
-            result.status = status(test, bool(should_warn), bool(should_error))
-            if result.status == "warn" and self.project.flags.warn_error:
-                result.status = "fail"
-            result.failures = 0 if result.status == "pass" else int(failures)
+            result.status, result.failures = judged(test, self.conn.execute(outcome_sql(test, failing)).fetchone(),
+                                                    self.project.flags.warn_error, self.project.display(test.path))
             if result.status != "pass":
                 result.message = self._failure_message(test, result, failing, compiled)
         except Exception as error:

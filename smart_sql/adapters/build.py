@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..artifacts import now
-from ..datatests import DataTest, outcome_sql, status
-from ..errors import ConfigError, ModelError, SmartSqlError
+from ..datatests import DataTest, judged, outcome_sql
+from ..errors import ModelError, SmartSqlError
 from ..failures import PREVIEW_ROWS, format_rows
 from ..execute import _result, _skipped, _trimmed, _functions, fail_on_warnings, render_model, with_ctes, write_compiled
 from ..graph import Graph
@@ -207,13 +207,8 @@ class _Runner:
             result.compiled_code = sql
             path = self.project.display(test.path)
             outcome = self.adapter.translate(outcome_sql(test, sql), path=path, model=test.name)
-            _, ((failures, should_warn, should_error),) = self.adapter.fetch(outcome)
-            if failures is None:
-                raise ConfigError(f"test {test.name!r}: fail_calc gave NULL, not a number of failures", path=path)
-            result.status = status(test, bool(should_warn), bool(should_error))
-            if result.status == "warn" and self.project.flags.warn_error:
-                result.status = "fail"
-            result.failures = 0 if result.status == "pass" else int(failures)
+            _, (row,) = self.adapter.fetch(outcome)
+            result.status, result.failures = judged(test, row, self.project.flags.warn_error, path)
             if result.status != "pass":
                 result.message = self._failure_message(test, result, sql, compiled)
         except Exception as error:
