@@ -66,7 +66,7 @@ def test_streamed_answers_are_those_of_the_engine_given_every_input_at_once():
 
 def test_python_memory_is_bounded_by_the_chunks_not_by_the_inputs():
     conn = duckdb.connect()
-    distinct, chars = 200_000, 500
+    distinct, chars = 200_000, 1000
     make_docs(conn, rows=distinct, distinct=distinct, chars=chars)
     config = parse_llm_config({**LLM, "models": [{"name": "sim-large", "input_price_per_1m": 30.0,
                                                   "output_price_per_1m": 60.0, "reference": True}]})
