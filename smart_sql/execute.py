@@ -390,6 +390,14 @@ def _render(project: Project, model: ModelNode, incremental: bool, ctes: dict[st
     return project.renderer.render(model.path, model.name, functions)
 
 
+def compile_test(project: Project, test: DataTest) -> tuple[str, Path]:
+    """A data test's failing-rows query, rendered with its ephemeral CTEs, and where it was written."""
+    ctes: dict[str, str] = {}
+    rendered = failing_rows_sql(project, test, _functions(project, test, False, ctes))
+    sql = with_ctes(_trimmed(rendered), ctes)
+    return sql, write_compiled(project, f"tests/{test.alias}.sql", sql)
+
+
 def _trimmed(rendered: str) -> str:
     return rendered.strip().rstrip(";").rstrip()
 
@@ -587,10 +595,7 @@ class _Runner:
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project)
         try:
-            ctes: dict[str, str] = {}
-            rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
-            sql = with_ctes(_trimmed(rendered), ctes)
-            compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            sql, compiled = compile_test(self.project, test)
             result.compiled_code = sql
             failing = sql
             if test.stores_failures:

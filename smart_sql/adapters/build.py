@@ -15,13 +15,12 @@ from ..artifacts import now
 from ..datatests import DataTest, judged, outcome_sql
 from ..errors import ModelError, SmartSqlError
 from ..failures import PREVIEW_ROWS, format_rows
-from ..execute import _result, _skipped, _trimmed, _functions, fail_on_warnings, render_model, with_ctes, write_compiled
+from ..execute import _result, _skipped, compile_test, fail_on_warnings, render_model, write_compiled
 from ..graph import Graph
 from ..interrupts import StopRequest
 from ..project import ModelNode, Project, SeedNode
 from ..report import FAILED, Reporter, RunResult, RunResults, write_manifest, write_run_results
 from ..schedule import Schedule
-from ..singular_tests import failing_rows_sql
 from . import open_adapter
 from .base import EngineAdapter
 from .unsupported import check_supported
@@ -200,10 +199,7 @@ class _Runner:
     def _test(self, test: DataTest) -> RunResult:
         result = _result(test, test.name, self.project)
         try:
-            ctes: dict[str, str] = {}
-            rendered = failing_rows_sql(self.project, test, _functions(self.project, test, False, ctes))
-            sql = with_ctes(_trimmed(rendered), ctes)
-            compiled = write_compiled(self.project, f"tests/{test.alias}.sql", sql)
+            sql, compiled = compile_test(self.project, test)
             result.compiled_code = sql
             path = self.project.display(test.path)
             outcome = self.adapter.translate(outcome_sql(test, sql), path=path, model=test.name)
