@@ -60,13 +60,18 @@ PRODUCTS = [(10, "The Pragmatic Programmer", "books"), (20, "Air purifier", "hom
             (30, "Kettle 'Deluxe'", "home"), (40, "SQL Cookbook", "books")]
 
 
-@pytest.fixture
-def conn():
-    connection = duckdb.connect()
+def with_tables(connection):
+    """`connection` holding the corpus's reviews and products."""
     connection.execute("create table reviews (id int, product_id int, review varchar, stars int, lang varchar)")
     connection.executemany("insert into reviews values (?, ?, ?, ?, ?)", REVIEWS)
     connection.execute("create table products (product_id int, name varchar, category varchar)")
     connection.executemany("insert into products values (?, ?, ?)", PRODUCTS)
+    return connection
+
+
+@pytest.fixture
+def conn():
+    connection = with_tables(duckdb.connect())
     yield connection
     connection.close()
 

@@ -13,7 +13,7 @@ import pytest
 
 from smart_sql import api
 from smart_sql.errors import ModelError
-from test_llm_sql_differential import CONFIG, EXACT, PRODUCTS, REVIEWS, SHAPES, CountingProvider
+from test_llm_sql_differential import CONFIG, EXACT, PRODUCTS, REVIEWS, SHAPES, CountingProvider, with_tables
 
 SCHEMA = "differential"
 SPARK_EXCEPTIONS = {
@@ -36,11 +36,7 @@ def spark_adapter(spark):
 
 @pytest.fixture(scope="module")
 def duck():
-    connection = duckdb.connect()
-    connection.execute("create table reviews (id int, product_id int, review varchar, stars int, lang varchar)")
-    connection.executemany("insert into reviews values (?, ?, ?, ?, ?)", REVIEWS)
-    connection.execute("create table products (product_id int, name varchar, category varchar)")
-    connection.executemany("insert into products values (?, ?, ?)", PRODUCTS)
+    connection = with_tables(duckdb.connect())
     yield connection
     connection.close()
 
