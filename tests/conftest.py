@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -159,3 +160,14 @@ def spark(tmp_path_factory):
     quiet_query_errors()
     yield session
     session.stop()
+
+
+def copy_example(tmp_path: Path) -> Path:
+    """A copy of the bundled example project (models, macros, seeds and its two YAML files) under tmp_path."""
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path / "example"
+    for name in ("models", "macros", "seeds"):
+        shutil.copytree(repo / name, root / name)
+    for name in ("smart_sql_project.yml", "profiles.yml"):
+        shutil.copy(repo / name, root / name)
+    return root

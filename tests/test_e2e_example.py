@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 
+from conftest import copy_example
 from smart_sql.execute import build
 from smart_sql.project import load_project
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _copy_example(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    for name in ("models", "macros", "seeds"):
-        shutil.copytree(REPO / name, root / name)
-    for name in ("smart_sql_project.yml", "profiles.yml"):
-        shutil.copy(REPO / name, root / name)
-    return root
 
 
 def test_the_example_project_builds_and_its_incremental_model_updates(tmp_path, cli, query):
-    root = _copy_example(tmp_path)
+    root = copy_example(tmp_path)
     result = cli("build", "--project-dir", root)
     assert result.exit_code == 0, result.output
     assert "ERROR=0" in result.output and "SKIP=0" in result.output

@@ -5,27 +5,14 @@ incremental models add the same rows; what a Spark target does not do is refused
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from conftest import write
+from conftest import copy_example, write
 
-REPO = Path(__file__).resolve().parent.parent
 NEW_TICKET = '1011,2,102,Lid leaks,"The bottle lid leaks when it lies in my bag, and I need a refund now.",open,2024-01-29\n'
-
-
-def _copy_example(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    for name in ("models", "macros", "seeds"):
-        shutil.copytree(REPO / name, root / name)
-    for name in ("smart_sql_project.yml", "profiles.yml"):
-        shutil.copy(REPO / name, root / name)
-    return root
 
 
 def _value(item):
@@ -66,7 +53,7 @@ def llm_costs(root: Path) -> dict[str, list[float]]:
 
 
 def test_the_example_project_builds_on_spark_with_the_tables_duckdb_builds(tmp_path, cli, spark):
-    root = _copy_example(tmp_path)
+    root = copy_example(tmp_path)
     on_duckdb = cli("build", "--project-dir", root)
     assert on_duckdb.exit_code == 0, on_duckdb.output
     duckdb_costs = llm_costs(root)
