@@ -60,3 +60,16 @@ def test_columns_carry_the_scores_of_cached_answers(tmp_path):
     asyncio.run(warm.aclose())
     assert bool(np.all(again.cached)) and np.isfinite(fresh.scores).all()
     assert again.scores.tolist() == fresh.scores.tolist()
+
+
+def test_known_columns_flag_the_requests_the_cache_answers_without_paying(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    first = CachedProvider(SimulatedProvider(CONFIG), ResponseCache(path))
+    asyncio.run(first.complete([LLMRequest("sim-large", p, t, OPTIONS) for p, t in zip(PROMPTS[::2], TEXTS[::2])]))
+    asyncio.run(first.aclose())
+    again = CachedProvider(SimulatedProvider(CONFIG), ResponseCache(path))
+    flags = again.known_columns("sim-large", PROMPTS, TEXTS, OPTIONS)
+    assert flags.tolist() == [i % 2 == 0 for i in range(60)]
+    assert not again.known_columns("sim-small", PROMPTS, TEXTS, OPTIONS).any()
+    assert (again.hits, again.misses) == (0, 0)
+    asyncio.run(again.aclose())

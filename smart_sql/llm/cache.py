@@ -403,15 +403,10 @@ class CachedProvider:
         keys = column_keys(self.endpoint, model, prompts, texts, options)
         return keys, self.cache.get_rows(keys)
 
-    def known(self, requests: Sequence[LLMRequest]) -> list[bool]:
-        """Whether each request would be answered from the cache (free); blocking, run it off the loop."""
-        keys = request_keys(self.endpoint, requests)
-        held = self.cache.known(keys)
-        return [key in held for key in keys]
-
     def known_columns(self, model: str, prompts: Sequence[str], texts: Sequence[str],
                       options: RequestOptions) -> np.ndarray:
-        """`known` for the distinct requests of one model and options, as one flag each."""
+        """Whether the cache answers each of the distinct requests of one model and options (free),
+        without reading the answers; blocking, run it off the loop."""
         keys = column_keys(self.endpoint, model, prompts, texts, options)
         held = self.cache.known(keys)
         return np.fromiter((key in held for key in keys), dtype=bool, count=len(keys))
