@@ -9,7 +9,8 @@ from smart_sql.adapters.build import build as build_on_adapter
 from smart_sql.adapters.duckdb_adapter import DuckDBAdapter
 from smart_sql.execute import build
 from smart_sql.project import load_project
-from test_spark_build import _copy_example, _rows
+from conftest import copy_example
+from test_spark_build import _rows
 
 
 def _tables(conn) -> dict[str, list[tuple]]:
@@ -19,7 +20,7 @@ def _tables(conn) -> dict[str, list[tuple]]:
 
 
 def test_the_adapter_build_over_duckdb_gives_the_duckdb_builds_tables(tmp_path):
-    root = _copy_example(tmp_path)
+    root = copy_example(tmp_path)
     project = load_project(root)
     from smart_sql.cli import sql_transform_for
     from smart_sql.report import Reporter
